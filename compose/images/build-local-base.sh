@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds local/debian:bookworm with debootstrap + docker import, for machines that can reach Debian's
+# mirror but no container registry. Every offline image is built FROM it (BASE build argument).
+set -euo pipefail
+TAG="${1:-local/debian:bookworm}"
+if docker image inspect "$TAG" >/dev/null 2>&1; then echo "base image $TAG present"; exit 0; fi
+command -v debootstrap >/dev/null || { echo "debootstrap is missing: apt-get install debootstrap" >&2; exit 1; }
+MIRROR="${DEBIAN_MIRROR:-$(grep -rhoE 'https?://[^ ]+/debian/?' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null | grep -v security | head -1)}"
+MIRROR="${MIRROR:-http://deb.debian.org/debian}"
+ROOTFS="$(mktemp -d)"
+trap 'rm -rf "$ROOTFS"' EXIT
+echo "debootstrap bookworm from $MIRROR (about 40 s)"
+debootstrap --variant=minbase bookworm "$ROOTFS" "$MIRROR" >/dev/null
+echo "deb $MIRROR bookworm-updates main" >> "$ROOTFS/etc/apt/sources.list"
+tar -C "$ROOTFS" --exclude='./var/lib/apt/lists/*' --exclude='./var/cache/apt/*' -c . \
+  | docker import -c 'CMD ["bash"]' - "$TAG" >/dev/null
+echo "built $TAG"

@@ -1,0 +1,188 @@
+"""What a sandbox is: its name, server, Mastodon version, address and storage, fixed at creation.
+
+Settings come from the command line or `SANDBOX_*` environment variables when a sandbox is created,
+and from its saved `config.json` afterwards: a domain cannot change once Mastodon holds data, so
+`up` on an existing sandbox keeps what it was created with (a newer version is the one exception:
+an upgrade, which Mastodon's migrations handle).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SandboxError
+
+SERVERS = ("official", "standin")
+S3_BACKENDS = ("minio", "seaweedfs", "local")
+REGISTRATION_MODES = ("none", "approved", "open")
+
+
+@dataclass(frozen=True)
+class MastodonRelease:
+    """One pinned Mastodon release and the differences the harness must handle."""
+
+    version: str  # e.g. "4.6.5"
+    # OTP_SECRET was removed in 4.4.0 (mastodon/mastodon CHANGELOG.md 4.4.0, #34743).
+    needs_otp_secret: bool
+    # The password grant was removed in 4.4.0 (#30960); the harness still asks the server
+    # (grant_types_supported), this only tells the stand-in what to offer.
+    password_grant: bool
+
+    @property
+    def series(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+    @property
+    def tag(self) -> str:
+        return f"v{self.version}"
+
+    def key(self) -> tuple[int, ...]:
+        return tuple(int(p) for p in self.version.split("."))
+
+
+# The newest patch release of each supported series (mastodon/mastodon CHANGELOG.md).
+RELEASES: dict[str, MastodonRelease] = {
+    r.series: r
+    for r in (
+        MastodonRelease("4.6.5", needs_otp_secret=False, password_grant=False),
+        MastodonRelease("4.5.15", needs_otp_secret=False, password_grant=False),
+        MastodonRelease("4.4.22", needs_otp_secret=False, password_grant=False),
+        MastodonRelease("4.3.9", needs_otp_secret=True, password_grant=True),
+    )
+}
+DEFAULT_VERSION = "4.6.5"
+
+
+def release(version: str) -> MastodonRelease:
+    """The pinned release for '4.6', '4.6.5' or 'v4.6.5'; an unknown version is an error."""
+    v = version.strip().lstrip("v")
+    series = ".".join(v.split(".")[:2])
+    rel = RELEASES.get(series)
+    if rel is None or (v.count(".") == 2 and v != rel.version):
+        known = ", ".join(r.version for r in RELEASES.values())
+        raise SandboxError(f"unknown Mastodon version {version!r}: choose one of {known} (or a series such as 4.5)")
+    return rel
+
+
+@dataclass(frozen=True)
+class Account:
+    username: str
+    role: str | None = None  # a Mastodon UserRole name: Owner, Admin, Moderator
+
+
+DEFAULT_ACCOUNTS = (Account("admin", "Owner"), Account("alice"), Account("bob"))
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    name: str = "default"
+    server: str = "official"
+    version: str = DEFAULT_VERSION
+    port: int = 443
+    s3: str = "minio"
+    email_domain: str = "example.test"
+    registrations: str = "none"
+    accounts: tuple[Account, ...] = DEFAULT_ACCOUNTS
+    pool_size: int = 8
+    web_concurrency: int = 0  # Puma workers; 0 = one process (upstream's 2 workers cost ~300 MB more)
+    max_threads: int = 5
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}", self.name):
+            raise SandboxError(f"bad sandbox name {self.name!r}: use lower-case letters, digits and dashes")
+        if self.server not in SERVERS:
+            raise SandboxError(f"unknown server {self.server!r}: SANDBOX_SERVER is official or standin")
+        if self.s3 not in S3_BACKENDS:
+            raise SandboxError(f"unknown S3 backend {self.s3!r}: choose one of {', '.join(S3_BACKENDS)}")
+        if self.registrations not in REGISTRATION_MODES:
+            raise SandboxError(f"unknown registrations mode {self.registrations!r}: choose none, approved or open")
+        if not 1 <= self.port <= 65535:
+            raise SandboxError(f"bad port {self.port}: choose 1-65535")
+        release(self.version)
+
+    @property
+    def release(self) -> MastodonRelease:
+        return release(self.version)
+
+    @property
+    def domain(self) -> str:
+        """LOCAL_DOMAIN: Mastodon puts it in every URL, so a port other than 443 is part of it."""
+        return "localhost" if self.port == 443 else f"localhost:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"https://{self.domain}"
+
+    @property
+    def project(self) -> str:
+        """The compose project name: one per sandbox, so several run side by side."""
+        return f"mastodon-sandbox-{self.name}"
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["accounts"] = [dataclasses.asdict(a) for a in self.accounts]
+        d.pop("extra")
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "SandboxConfig":
+        d = dict(d)
+        d["accounts"] = tuple(Account(**a) for a in d.get("accounts", []))
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def parse_accounts(spec: str) -> tuple[Account, ...]:
+    """'admin:Owner,alice,bob' -> accounts; a role follows a colon."""
+    out = []
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        user, _, role = item.partition(":")
+        out.append(Account(user, role or None))
+    if not out:
+        raise SandboxError("no accounts given: use a list such as admin:Owner,alice,bob")
+    return tuple(out)
+
+
+ENV_SETTINGS = {
+    # environment variable -> (field, converter)
+    "SANDBOX_NAME": ("name", str),
+    "SANDBOX_SERVER": ("server", str),
+    "SANDBOX_VERSION": ("version", str),
+    "SANDBOX_PORT": ("port", int),
+    "SANDBOX_S3": ("s3", str),
+    "SANDBOX_EMAIL_DOMAIN": ("email_domain", str),
+    "SANDBOX_REGISTRATIONS": ("registrations", str),
+    "SANDBOX_ACCOUNTS": ("accounts", parse_accounts),
+    "SANDBOX_POOL_SIZE": ("pool_size", int),
+}
+
+
+def settings_from_env(environ: dict | None = None) -> dict:
+    """The settings given by SANDBOX_* variables (empty values are ignored)."""
+    environ = os.environ if environ is None else environ
+    out = {}
+    for var, (fname, conv) in ENV_SETTINGS.items():
+        raw = environ.get(var, "").strip()
+        if raw:
+            try:
+                out[fname] = conv(raw)
+            except ValueError:
+                raise SandboxError(f"bad value for {var}: {raw!r}") from None
+    return out
+
+
+def state_root(environ: dict | None = None) -> Path:
+    """Where sandboxes keep their state: $SANDBOX_STATE_DIR, else ./.sandbox (git-ignored)."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("SANDBOX_STATE_DIR") or Path.cwd() / ".sandbox").resolve()
+
+
+def compose_dir() -> Path:
+    """The compose/ folder of this checkout (or $SANDBOX_COMPOSE_DIR)."""
+    override = os.environ.get("SANDBOX_COMPOSE_DIR")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "compose"

@@ -1,0 +1,134 @@
+"""A sandbox's state folder: config, secrets, TLS material and credentials, private to the user.
+
+Layout of `<state root>/<name>/` (folder 0700, every file 0600):
+  config.json        what the sandbox was created with (sandbox.config.SandboxConfig)
+  mastodon.env       Mastodon's environment: secrets included, values unquoted
+  compose.env        variables for compose files (images, port, paths): no secrets
+  tls/               ca.pem, ca.key, cert.pem, key.pem, bundle.pem
+  credentials.json   accounts, apps and tokens (sandbox.provision.credentials)
+  secrets/           Mastodon.py .secret files
+Only `destroy` removes it; nothing else deletes or rewrites a secret once written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .config import SandboxConfig, state_root
+from .errors import SandboxError
+
+
+def write_private(path: Path, data: str | bytes) -> None:
+    """Write a file atomically with mode 0600 (its folder is created 0700)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    raw = data.encode() if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class State:
+    """The state folder of one named sandbox."""
+
+    def __init__(self, name: str, root: Path | None = None):
+        self.name = name
+        self.dir = (root or state_root()) / name
+
+    # paths
+    @property
+    def config_file(self) -> Path:
+        return self.dir / "config.json"
+
+    @property
+    def mastodon_env(self) -> Path:
+        return self.dir / "mastodon.env"
+
+    @property
+    def compose_env(self) -> Path:
+        return self.dir / "compose.env"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.dir / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.tls_dir / "ca.pem"
+
+    @property
+    def bundle_file(self) -> Path:
+        return self.tls_dir / "bundle.pem"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.dir / "credentials.json"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.dir / "secrets"
+
+    def exists(self) -> bool:
+        return self.config_file.exists()
+
+    def load_config(self) -> SandboxConfig:
+        try:
+            return SandboxConfig.from_json(json.loads(self.config_file.read_text()))
+        except FileNotFoundError:
+            raise SandboxError(f"no sandbox named {self.name!r} here ({self.dir}): run `mastodon-sandbox up` first") from None
+        except (ValueError, TypeError) as e:
+            raise SandboxError(
+                f"the state folder {self.dir} is damaged ({self.config_file.name}: {e}); "
+                "fix or restore it, or remove the sandbox with `mastodon-sandbox destroy`"
+            ) from None
+
+    def save_config(self, config: SandboxConfig) -> None:
+        write_private(self.config_file, json.dumps(config.to_json(), indent=2) + "\n")
+
+    def read_json(self, path: Path, default=None):
+        if not path.exists():
+            return default
+        try:
+            return json.loads(path.read_text())
+        except ValueError as e:
+            raise SandboxError(f"{path} is damaged ({e}); restore it or remove the sandbox with `mastodon-sandbox destroy`") from None
+
+    def write_json(self, path: Path, data) -> None:
+        write_private(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a KEY=value file as compose reads it (no quoting, # comments)."""
+    out: dict[str, str] = {}
+    if not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        out[key.strip()] = value
+    return out
+
+
+def render_env_file(values: dict[str, str], header: str = "") -> str:
+    """KEY=value lines, unquoted: compose passes quotes through verbatim (mastodon#16895)."""
+    lines = [f"# {line}" for line in header.splitlines()] if header else []
+    for key, value in values.items():
+        value = str(value)
+        if "\n" in value:
+            raise SandboxError(f"{key} holds a newline, which an env file cannot carry")
+        lines.append(f"{key}={value}")
+    return "\n".join(lines) + "\n"
