@@ -1,0 +1,87 @@
+"""HTTPS to the sandbox, always verified against the sandbox CA.
+
+`verify=` is passed on every request, not set on the Session: with REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE in
+the environment, requests would use that bundle instead of `Session.verify` (Session.request merges
+environment settings over session ones). Redirects are not followed: the OAuth flows read Location.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+from ..errors import RateLimited, SandboxError
+
+
+class Http:
+    """One cookie jar (a browser session, for sign-in) talking to one sandbox."""
+
+    def __init__(self, base_url: str, ca_file: Path | str, timeout: float = 30.0):
+        self.base_url = base_url.rstrip("/")
+        self.ca_file = str(ca_file)
+        self.timeout = timeout
+        self.session = requests.Session()
+        self._metadata: dict | None = None
+
+    def url(self, path: str) -> str:
+        return urljoin(self.base_url + "/", path)
+
+    def request(self, method: str, path: str, **kw: Any) -> requests.Response:
+        kw["verify"] = self.ca_file  # per request, always (see module docstring)
+        kw.setdefault("allow_redirects", False)
+        kw.setdefault("timeout", self.timeout)
+        url = self.url(path)
+        try:
+            return self.session.request(method, url, **kw)
+        except requests.exceptions.SSLError as e:
+            raise SandboxError(
+                f"TLS to {self.base_url} failed against the sandbox CA {self.ca_file} ({type(e).__name__}); "
+                "is this the sandbox's own proxy? `mastodon-sandbox up` re-creates the certificates"
+            ) from None
+        except requests.exceptions.ConnectionError:
+            raise SandboxError(f"cannot reach {self.base_url}: is the sandbox running? start it with `mastodon-sandbox up`") from None
+        except requests.exceptions.Timeout:
+            raise SandboxError(f"{method} {url} timed out after {self.timeout:.0f} s: check `mastodon-sandbox status`") from None
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, **kw: Any) -> requests.Response:
+        return self.request("POST", path, **kw)
+
+    def metadata(self) -> dict:
+        """RFC 8414 server metadata (app/presenters/oauth_metadata_presenter.rb, since 4.3.0)."""
+        if self._metadata is None:
+            r = self.get("/.well-known/oauth-authorization-server")
+            if r.status_code != 200:
+                raise SandboxError(
+                    f"{self.base_url}/.well-known/oauth-authorization-server answered {r.status_code}: "
+                    "the harness needs Mastodon 4.3 or newer"
+                )
+            self._metadata = r.json()
+        return self._metadata
+
+    def fresh(self) -> "Http":
+        """A new cookie jar for the same server (one per web sign-in), sharing the metadata."""
+        other = Http(self.base_url, self.ca_file, self.timeout)
+        other._metadata = self._metadata
+        return other
+
+
+def error_text(r: requests.Response) -> str:
+    """The server's own error message: JSON `error_description`/`error`, else the first text."""
+    try:
+        body = r.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        return str(body.get("error_description") or body.get("error") or body)
+    return (r.text or "").strip().splitlines()[0][:200] if (r.text or "").strip() else f"HTTP {r.status_code}"
+
+
+def raise_if_rate_limited(r: requests.Response, what: str) -> None:
+    if r.status_code == 429:
+        raise RateLimited(what, r.headers.get("X-RateLimit-Reset"))
