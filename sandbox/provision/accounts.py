@@ -1,0 +1,68 @@
+"""Named accounts: created with tootctl, their passwords captured and saved, reused on every run."""
+
+from __future__ import annotations
+
+from .. import server_commands
+from ..config import Account, SandboxConfig
+from ..errors import SandboxError
+from .credentials import Credentials
+from .tootctl import Executor, run
+
+# Local usernames must match /\A[a-z0-9_]+\z/i, at most 30 characters (app/models/account.rb).
+USERNAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def check_username(username: str) -> None:
+    if not username or len(username) > 30 or not set(username.lower()) <= USERNAME_OK:
+        raise SandboxError(
+            f"bad username {username!r}: Mastodon allows only letters, digits and underscores (at most 30)"
+        )
+
+
+def email_for(config: SandboxConfig, username: str) -> str:
+    return f"{username}@{config.email_domain}"
+
+
+def ensure_account(
+    config: SandboxConfig, stack: Executor, creds: Credentials, account: Account, *, reset_password: bool = False
+) -> dict:
+    """The saved record of `account`, creating it with tootctl if the state has none.
+
+    Existing credentials are reused untouched; `reset_password` runs `tootctl accounts modify --reset-password`,
+    which also revokes every token of the account (User#change_password! -> revoke_access!)."""
+    check_username(account.username)
+    rec = creds.account(account.username)
+    email = email_for(config, account.username)
+    if rec and rec.get("password") and not reset_password:
+        return rec
+    if reset_password:
+        return reset_account_password(stack, creds, account.username)
+    result = run(stack, server_commands.accounts_create(account.username, email, account.role))
+    if not result.ok:
+        if "username taken" in (result.error or ""):
+            raise SandboxError(
+                f"the account {account.username} exists on the server but the sandbox has no password for it: "
+                f"run `mastodon-sandbox accounts create {account.username} --reset-password` (this revokes its tokens)"
+            )
+        raise SandboxError(f"creating the account {account.username} failed: {result.error}")
+    if not result.password:
+        raise SandboxError(f"tootctl created {account.username} but printed no `New password:` line: check the web service logs")
+    rec = creds.set_account(account.username, email=email, password=result.password, role=account.role)
+    creds.save()  # at once: the password exists nowhere else
+    return rec
+
+
+def reset_account_password(stack: Executor, creds: Credentials, username: str) -> dict:
+    result = run(stack, server_commands.accounts_reset_password(username))
+    if not result.ok or not result.password:
+        raise SandboxError(f"resetting the password of {username} failed: {result.error or 'no `New password:` line'}")
+    rec = creds.set_account(username, password=result.password)
+    rec.setdefault("role", None)
+    # The server revoked every token of the account: forget them, so nothing hands out a dead token.
+    creds.drop_tokens(username)
+    creds.save()
+    return rec
+
+
+def list_accounts(creds: Credentials) -> list[dict]:
+    return [creds.accounts[name] for name in sorted(creds.accounts)]

@@ -1,0 +1,278 @@
+"""Putting it together: accounts, apps and checked tokens for one sandbox, reused across runs.
+
+Token flows, named the same everywhere (CLI, API, docs):
+  code            OAuth authorization code + PKCE through the real sign-in and authorization pages
+  password-grant  only where the server advertises it (grant_types_supported; Mastodon <= 4.3)
+  client          client credentials: an app token, no user
+  bulk            the bulk_accounts runner script (no HTTP sign-in: for the pool)
+Sign-ins are limited to 25 per 5 minutes per IP, so named accounts get `code` tokens and the pool `bulk` ones.
+Mastodon reuses a live token for the same app, user and scopes (reuse_access_token), so flows may hand back
+the same string, and revoking it revokes it for every holder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ..config import Account, SandboxConfig
+from ..errors import SandboxError
+from ..state import State
+from . import accounts as accounts_mod
+from . import bulk
+from .apps import DEFAULT_APP, app_for_scopes, ensure_app, supported_scopes
+from .credentials import FLOWS, Credentials, app_owner, scope_key, write_clientcred, write_usercred
+from .http import Http
+from .oauth import OOB, client_credentials, code_flow, offers_grant, password_grant
+from .tokens import TokenProblem, check_token
+from .tootctl import Executor
+
+USER_SCOPES = "read write follow push"
+ADMIN_SCOPES = "admin:read admin:write"
+STAFF_ROLES = ("Owner", "Admin")
+# A user-token check needs one of these (verify_credentials: doorkeeper_authorize! :read, :'read:accounts', :profile).
+CHECKABLE = {"read", "read:accounts", "profile"}
+
+
+class Provisioner:
+    def __init__(self, config: SandboxConfig, state: State, stack: Executor | None, progress: Any = None,
+                 http: Http | None = None):
+        self.config = config
+        self.state = state
+        self.stack = stack
+        self.progress = progress
+        self.http = http or Http(config.base_url, state.ca_file)
+        self.creds = Credentials.load(state)
+        self.creds.data["base_url"] = config.base_url
+        self.creds.data.setdefault("defaults", {})
+        self._app_checked = False
+
+    def step(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress.step(message)
+
+    # --- who is who ----------------------------------------------------------------------------
+
+    def named(self, username: str) -> Account | None:
+        return next((a for a in self.config.accounts if a.username == username), None)
+
+    def is_pool(self, username: str) -> bool:
+        return username in bulk.pool_usernames(self.config.pool_size) or bool(
+            (self.creds.account(username) or {}).get("pool"))
+
+    def role_of(self, username: str) -> str | None:
+        acct = self.named(username)
+        if acct:
+            return acct.role
+        return (self.creds.account(username) or {}).get("role")
+
+    def default_scopes(self, username: str) -> str:
+        """read write follow push, plus admin:read admin:write for Owner and Admin (where the server has them)."""
+        scopes = USER_SCOPES
+        if self.role_of(username) in STAFF_ROLES:
+            scopes += " " + ADMIN_SCOPES
+        known = set(supported_scopes(self.http))
+        return scope_key([s for s in scopes.split() if s in known])
+
+    def default_flow(self, username: str) -> str:
+        return "bulk" if self.is_pool(username) else "code"
+
+    def choose_flow(self, username: str, flow: str | None) -> str:
+        if flow is None:
+            return self.default_flow(username)
+        if flow not in FLOWS:
+            raise SandboxError(f"unknown flow {flow!r}: choose one of {', '.join(FLOWS)}")
+        if flow == "password-grant" and not offers_grant(self.http, "password"):
+            raise SandboxError("this server does not offer the password grant; use --flow code")
+        return flow
+
+    # --- apps ----------------------------------------------------------------------------------
+
+    def default_app(self) -> dict:
+        """The sandbox's own app, registered with every scope the server supports, checked once a run."""
+        app = ensure_app(self.http, self.creds, DEFAULT_APP, " ".join(supported_scopes(self.http)),
+                         check=not self._app_checked)
+        self._app_checked = True
+        write_clientcred(self.state, self.config.base_url, app)
+        return app
+
+    def app_for(self, scopes: str) -> dict:
+        default = self.default_app()
+        return default if set(scopes.split()) <= set(default["scopes"]) else app_for_scopes(self.http, self.creds, scopes)
+
+    # --- accounts ------------------------------------------------------------------------------
+
+    def ensure_account(self, username: str, role: str | None = None, *, reset_password: bool = False) -> dict:
+        if self.stack is None:
+            raise SandboxError("creating accounts needs the running stack: start it with `mastodon-sandbox up`")
+        acct = self.named(username) or Account(username, role)
+        rec = accounts_mod.ensure_account(self.config, self.stack, self.creds, acct, reset_password=reset_password)
+        if reset_password:
+            self.creds.data["defaults"].pop(username, None)
+            self.creds.save()
+        return rec
+
+    def need_account(self, username: str) -> dict:
+        rec = self.creds.account(username)
+        if not rec or not rec.get("password"):
+            raise SandboxError(
+                f"the sandbox has no password for {username}: create it with `mastodon-sandbox accounts create {username}`"
+                " (or `--reset-password` if it exists on the server)"
+            )
+        return rec
+
+    # --- tokens --------------------------------------------------------------------------------
+
+    def check(self, token: str, who: str, scopes: str, *, app_token: bool = False) -> dict:
+        """verify_credentials for the token; a token that cannot read its own account is accepted when the
+        server's only complaint is the scope (the token itself is then valid and live)."""
+        try:
+            return check_token(self.http, token, who, app_token=app_token)
+        except TokenProblem as e:
+            if e.kind == "scope" and not (CHECKABLE & set(scopes.split())):
+                return {}
+            raise
+
+    def token(self, username: str, flow: str | None = None, scopes: str | None = None, *,
+              redirect_uri: str = OOB, reuse: bool = True) -> dict:
+        """A checked token for `username` by `flow` with exactly `scopes`: the saved one while it works,
+        else a new one. For the client flow the token belongs to the app, not to `username`."""
+        flow = self.choose_flow(username, flow)
+        scopes = scope_key(scopes or self.default_scopes(username))
+        if flow == "client":
+            return self._client_token(scopes, reuse=reuse)
+        saved = self.creds.token(username, flow, scopes)
+        if reuse and saved:
+            try:
+                self._record_id(username, self.check(saved["access_token"], username, scopes))
+                app = self.creds.app(saved.get("app", ""))
+                if app:  # rewrite the .secret file too: the state folder may have lost it
+                    self._maybe_default(username, flow, scopes, saved, app)
+                return saved
+            except TokenProblem as e:
+                if e.kind not in ("invalid", "revoked"):
+                    raise
+        if flow == "bulk":
+            return self._bulk_tokens([username], scopes)[username]
+        acct = self.need_account(username)
+        app = self.app_for(scopes)
+        self.step(f"minting a {flow} token for {username}")
+        if flow == "code":
+            got = code_flow(self.http, app, acct["email"], acct["password"], scopes, redirect_uri)
+        else:
+            got = password_grant(self.http, app, acct["email"], acct["password"], scopes)
+        token_scopes = scope_key(got.get("scope") or scopes)
+        self._record_id(username, self.check(got["access_token"], username, token_scopes))
+        rec = self.creds.set_token(username, flow, scopes, got["access_token"], app["name"])
+        rec["scopes"] = token_scopes.split()
+        self._maybe_default(username, flow, scopes, rec, app)
+        self.creds.save()
+        return rec
+
+    def _client_token(self, scopes: str, *, reuse: bool) -> dict:
+        app = self.app_for(scopes)
+        owner = app_owner(app["name"])
+        saved = self.creds.token(owner, "client", scopes)
+        if reuse and saved:
+            try:
+                self.check(saved["access_token"], owner, scopes, app_token=True)
+                return saved
+            except TokenProblem as e:
+                if e.kind not in ("invalid", "revoked"):
+                    raise
+        got = client_credentials(self.http, app, scopes)
+        self.check(got["access_token"], owner, scopes, app_token=True)
+        rec = self.creds.set_token(owner, "client", scopes, got["access_token"], app["name"])
+        self.creds.save()
+        return rec
+
+    def _record_id(self, username: str, account: dict) -> None:
+        if account.get("id") and self.creds.account(username) is not None:
+            self.creds.set_account(username, id=str(account["id"]))
+
+    def _maybe_default(self, username: str, flow: str, scopes: str, rec: dict, app: dict) -> None:
+        if flow == self.default_flow(username) and scopes == self.default_scopes(username):
+            self.creds.data["defaults"][username] = {"flow": flow, "scopes": scopes}
+            write_usercred(self.state, self.config.base_url, username, rec["access_token"], app)
+
+    # --- bulk ----------------------------------------------------------------------------------
+
+    def _bulk_tokens(self, usernames: list[str], scopes: str = bulk.BULK_SCOPES) -> dict[str, dict]:
+        """Run the bulk script once for these accounts; save accounts, app and tokens."""
+        if self.stack is None:
+            raise SandboxError("the bulk flow needs the running stack: start it with `mastodon-sandbox up`")
+        scopes = scope_key(scopes)
+        app_name = bulk.POOL_APP if scopes == scope_key(bulk.BULK_SCOPES) else \
+            f"sandbox-bulk-{hashlib.sha1(scopes.encode()).hexdigest()[:8]}"
+        password = self.creds.data.get("pool_password") or bulk.new_password()
+        self.creds.data["pool_password"] = password
+        self.creds.save()  # before the run: accounts it creates get this password
+        specs = []
+        for name in usernames:
+            accounts_mod.check_username(name)
+            rec = self.creds.account(name) or {}
+            specs.append({"username": name, "email": rec.get("email") or accounts_mod.email_for(self.config, name),
+                          "role": rec.get("role") if rec else self.role_of(name)})
+        self.step(f"creating {len(specs)} account(s) and tokens with one Rails runner (about 20 s)")
+        out = bulk.run_bulk(self.stack, bulk.make_spec(specs, password, self.config.email_domain, app_name, scopes))
+        a = out["app"]
+        app = self.creds.set_app({
+            "name": a["name"], "id": str(a.get("id", "")), "client_id": a["client_id"],
+            "client_secret": a["client_secret"], "scopes": scope_key(a["scopes"]).split(),
+            "redirect_uris": [OOB], "source": "bulk",
+        })
+        write_clientcred(self.state, self.config.base_url, app)
+        result: dict[str, dict] = {}
+        for item in out["accounts"]:
+            name = item["username"]
+            known = self.creds.account(name) or {}
+            fields: dict[str, Any] = {"email": item.get("email"), "id": str(item.get("id", "")),
+                                      "role": known.get("role", self.role_of(name))}
+            if item.get("created"):
+                fields["password"] = password
+            if self.is_pool(name) or name in bulk.pool_usernames(self.config.pool_size):
+                fields["pool"] = True
+            self.creds.set_account(name, **fields)
+            token_scopes = scope_key(item.get("scopes") or scopes)
+            self.check(item["token"], name, token_scopes)
+            rec = self.creds.set_token(name, "bulk", scopes, item["token"], app["name"])
+            rec["scopes"] = token_scopes.split()
+            self._maybe_default(name, "bulk", scopes, rec, app)
+            result[name] = rec
+        self.creds.save()
+        return result
+
+    def ensure_pool(self) -> None:
+        """The pool's accounts and tokens: saved ones are checked, the script runs only if one is missing."""
+        names = bulk.pool_usernames(self.config.pool_size)
+        if not names:
+            return
+        missing = []
+        for name in names:
+            saved = self.creds.token(name, "bulk", bulk.BULK_SCOPES)
+            try:
+                if not saved:
+                    raise LookupError
+                self.check(saved["access_token"], name, bulk.BULK_SCOPES)
+            except (LookupError, TokenProblem):
+                missing.append(name)
+        if missing:
+            self._bulk_tokens(names)  # one boot for all: the script reuses what exists
+
+    # --- the whole thing -----------------------------------------------------------------------
+
+    def provision(self) -> None:
+        self.step("reading the server's OAuth metadata")
+        supported_scopes(self.http)
+        for acct in self.config.accounts:
+            if not (self.creds.account(acct.username) or {}).get("password"):
+                self.step(f"creating the account {acct.username} with tootctl (about 8 s)")
+            self.ensure_account(acct.username, acct.role)
+        self.step("registering the sandbox's app (or reusing it)")
+        self.default_app()
+        for acct in self.config.accounts:
+            self.token(acct.username)
+        if self.config.pool_size:
+            self.step(f"checking the pool of {self.config.pool_size} accounts")
+            self.ensure_pool()
+        self.creds.save()
