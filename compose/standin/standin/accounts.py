@@ -1,0 +1,186 @@
+"""Local accounts and users: creation and changes with Mastodon's validations and side effects.
+
+Shared by tootctl, the bulk_accounts runner script and the web (sign-in)."""
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+
+from . import jobs, oauth
+from .config import Config
+from .db import get_setting, one
+
+# app/models/account.rb: local usernames are /\A[a-z0-9_]+\z/i, at most 30 characters (USERNAME_LENGTH_LIMIT).
+LOCAL_USERNAME_RE = re.compile(r"\A[a-z0-9_]+\Z", re.I)
+USERNAME_LIMIT = 30
+# Devise.email_regexp (config/initializers/devise.rb default) and EmailAddressValidator (app/validators).
+DEVISE_EMAIL_RE = re.compile(r"\A[^@\s]+@[^@\s]+\Z")
+
+
+class ValidationFailed(Exception):
+    """Carries ActiveModel-style errors: [(attribute, type)], printed by tootctl as Failure/Error lines."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{a} {t}" for a, t in errors))
+        self.errors = errors
+
+
+@dataclass
+class Created:
+    account: dict
+    user: dict
+    password: str
+    messages: list[str] = field(default_factory=list)
+
+
+def hash_password(password: str) -> str:
+    import bcrypt
+    # Devise stretches 10 outside test (bcrypt cost); Mastodon keeps Devise's default.
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+
+
+def check_password(password: str, encrypted: str) -> bool:
+    import bcrypt
+    if not encrypted:
+        return False
+    try:
+        return bcrypt.checkpw(password.encode(), encrypted.encode())
+    except ValueError:
+        return False
+
+
+def email_errors(cfg: Config, conn, email: str, user_id: int | None = None) -> list[tuple[str, str]]:
+    errs: list[tuple[str, str]] = []
+    if not email:
+        return [("email", "blank")]
+    if not DEVISE_EMAIL_RE.match(email):
+        errs.append(("email", "invalid"))      # Devise :validatable
+        errs.append(("email", "invalid"))      # EmailAddressValidator
+    domain = email.rsplit("@", 1)[1].lower() if "@" in email else ""
+    if cfg.email_allowlist:
+        # EmailDomainValidator / config/initializers/email_domains_lists.rb: outside the allowlist -> blocked.
+        if not any(domain == d or domain.endswith("." + d) for d in cfg.email_allowlist):
+            errs.append(("email", "blocked"))
+    elif not errs:
+        # EmailMxValidator: without an allowlist production resolves MX/A records; offline they never resolve.
+        errs.append(("email", "unreachable"))
+    if one(conn, "SELECT 1 AS x FROM users WHERE lower(email) = lower(%s) AND id IS DISTINCT FROM %s",
+           (email, user_id)):
+        errs.append(("email", "taken"))
+    return errs
+
+
+def username_errors(conn, username: str) -> list[tuple[str, str]]:
+    if not username:
+        return [("account.username", "blank")]
+    errs = []
+    if not LOCAL_USERNAME_RE.match(username):
+        errs.append(("account.username", "invalid"))
+    if len(username) > USERNAME_LIMIT:
+        errs.append(("account.username", "too_long"))
+    # UniqueUsernameValidator: case-insensitive among local accounts.
+    if one(conn, "SELECT 1 AS x FROM accounts WHERE lower(username) = lower(%s) AND domain IS NULL", (username,)):
+        errs.append(("account.username", "taken"))
+    return errs
+
+
+def registrations_mode(conn) -> str:
+    return get_setting(conn, "registrations_mode", "none") or "none"  # config/settings.yml default
+
+
+def role_by_name(conn, name: str) -> dict | None:
+    # UserRole.find_by(name:) is case-sensitive.
+    return one(conn, "SELECT * FROM user_roles WHERE name = %s", (name,))
+
+
+def find_local(conn, username: str) -> dict | None:
+    """Account.find_local: case-insensitive, local only; joined with its user."""
+    return one(conn, "SELECT a.*, u.id AS user_id FROM accounts a LEFT JOIN users u ON u.account_id = a.id "
+                     "WHERE lower(a.username) = lower(%s) AND a.domain IS NULL", (username,))
+
+
+def user_by_id(conn, user_id: int) -> dict | None:
+    return one(conn, "SELECT * FROM users WHERE id = %s", (user_id,))
+
+
+def create_local(cfg: Config, conn, username: str, email: str, password: str | None = None,
+                 confirmed: bool = False, approve: bool = False, role_id: int | None = None) -> Created:
+    """lib/mastodon/cli/accounts.rb#create: User.new(..., confirmed_at:, bypass_invite_request_check: true),
+    save, then mark_email_as_confirmed! and approve! as asked."""
+    errors = email_errors(cfg, conn, email) + username_errors(conn, username)
+    if errors:
+        raise ValidationFailed(errors)
+    password = password or secrets.token_hex(16)  # SecureRandom.hex: 32 hex characters
+    # User#set_approved (before_create): open registrations approve at once; closed/approved modes leave
+    # the user pending unless --approve.
+    approved = registrations_mode(conn) == "open" or approve
+    with conn.transaction():
+        account = conn.execute(
+            "INSERT INTO accounts (username, created_at, updated_at) VALUES (%s, now(), now()) RETURNING *",
+            (username,)).fetchone()
+        user = conn.execute(
+            "INSERT INTO users (email, encrypted_password, account_id, approved, role_id, confirmed_at, "
+            "confirmation_token, confirmation_sent_at, locale, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'en', now(), now()) RETURNING *",
+            (email, hash_password(password), account["id"], approved, role_id,
+             None, None if confirmed else secrets.token_urlsafe(15), None)).fetchone()
+        if confirmed:
+            user = conn.execute("UPDATE users SET confirmed_at = now() WHERE id = %s RETURNING *",
+                                (user["id"],)).fetchone()
+    if not confirmed:
+        # Devise confirmable: confirmation instructions go out after commit, through Sidekiq (deliver_later).
+        conn.execute("UPDATE users SET confirmation_sent_at = now() WHERE id = %s", (user["id"],))
+        jobs.deliver_later(cfg, "UserMailer", "confirmation_instructions", user["id"],
+                           extra={"token": user["confirmation_token"]})
+    if confirmed and approved:
+        # User#prepare_new_user!: welcome mail an hour later, through the schedule set.
+        jobs.deliver_later(cfg, "UserMailer", "welcome", user["id"], wait=3600)
+    return Created(account=account, user=user, password=password)
+
+
+def change_password(cfg: Config, conn, user_id: int, password: str) -> None:
+    """User#change_password!: new password, drop web sessions, then revoke_access! (every token and grant).
+    Devise's send_password_change_notification mails the user through Sidekiq."""
+    with conn.transaction():
+        conn.execute("UPDATE users SET encrypted_password = %s, updated_at = now() WHERE id = %s",
+                     (hash_password(password), user_id))
+        conn.execute("DELETE FROM session_activations WHERE user_id = %s", (user_id,))
+    oauth.revoke_user_access(conn, user_id)
+    jobs.deliver_later(cfg, "UserMailer", "password_change", user_id)
+
+
+def approve(cfg: Config, conn, user_id: int) -> None:
+    """User#approve!: approved = true; a confirmed user then gets prepare_new_user! (welcome mail)."""
+    row = one(conn, "UPDATE users SET approved = true, updated_at = now() WHERE id = %s AND NOT approved "
+                    "RETURNING confirmed_at", (user_id,))
+    if row and row["confirmed_at"] is not None:
+        jobs.deliver_later(cfg, "UserMailer", "welcome", user_id, wait=3600)
+
+
+def confirm(cfg: Config, conn, user_id: int) -> None:
+    """Devise #confirm (wrapped by User#wrap_email_confirmation)."""
+    row = one(conn, "UPDATE users SET confirmed_at = now(), confirmation_token = NULL, updated_at = now(), "
+                    "approved = approved OR %s WHERE id = %s AND confirmed_at IS NULL RETURNING approved",
+              (registrations_mode(conn) == "open", user_id))
+    if row and row["approved"]:
+        jobs.deliver_later(cfg, "UserMailer", "welcome", user_id, wait=3600)
+
+
+def delete_local(conn, account_id: int) -> None:
+    """DeleteAccountService with reserve_email: false: the user row goes, the account row goes (no statuses
+    exist in part 1, so nothing else is left to clean)."""
+    with conn.transaction():
+        conn.execute("DELETE FROM users WHERE account_id = %s", (account_id,))
+        conn.execute("DELETE FROM accounts WHERE id = %s", (account_id,))
+
+
+def functional_error(user: dict) -> str | None:
+    """Api::BaseController#require_user!: the 403 message for a user that cannot use the API, or None."""
+    if user["confirmed_at"] is None:
+        return "Your login is missing a confirmed e-mail address"
+    if not user["approved"]:
+        return "Your login is currently pending approval"
+    if user["disabled"]:
+        return "Your login is currently disabled"
+    return None

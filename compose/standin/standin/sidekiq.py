@@ -1,0 +1,122 @@
+"""The stand-in's job worker, run as `bundle exec sidekiq`: reads Sidekiq-format jobs from Redis (queues,
+the schedule and retry sets) and performs the ones Mastodon's part-1 surfaces enqueue (mail)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+
+from . import config, mailer
+from .db import connect, one
+
+# config/sidekiq.yml queues, weights dropped: BRPOP takes them in this order.
+QUEUES = ["default", "push", "ingress", "mailers", "pull", "scheduler", "fasp"]
+_stop = False
+
+
+def _on_term(signum, frame):  # noqa: ARG001
+    global _stop
+    _stop = True
+    raise SystemExit(0)
+
+
+def log(msg: str) -> None:
+    ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    print(f"INFO  {ts}Z pid={os.getpid()} standin-sidekiq: {msg}", flush=True)
+
+
+def enqueue_due(r, now: float) -> int:
+    """Sidekiq's scheduled poller: move due jobs from the `schedule` and `retry` zsets onto their queues."""
+    moved = 0
+    for zset in ("schedule", "retry"):
+        for raw in r.zrangebyscore(zset, "-inf", now, start=0, num=100):
+            if r.zrem(zset, raw):
+                job = json.loads(raw)
+                job["enqueued_at"] = int(now * 1000)
+                r.sadd("queues", job["queue"])
+                r.lpush(f"queue:{job['queue']}", json.dumps(job))
+                moved += 1
+    return moved
+
+
+def perform(cfg: config.Config, job: dict) -> str:
+    """Run one job; return a short description. Unknown job classes are acknowledged and logged."""
+    if job.get("class") == "Sidekiq::ActiveJob::Wrapper" and job.get("wrapped") == "ActionMailer::MailDeliveryJob":
+        aj = job["args"][0]
+        mailer_name, action, _, params = aj["arguments"]
+        gid = params["args"][0]["_aj_globalid"]
+        user_id = int(gid.rsplit("/", 1)[1])
+        conn = connect(cfg)
+        try:
+            user = one(conn, "SELECT u.email, a.username FROM users u JOIN accounts a ON a.id = u.account_id "
+                             "WHERE u.id = %s", (user_id,))
+        finally:
+            conn.close()
+        if user is None:
+            return f"{mailer_name}#{action}: user {user_id} is gone, nothing to send"
+        msg = mailer.render(cfg, action, user["email"], user["username"], params.get("standin"))
+        where = mailer.deliver(cfg, user["email"], msg)
+        return f"{mailer_name}#{action} to {user['email']} -> {where}"
+    return f"{job.get('wrapped') or job.get('class')}: not implemented by the stand-in, acknowledged"
+
+
+def retry_later(r, job: dict, err: Exception) -> None:
+    count = job.get("retry_count", -1) + 1
+    job.update({"retry_count": count, "error_message": str(err), "error_class": type(err).__name__,
+                "failed_at": job.get("failed_at") or int(time.time() * 1000)})
+    if count >= 25:
+        r.zadd("dead", {json.dumps(job): time.time()})
+        return
+    delay = count ** 4 + 15  # Sidekiq's default backoff, without the jitter
+    r.zadd("retry", {json.dumps(job): time.time() + delay})
+
+
+def main() -> int:
+    cfg = config.load()
+    config.boot_check(cfg)
+    signal.signal(signal.SIGTERM, _on_term)
+    signal.signal(signal.SIGINT, _on_term)
+    print(config.banner(cfg, "sidekiq"), flush=True)
+    from .jobs import redis_client
+    r = redis_client(cfg)
+    while True:
+        try:
+            r.ping()
+            break
+        except Exception as e:  # noqa: BLE001
+            log(f"waiting for Redis: {e}")
+            time.sleep(1)
+    log(f"connected to Redis redis://{cfg.redis_host}:{cfg.redis_port}/{cfg.redis_db}; queues {', '.join(QUEUES)}")
+    # config/initializers/sidekiq.rb: touch tmp/<MASTODON_SIDEKIQ_READY_FILENAME> once ready.
+    ready = os.environ.get("MASTODON_SIDEKIQ_READY_FILENAME")
+    if ready:
+        os.makedirs(cfg.tmp_dir, exist_ok=True)
+        open(os.path.join(cfg.tmp_dir, ready), "a").close()
+    keys = [f"queue:{q}" for q in QUEUES]
+    while not _stop:
+        try:
+            enqueue_due(r, time.time())
+            item = r.brpop(keys, timeout=1)
+            if not item:
+                continue
+            job = json.loads(item[1])
+            try:
+                log(f"start {job.get('jid')} {perform(cfg, job)}")
+                r.incr("stat:processed")
+            except Exception as e:  # noqa: BLE001
+                log(f"fail {job.get('jid')} {type(e).__name__}: {e}")
+                r.incr("stat:failed")
+                if job.get("retry", True):
+                    retry_later(r, job, e)
+        except SystemExit:
+            raise
+        except Exception as e:  # noqa: BLE001  (Redis blips: keep the worker alive)
+            log(f"error: {type(e).__name__}: {e}")
+            time.sleep(1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
