@@ -1,0 +1,147 @@
+"""tootctl output parsing and account creation against REAL tootctl runs (corpus f2), and the commands'
+shapes against what was actually run."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sandbox import server_commands
+from sandbox.config import Account, SandboxConfig
+from sandbox.errors import SandboxError
+from sandbox.provision.accounts import ensure_account
+from sandbox.provision.credentials import Credentials
+from sandbox.provision.tootctl import interpret, parse_error, parse_new_password, saw_ok
+from sandbox.state import State
+
+LIVE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mastodon-4.6.5-live"
+pytestmark = pytest.mark.skipif(not LIVE.is_dir(), reason=f"the shared corpus is absent ({LIVE})")
+
+
+def records(name: str) -> dict[str, dict]:
+    return {d["label"]: d for d in map(json.loads, (LIVE / name).read_text().splitlines())}
+
+
+def proc(rec: dict) -> subprocess.CompletedProcess[str]:
+    return subprocess.CompletedProcess(rec["argv"], rec["rc"], rec["stdout"], rec["stderr"])
+
+
+class ReplayStack:
+    """Answers exec() with the recorded run whose argv matches exactly (argv[0] is `tootctl` in both)."""
+
+    def __init__(self, recs: dict[str, dict]):
+        self.recs = list(recs.values())
+        self.calls: list[list[str]] = []
+
+    def exec(self, service, argv, input=None):
+        assert service == "web"
+        self.calls.append(argv)
+        for rec in self.recs:
+            if rec["argv"] == argv:
+                return proc(rec)
+        raise AssertionError(f"no recorded run for {argv}")
+
+
+def test_password_comes_from_its_line_not_the_first_line():
+    rec = records("f2-tootctl.jsonl")["create alice"]
+    first = rec["stdout"].splitlines()[0]
+    assert first != "OK"  # the Sidekiq log line comes first in the real output
+    result = interpret(proc(rec))
+    assert result.ok and re.fullmatch(r"[0-9a-f]{32}", result.password)
+    # The password parsed from tootctl is the one that signed alice in on the real server (f4, 302).
+    sign_ins = [d for d in records("f4-oauth-code.jsonl").values()
+                if d["label"] == "alice: POST sign_in" and d["response"]["status"] == 302]
+    assert sign_ins and sign_ins[0]["request"]["body"]["user[password]"] == result.password
+
+
+def test_every_successful_run_says_ok_and_errors_fail():
+    for label, rec in records("f2-tootctl.jsonl").items():
+        result = interpret(proc(rec))
+        assert result.ok == (rec["rc"] == 0 and saw_ok(rec["stdout"])), label
+        if rec["rc"] != 0:
+            assert result.error and "\n" not in result.error, label
+        has_line = "New password:" in rec["stdout"]
+        assert (parse_new_password(rec["stdout"]) is not None) == has_line, label
+
+
+def test_errors_become_one_line():
+    recs = records("f2-tootctl.jsonl")
+    assert parse_error(recs["create duplicate"]["stderr"]) == "account.username taken"
+    assert parse_error(recs["create bad email"]["stderr"]) == "email invalid, blocked"
+    assert parse_error(recs["create unknown role"]["stderr"]) == recs["create unknown role"]["stderr"].strip()
+    assert parse_error(recs["modify unknown"]["stderr"]) == "No user with such username"
+
+
+def test_commands_have_the_shape_of_the_real_runs():
+    recs = records("f2-tootctl.jsonl")
+    assert server_commands.accounts_create("alice", "alice@example.test")[1] == recs["create alice"]["argv"]
+    assert server_commands.accounts_create("boss", "boss@example.test", "Owner")[1] == recs["create owner"]["argv"]
+    assert server_commands.accounts_reset_password("carol")[1] == recs["modify reset password"]["argv"]
+    assert server_commands.cache_clear()[1] == recs["cache clear"]["argv"]
+    assert server_commands.settings_registrations("open")[1] == recs["registrations open"]["argv"]
+    assert server_commands.version()[1] == recs["version"]["argv"]
+
+
+def test_every_builder_is_listed():
+    listed = {c.argv[:3] for c in server_commands.COMMANDS}
+    built = [server_commands.accounts_create("a", "a@b.c"), server_commands.accounts_reset_password("a"),
+             server_commands.cache_clear(), server_commands.version(), server_commands.settings_registrations("close"),
+             server_commands.db_prepare(), server_commands.rails_runner("bulk_accounts")]
+    for service, argv in built:
+        assert tuple(argv[:3]) in listed or tuple(argv[:2]) in {c[:2] for c in listed}, argv
+
+
+@pytest.fixture
+def state(tmp_path):
+    return State("t", root=tmp_path)
+
+
+def test_ensure_account_creates_saves_and_reuses(state):
+    stack = ReplayStack(records("f2-tootctl.jsonl"))
+    config = SandboxConfig(name="t")
+    creds = Credentials.load(state)
+    rec = ensure_account(config, stack, creds, Account("alice"))
+    assert rec["email"] == "alice@example.test"
+    assert rec["password"] == parse_new_password(records("f2-tootctl.jsonl")["create alice"]["stdout"])
+    assert state.credentials_file.stat().st_mode & 0o777 == 0o600
+    # Idempotent: a second run with saved credentials runs nothing.
+    again = ensure_account(config, stack, Credentials.load(state), Account("alice"))
+    assert again == rec and len(stack.calls) == 1
+
+
+def test_existing_account_without_password_points_at_reset(state):
+    stack = ReplayStack({"dup": {**records("f2-tootctl.jsonl")["create duplicate"],
+                                 "argv": server_commands.accounts_create("alice", "alice@example.test")[1]}})
+    with pytest.raises(SandboxError) as e:
+        ensure_account(SandboxConfig(name="t"), stack, Credentials.load(state), Account("alice"))
+    assert "--reset-password" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_unknown_role_is_one_line(state):
+    rec = records("f2-tootctl.jsonl")["create unknown role"]
+    stack = ReplayStack({"x": {**rec, "argv": server_commands.accounts_create("erin", "erin@example.test", "Wizard")[1]}})
+    with pytest.raises(SandboxError) as e:
+        ensure_account(SandboxConfig(name="t"), stack, Credentials.load(state), Account("erin", "Wizard"))
+    assert "Cannot find user role with that name" in str(e.value)
+
+
+def test_reset_password_replaces_password_and_forgets_tokens(state):
+    stack = ReplayStack(records("f2-tootctl.jsonl"))
+    creds = Credentials.load(state)
+    creds.set_account("carol", email="carol@example.test", password="0" * 32)
+    creds.set_token("carol", "code", "read", "tok", "app")
+    creds.save()
+    rec = ensure_account(SandboxConfig(name="t"), stack, creds, Account("carol"), reset_password=True)
+    assert rec["password"] == parse_new_password(records("f2-tootctl.jsonl")["modify reset password"]["stdout"])
+    assert Credentials.load(state).token("carol", "code", "read") is None
+
+
+def test_bad_username_is_refused_before_running_anything(state):
+    stack = ReplayStack({})
+    with pytest.raises(SandboxError, match="underscores"):
+        ensure_account(SandboxConfig(name="t"), stack, Credentials.load(state), Account("pool-01"))
+    assert stack.calls == []
