@@ -51,7 +51,7 @@ RELEASES: dict[str, MastodonRelease] = {
         MastodonRelease("4.6.5", needs_otp_secret=False, password_grant=False),
         MastodonRelease("4.5.15", needs_otp_secret=False, password_grant=False),
         MastodonRelease("4.4.22", needs_otp_secret=False, password_grant=False),
-        MastodonRelease("4.3.9", needs_otp_secret=True, password_grant=True),
+        MastodonRelease("4.3.24", needs_otp_secret=True, password_grant=True),
     )
 }
 DEFAULT_VERSION = "4.6.5"

@@ -1,0 +1,251 @@
+"""mastodon-sandbox: the command line. Thin: each command calls one function of the library."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+
+from . import __version__
+from .config import S3_BACKENDS, SERVERS, parse_accounts, settings_from_env
+from .errors import SandboxError
+from .progress import Progress
+from .stack import Stack
+from .state import State
+
+
+def _requested(args: argparse.Namespace) -> dict:
+    """Settings for `up`: SANDBOX_* variables, overridden by command-line options."""
+    settings = settings_from_env()
+    settings.pop("name", None)
+    for field in ("server", "version", "port", "s3", "email_domain", "registrations", "pool_size"):
+        value = getattr(args, field, None)
+        if value is not None:
+            settings[field] = value
+    if getattr(args, "accounts", None):
+        settings["accounts"] = parse_accounts(args.accounts)
+    return settings
+
+
+def _open(args) -> tuple[State, Stack]:
+    state = State(args.name)
+    return state, Stack(state.load_config(), state)
+
+
+def cmd_up(args) -> int:
+    from .lifecycle import up
+
+    progress = Progress(quiet=args.quiet)
+    config, state, _ = up(args.name, _requested(args), progress, provision=not args.no_provision)
+    progress.step(f"sandbox {config.name!r} is up at {config.base_url} ({config.server} server): `mastodon-sandbox info` for logins, `eval \"$(mastodon-sandbox env)\"` for a shell")
+    return 0
+
+
+def cmd_down(args) -> int:
+    from .lifecycle import down
+
+    down(args.name, Progress())
+    return 0
+
+
+def cmd_destroy(args) -> int:
+    from .lifecycle import destroy
+
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise SandboxError(f"destroy removes sandbox {args.name!r} with its data and secrets: confirm with --yes")
+        answer = input(f"Remove sandbox {args.name!r}: containers, volumes, accounts, tokens and its CA? Type its name to confirm: ")
+        if answer.strip() != args.name:
+            raise SandboxError("not confirmed; nothing was removed")
+    destroy(args.name, Progress())
+    return 0
+
+
+def cmd_status(args) -> int:
+    state, stack = _open(args)
+    config = stack.config
+    print(f"sandbox {config.name}: {config.server} server, Mastodon {config.release.version}, {config.base_url}, media: {config.s3}")
+    services = stack.services()
+    if not services:
+        print("  not running (mastodon-sandbox up)")
+        return 1
+    for s in sorted(services, key=lambda s: s.service):
+        mark = "ok" if s.ready else "--"
+        print(f"  {mark} {s.service:<11} {s.state}{' ' + s.health if s.health else ''}{' exit ' + str(s.exit_code) if s.state == 'exited' else ''}")
+    return 0 if all(s.ready for s in services) else 1
+
+
+def cmd_logs(args) -> int:
+    _, stack = _open(args)
+    argv = ["logs", "--no-color", "--tail", str(args.tail)]
+    if args.follow:
+        argv.append("--follow")
+    argv += args.services
+    return stack.run(*argv, capture=False, check=False).returncode
+
+
+def env_exports(state: State) -> dict[str, str]:
+    from .provision import env_exports as token_exports
+
+    config = state.load_config()
+    return {
+        "SANDBOX_NAME": config.name,
+        "SANDBOX_BASE_URL": config.base_url,
+        "MASTODON_API_BASE_URL": config.base_url,
+        "SANDBOX_CA_FILE": str(state.ca_file),
+        # A bundle of the system's CAs plus the sandbox's, so other HTTPS calls keep working.
+        "REQUESTS_CA_BUNDLE": str(state.bundle_file),
+        "CURL_CA_BUNDLE": str(state.bundle_file),
+        "SSL_CERT_FILE": str(state.bundle_file),
+        "NODE_EXTRA_CA_CERTS": str(state.ca_file),
+        **token_exports(state),
+    }
+
+
+def cmd_env(args) -> int:
+    state = State(args.name)
+    for key, value in env_exports(state).items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    state, stack = _open(args)
+    config = stack.config
+    creds = state.read_json(state.credentials_file, default={}) or {}
+    print(f"Sandbox {config.name!r}: {config.base_url}  ({config.server} server, Mastodon {config.release.version})")
+    if config.server == "standin":
+        print("  The server is the mastodon-sandbox offline stand-in, not Mastodon.")
+    print(f"  CA certificate: {state.ca_file}")
+    print(f"  Shell setup:    eval \"$(mastodon-sandbox env --name {config.name})\"")
+    accounts = creds.get("accounts", {})
+    if accounts:
+        print("  Logins (e-mail / password):")
+        for username, acct in sorted(accounts.items()):
+            if username.startswith("pool-"):
+                continue
+            role = f" [{acct.get('role')}]" if acct.get("role") else ""
+            print(f"    {username:<10} {acct.get('email')} / {acct.get('password')}{role}")
+    print("  To use the web UI in a browser, trust the CA for websites:")
+    print(f"    Firefox: Settings > Privacy & Security > Certificates > View Certificates > Authorities > Import {state.ca_file}")
+    print(f"    Chromium/Chrome: Settings > Privacy and security > Security > Manage certificates > Authorities > Import {state.ca_file}")
+    print("  The CA is name-constrained to localhost and loopback addresses: it cannot vouch for any other site.")
+    return 0
+
+
+def cmd_mail(args) -> int:
+    """Mail Mastodon sent: ActionMailer's file delivery writes one file per recipient in Sidekiq's tmp/mails."""
+    _, stack = _open(args)
+    if args.address:
+        proc = stack.exec("sidekiq", ["cat", f"tmp/mails/{args.address}"])
+        if proc.returncode != 0:
+            raise SandboxError(f"no mail for {args.address} (mastodon-sandbox mail lists the recipients)")
+        sys.stdout.write(proc.stdout)
+        return 0
+    proc = stack.exec("sidekiq", ["sh", "-c", "cd tmp/mails 2>/dev/null && for f in *; do [ -f \"$f\" ] && printf '%s\\t%s\\n' \"$f\" \"$(grep -c '^Subject:' \"$f\")\"; done; true"])
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    if not lines:
+        print("no mail yet")
+    for line in lines:
+        address, _, count = line.partition("\t")
+        print(f"{address}\t{count} message(s)")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    from .docker_env import doctor
+
+    state = State(args.name)
+    port = args.port or (state.load_config().port if state.exists() else settings_from_env().get("port", 443))
+    checks = doctor(port, state.dir)
+    for c in checks:
+        print(f"{'ok  ' if c.ok else 'FAIL'} {c.name:<12} {c.detail}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mastodon-sandbox", description="A local Mastodon sandbox for developing and testing API clients.")
+    parser.add_argument("--version", action="version", version=f"mastodon-sandbox {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--name", default=os.environ.get("SANDBOX_NAME") or "default", help="which sandbox (default: $SANDBOX_NAME or 'default')")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("up", parents=[common], help="create or start the sandbox, wait until it is ready, provision accounts and tokens")
+    p.add_argument("--server", choices=SERVERS, help="official Mastodon images (default) or the offline stand-in ($SANDBOX_SERVER)")
+    p.add_argument("--version", dest="version", help="Mastodon version or series, e.g. 4.6.5 or 4.3 ($SANDBOX_VERSION)")
+    p.add_argument("--port", type=int, help="HTTPS port on 127.0.0.1 (default 443; another makes the domain localhost:PORT)")
+    p.add_argument("--s3", choices=S3_BACKENDS, help="media storage (default minio; seaweedfs with the stand-in)")
+    p.add_argument("--email-domain", help="e-mail domain of the sandbox's accounts (default example.test)")
+    p.add_argument("--registrations", choices=("none", "approved", "open"), help="registration mode at creation (default none, as on a fresh Mastodon)")
+    p.add_argument("--accounts", help="named accounts, e.g. admin:Owner,alice,bob")
+    p.add_argument("--pool-size", type=int, help="extra accounts for test isolation (default 8)")
+    p.add_argument("--no-provision", action="store_true", help="start the server only")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_up)
+
+    sub.add_parser("down", parents=[common], help="stop the sandbox, keeping its data").set_defaults(func=cmd_down)
+    p = sub.add_parser("destroy", parents=[common], help="remove the sandbox: containers, volumes and state")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.set_defaults(func=cmd_destroy)
+    sub.add_parser("status", parents=[common], help="show the services and their health").set_defaults(func=cmd_status)
+    p = sub.add_parser("logs", parents=[common], help="show the services' logs")
+    p.add_argument("services", nargs="*")
+    p.add_argument("--tail", type=int, default=100)
+    p.add_argument("-f", "--follow", action="store_true")
+    p.set_defaults(func=cmd_logs)
+    sub.add_parser("env", parents=[common], help="print shell exports: URL, CA bundle, default tokens").set_defaults(func=cmd_env)
+    sub.add_parser("info", parents=[common], help="URL, logins and how to trust the CA in a browser").set_defaults(func=cmd_info)
+    p = sub.add_parser("mail", parents=[common], help="list the mail Mastodon sent, or print one recipient's")
+    p.add_argument("address", nargs="?")
+    p.set_defaults(func=cmd_mail)
+    p = sub.add_parser("doctor", parents=[common], help="check Docker, Compose, the port and disk")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_doctor)
+
+    _add_provision_commands(sub)
+    return parser
+
+
+def _add_provision_commands(sub) -> None:
+    """accounts and token come from sandbox.provision.cli; they run against an open sandbox."""
+    from .provision.cli import add_commands
+
+    before = set(sub.choices)
+    add_commands(sub)
+    for name in set(sub.choices) - before:
+        p = sub.choices[name]
+        if not any("--name" in a.option_strings for a in p._actions):
+            p.add_argument("--name", default=os.environ.get("SANDBOX_NAME") or "default", help="which sandbox")
+        handler = p.get_default("func")
+        p.set_defaults(func=lambda args, handler=handler: handler(args, *_opened(args)))
+        # Subcommands of subcommands (accounts list|create) carry their own defaults.
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for child in action.choices.values():
+                    h = child.get_default("func")
+                    if h and not any("--name" in a.option_strings for a in child._actions):
+                        child.add_argument("--name", default=os.environ.get("SANDBOX_NAME") or "default", help="which sandbox")
+                    if h:
+                        child.set_defaults(func=lambda args, h=h: h(args, *_opened(args)))
+
+
+def _opened(args):
+    state, stack = _open(args)
+    return stack.config, state, stack
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SandboxError as e:
+        print(f"mastodon-sandbox: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Mastodon's secrets and the env files the compose stack reads.
+
+Secrets are generated once, when a sandbox is created, in the formats Mastodon's own tasks print,
+and never rotated afterwards (`up` re-renders the files from the saved values).
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import string
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .config import SandboxConfig
+from .state import State, read_env_file, render_env_file, write_private
+
+ALNUM = string.ascii_letters + string.digits
+MEDIA_BUCKET = "media"
+# The proxy serves the bucket under this path, which shadows no Mastodon route.
+MEDIA_PATH = "s3-media"
+
+
+def alphanumeric(n: int = 32) -> str:
+    """Like Ruby's SecureRandom.alphanumeric, which `bin/rails db:encryption:init` uses (lib/tasks/db.rake)."""
+    return "".join(secrets.choice(ALNUM) for _ in range(n))
+
+
+def vapid_keypair() -> tuple[str, str]:
+    """A Web Push (VAPID) key pair as the webpush gem encodes it: url-safe base64 of the raw
+    32-byte private scalar and of the uncompressed P-256 public point
+    (`rails mastodon:webpush:generate_vapid_key`, lib/tasks/mastodon.rake)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = key.private_numbers().private_value.to_bytes(32, "big")
+    public = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    return base64.urlsafe_b64encode(private).decode(), base64.urlsafe_b64encode(public).decode()
+
+
+def generate_secrets(config: SandboxConfig) -> dict[str, str]:
+    """Every secret a new sandbox needs."""
+    vapid_private, vapid_public = vapid_keypair()
+    out = {
+        # `rails secret` and the setup wizard give 128 hex characters.
+        "SECRET_KEY_BASE": secrets.token_hex(64),
+        # Mandatory since 4.3.0: every Rails process aborts at boot without them
+        # (config/initializers/active_record_encryption.rb).
+        "ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY": alphanumeric(),
+        "ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT": alphanumeric(),
+        "ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY": alphanumeric(),
+        "VAPID_PRIVATE_KEY": vapid_private,
+        "VAPID_PUBLIC_KEY": vapid_public,
+        "S3_ACCESS_KEY": "sandbox-" + alphanumeric(12).lower(),
+        "S3_SECRET_KEY": alphanumeric(40),
+    }
+    if config.release.needs_otp_secret:
+        # Only 4.3 reads OTP_SECRET (removed in 4.4.0, #34743).
+        out["OTP_SECRET"] = secrets.token_hex(64)
+    return out
+
+
+def s3_settings(config: SandboxConfig, sec: dict[str, str]) -> dict[str, str]:
+    if config.s3 == "local":
+        # Media on a volume under public/system, served by Puma (RAILS_SERVE_STATIC_FILES).
+        return {"S3_ENABLED": "false"}
+    # config/initializers/paperclip.rb: S3_ENDPOINT makes path-style addressing the default, and
+    # S3_ALIAS_HOST makes media URLs https://<alias>/<path>; the proxy maps /s3-media/ to the bucket.
+    return {
+        "S3_ENABLED": "true",
+        "S3_ENDPOINT": "http://s3:9000",
+        "S3_REGION": "us-east-1",
+        "S3_BUCKET": MEDIA_BUCKET,
+        "S3_PROTOCOL": "https",
+        "S3_HOSTNAME": config.domain,
+        "S3_ALIAS_HOST": f"{config.domain}/{MEDIA_PATH}",
+        "AWS_ACCESS_KEY_ID": sec["S3_ACCESS_KEY"],
+        "AWS_SECRET_ACCESS_KEY": sec["S3_SECRET_KEY"],
+    }
+
+
+def mastodon_env(config: SandboxConfig, sec: dict[str, str]) -> dict[str, str]:
+    """The environment of web, streaming and Sidekiq (one file, so their secrets always agree)."""
+    env = {
+        "LOCAL_DOMAIN": config.domain,
+        "SECRET_KEY_BASE": sec["SECRET_KEY_BASE"],
+        "ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY": sec["ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY"],
+        "ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT": sec["ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT"],
+        "ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY": sec["ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY"],
+        "VAPID_PRIVATE_KEY": sec["VAPID_PRIVATE_KEY"],
+        "VAPID_PUBLIC_KEY": sec["VAPID_PUBLIC_KEY"],
+        "DB_HOST": "db",
+        "DB_PORT": "5432",
+        "DB_NAME": "mastodon_production",
+        "DB_USER": "postgres",
+        "DB_PASS": "",
+        "REDIS_HOST": "redis",
+        "REDIS_PORT": "6379",
+        "ES_ENABLED": "false",
+        # Account creation checks the e-mail domain's DNS unless it is allowlisted
+        # (app/validators/email_mx_validator.rb, config/initializers/email_domains_lists.rb).
+        "EMAIL_DOMAIN_ALLOWLIST": config.email_domain,
+        # ActionMailer file delivery: Sidekiq writes mail to tmp/mails (`mastodon-sandbox mail`).
+        "SMTP_DELIVERY_METHOD": "file",
+        "SMTP_FROM_ADDRESS": f"notifications@{config.email_domain}",
+        # Outbound requests to the compose network (link previews, media, federation) are
+        # otherwise refused as private addresses (app/lib/request.rb).
+        "ALLOWED_PRIVATE_ADDRESSES": "172.16.0.0/12,192.168.0.0/16",
+        "DISABLE_AUTOMATIC_SWITCHING_TO_APPROVED_REGISTRATIONS": "true",
+        "RAILS_LOG_LEVEL": "warn",
+    }
+    if "OTP_SECRET" in sec:
+        env["OTP_SECRET"] = sec["OTP_SECRET"]
+    env.update(s3_settings(config, sec))
+    return env
+
+
+def s3_env(sec: dict[str, str]) -> dict[str, str]:
+    """Credentials of the S3 server itself (MinIO's root user; SeaweedFS's identity)."""
+    return {
+        "MINIO_ROOT_USER": sec["S3_ACCESS_KEY"],
+        "MINIO_ROOT_PASSWORD": sec["S3_SECRET_KEY"],
+        "S3_BUCKET": MEDIA_BUCKET,
+    }
+
+
+def compose_env(config: SandboxConfig, state: State, images: dict[str, str]) -> dict[str, str]:
+    """Variables the compose files interpolate: images, port, paths. No secrets."""
+    return {
+        "SANDBOX_STATE": str(state.dir),
+        "SANDBOX_PORT": str(config.port),
+        "STANDIN_VERSION": config.release.version,
+        "WEB_CONCURRENCY": str(config.web_concurrency),
+        "MAX_THREADS": str(config.max_threads),
+        **images,
+    }
+
+
+SECRETS_FILE = "secrets.env"
+
+
+def load_or_create_secrets(config: SandboxConfig, state: State) -> dict[str, str]:
+    """The sandbox's secrets: read from the state folder, generated only where missing."""
+    path = state.dir / SECRETS_FILE
+    saved = read_env_file(path)
+    fresh = generate_secrets(config)
+    missing = {k: v for k, v in fresh.items() if k not in saved}
+    if missing:
+        saved.update(missing)
+        write_private(path, render_env_file(saved, header="mastodon-sandbox secrets: generated once, never rotated"))
+    return saved
+
+
+def write_env_files(config: SandboxConfig, state: State, images: dict[str, str]) -> None:
+    sec = load_or_create_secrets(config, state)
+    write_private(state.mastodon_env, render_env_file(mastodon_env(config, sec), header="Mastodon environment (generated by mastodon-sandbox)"))
+    write_private(state.dir / "s3.env", render_env_file(s3_env(sec)))
+    write_private(state.compose_env, render_env_file(compose_env(config, state, images)))

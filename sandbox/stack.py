@@ -1,0 +1,140 @@
+"""The compose stack of one sandbox: the files it is made of, and up/down/ps/logs/exec on it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import SandboxConfig, compose_dir
+from .docker_env import find_compose
+from .errors import SandboxError
+from .state import State
+
+LOCAL_BASE = "local/debian:bookworm"
+PUBLIC_BASE = "debian:bookworm-slim"
+# One-shot services: done when they exit 0.
+ONE_SHOT = {"db-prepare", "s3-init"}
+
+
+def images_for(config: SandboxConfig) -> dict[str, str]:
+    """The image variables of compose.env for this sandbox's server and version."""
+    rel = config.release
+    if config.server == "official":
+        return {
+            "MASTODON_IMAGE": f"ghcr.io/mastodon/mastodon:{rel.tag}",
+            "STREAMING_IMAGE": f"ghcr.io/mastodon/mastodon-streaming:{rel.tag}",
+            "BUILD_BASE": PUBLIC_BASE,
+            "BUILD_BASE_TAG": "bookworm-slim",
+        }
+    return {"BUILD_BASE": LOCAL_BASE, "BUILD_BASE_TAG": "local"}
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    service: str
+    state: str  # running, exited, restarting, created, …
+    health: str  # healthy, starting, unhealthy, or "" without a healthcheck
+    exit_code: int
+
+    @property
+    def ready(self) -> bool:
+        if self.service in ONE_SHOT:
+            return self.state == "exited" and self.exit_code == 0
+        return self.state == "running" and self.health in ("healthy", "")
+
+    @property
+    def failed(self) -> bool:
+        if self.service in ONE_SHOT:
+            return self.state == "exited" and self.exit_code != 0
+        return self.state in ("exited", "dead") or self.health == "unhealthy"
+
+
+class Stack:
+    """Runs `docker compose` for one sandbox (its own project name, files and env file)."""
+
+    def __init__(self, config: SandboxConfig, state: State):
+        self.config = config
+        self.state = state
+        self._compose: list[str] | None = None
+
+    @property
+    def files(self) -> list[Path]:
+        d = compose_dir()
+        return [d / "base.yml", d / f"server-{self.config.server}.yml", d / f"s3-{self.config.s3}.yml"]
+
+    def command(self, *args: str) -> list[str]:
+        if self._compose is None:
+            self._compose = find_compose()
+        argv = [*self._compose, "--project-name", self.config.project, "--project-directory", str(compose_dir())]
+        for f in self.files:
+            argv += ["--file", str(f)]
+        return [*argv, "--env-file", str(self.state.compose_env), *args]
+
+    def run(self, *args: str, input: str | None = None, capture: bool = True, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run(self.command(*args), input=input, text=True, capture_output=capture)
+        if check and proc.returncode != 0:
+            detail = (proc.stderr or proc.stdout or "").strip().splitlines()
+            last = detail[-1] if detail else f"exit code {proc.returncode}"
+            raise SandboxError(f"docker compose {args[0]} failed: {last}")
+        return proc
+
+    def exec(self, service: str, argv: list[str], input: str | None = None) -> subprocess.CompletedProcess:
+        """Run a command in a running service's container; never raises on its exit code."""
+        return self.run("exec", "-T", service, *argv, input=input, check=False)
+
+    def config_json(self) -> dict:
+        return json.loads(self.run("config", "--format", "json").stdout)
+
+    def services(self) -> list[ServiceState]:
+        out = self.run("ps", "--all", "--format", "json", check=False).stdout.strip()
+        if not out:
+            return []
+        # Compose prints one JSON object per line (2.21+) or one array (older releases).
+        rows = json.loads(out) if out.startswith("[") else [json.loads(line) for line in out.splitlines() if line.strip()]
+        return [
+            ServiceState(r.get("Service", ""), r.get("State", ""), r.get("Health", "") or "", int(r.get("ExitCode") or 0))
+            for r in rows
+        ]
+
+    def is_running(self) -> bool:
+        return any(s.service == "proxy" and s.state == "running" for s in self.services())
+
+    def logs(self, service: str | None = None, tail: int = 50) -> str:
+        args = ["logs", "--no-color", "--tail", str(tail)]
+        if service:
+            args.append(service)
+        proc = self.run(*args, check=False)
+        return proc.stdout + proc.stderr
+
+    def wait_ready(self, timeout: float, on_change=None) -> list[ServiceState]:
+        """Wait until every service reports ready (healthy, or exited 0 for one-shots).
+
+        It follows the containers' own health checks; a service that fails is reported with the
+        last lines of its log instead of waiting out the timeout.
+        """
+        deadline = time.monotonic() + timeout
+        last_summary = None
+        while True:
+            states = self.services()
+            summary = ", ".join(f"{s.service} {s.health or s.state}" for s in sorted(states, key=lambda s: s.service))
+            if summary != last_summary and on_change:
+                on_change(states)
+            last_summary = summary
+            failed = [s for s in states if s.failed]
+            if failed:
+                s = failed[0]
+                tail = self.logs(s.service, tail=15).strip().splitlines()
+                hint = tail[-1] if tail else "no log output"
+                raise SandboxError(
+                    f"service {s.service} failed ({s.health or s.state}, exit {s.exit_code}): {hint} "
+                    f"— see `mastodon-sandbox logs {s.service}`"
+                )
+            if states and all(s.ready for s in states):
+                return states
+            if time.monotonic() > deadline:
+                waiting = ", ".join(s.service for s in states if not s.ready) or "all services"
+                raise SandboxError(f"the sandbox was not ready after {timeout:.0f} s (still waiting for {waiting}): see `mastodon-sandbox logs`")
+            time.sleep(1)  # the health checks themselves run every 2 s
