@@ -1,0 +1,185 @@
+"""The bulk_accounts script (syntax, marker, contract) and the pool's provisioning logic, with a stand-in
+stack that implements the script's JSON contract and a fake HTTPS side."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from sandbox import server_commands
+from sandbox.config import SandboxConfig
+from sandbox.errors import SandboxError
+from sandbox.provision import bulk
+from sandbox.provision.provisioner import Provisioner
+from sandbox.state import State
+
+SCRIPT = server_commands.SCRIPTS_DIR / "bulk_accounts.rb"
+LIVE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mastodon-4.6.5-live"
+
+
+@pytest.mark.skipif(shutil.which("ruby") is None, reason="ruby is not installed here (CI installs it)")
+def test_script_syntax():
+    r = subprocess.run(["ruby", "-c", str(SCRIPT)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_script_is_recognisable_and_run_as_one_runner():
+    text = SCRIPT.read_text()
+    assert text.splitlines()[0] == "# sandbox-script: bulk_accounts"
+    service, argv = server_commands.rails_runner("bulk_accounts")
+    assert (service, argv[:2], argv[2]) == ("web", ["bin/rails", "runner"], text)
+    # It follows tootctl accounts create (lib/mastodon/cli/accounts.rb): confirm and approve after save.
+    for step in ("user.save", "mark_email_as_confirmed!", "approve!", "find_or_create_for"):
+        assert step in text
+    assert "approved: true" not in text.replace("# ", "#").split("require 'json'")[1]
+
+
+def test_pool_usernames_are_valid_mastodon_usernames():
+    names = bulk.pool_usernames(12)
+    assert len(names) == len(set(names)) == 12
+    for name in names:
+        # app/models/account.rb: local usernames match /\A[a-z0-9_]+\z/i, at most 30 characters
+        assert re.fullmatch(r"[a-z0-9_]{1,30}", name), name
+
+
+def test_output_line_found_among_log_lines():
+    payload = {"app": {"id": "1"}, "accounts": []}
+    out = "INFO Sidekiq connecting to Redis\nSANDBOX-JSON " + json.dumps(payload) + "\n"
+    assert bulk.parse_output(out) == payload
+    with pytest.raises(SandboxError):
+        bulk.parse_output("OK\n")
+
+
+def test_spec_matches_the_contract():
+    spec = bulk.make_spec([{"username": "pool_01", "email": "pool_01@example.test"}], "ab" * 16, "example.test")
+    assert set(spec) == {"app", "password", "email_domain", "accounts"}
+    assert spec["app"] == {"name": "sandbox-pool", "scopes": "read write follow push", "redirect_uri": "urn:ietf:wg:oauth:2.0:oob"}
+    assert spec["accounts"] == [{"username": "pool_01", "email": "pool_01@example.test", "role": None}]
+
+
+class ContractStack:
+    """Implements bulk_accounts' JSON contract in Python (as the offline stand-in does)."""
+
+    def __init__(self):
+        self.accounts: dict[str, dict] = {}
+        self.tokens: dict[tuple, str] = {}
+        self.runs = 0
+
+    def exec(self, service, argv, input=None):
+        assert argv[:2] == ["bin/rails", "runner"] and argv[2].startswith("# sandbox-script: bulk_accounts")
+        self.runs += 1
+        spec = json.loads(input)
+        out = []
+        for a in spec["accounts"]:
+            created = a["username"] not in self.accounts
+            if created:
+                self.accounts[a["username"]] = {"id": str(100 + len(self.accounts)), "email": a["email"],
+                                                "password": spec["password"]}
+            key = (spec["app"]["name"], a["username"])
+            tok = self.tokens.setdefault(key, f"tok-{a['username']}-{len(self.tokens)}")
+            out.append({"username": a["username"], "email": self.accounts[a["username"]]["email"],
+                        "id": self.accounts[a["username"]]["id"], "created": created, "token": tok,
+                        "scopes": spec["app"]["scopes"]})
+        app = {"id": "7", "name": spec["app"]["name"], "client_id": "pool-cid", "client_secret": "pool-cs",
+               "scopes": spec["app"]["scopes"]}
+        stdout = "INFO Sidekiq 8.1.6 connecting to Redis\nSANDBOX-JSON " + json.dumps({"app": app, "accounts": out}) + "\n"
+        return subprocess.CompletedProcess(argv, 0, stdout, "")
+
+
+class FakeResponse:
+    def __init__(self, status, body):
+        self.status_code, self._body, self.headers = status, body, {}
+        self.text = json.dumps(body)
+
+    def json(self):
+        return self._body
+
+
+class FakeHttp:
+    """verify_credentials against the stack's tokens; `revoked` tokens answer 401 as Mastodon does."""
+
+    base_url = "https://localhost"
+
+    def __init__(self, stack, metadata):
+        self.stack, self._metadata, self.revoked, self.checks = stack, metadata, set(), 0
+
+    def metadata(self):
+        return self._metadata
+
+    def get(self, path, headers=None, **kw):
+        assert path == "/api/v1/accounts/verify_credentials"
+        self.checks += 1
+        tok = headers["Authorization"].removeprefix("Bearer ")
+        if tok in self.revoked:
+            return FakeResponse(401, {"error": "The access token was revoked"})
+        for (_app, user), t in self.stack.tokens.items():
+            if t == tok:
+                return FakeResponse(200, {"id": self.stack.accounts[user]["id"], "username": user})
+        return FakeResponse(401, {"error": "The access token is invalid"})
+
+
+def metadata_of(label_file: str, label: str) -> dict:
+    for line in (LIVE / label_file).read_text().splitlines():
+        d = json.loads(line)
+        if d["label"] == label:
+            return d["response"]["json"]
+    raise LookupError(label)
+
+
+@pytest.fixture
+def metadata():
+    if not LIVE.is_dir():
+        pytest.skip(f"the shared corpus is absent ({LIVE})")
+    return metadata_of("f1-health-https.jsonl", "oauth metadata")
+
+
+def test_pool_is_made_once_and_reused(tmp_path, metadata):
+    state = State("t", root=tmp_path)
+    config = SandboxConfig(name="t", pool_size=3)
+    stack = ContractStack()
+    http = FakeHttp(stack, metadata)
+    prov = Provisioner(config, state, stack, http=http)
+    prov.ensure_pool()
+    assert stack.runs == 1
+    saved = json.loads(state.credentials_file.read_text())
+    for name in bulk.pool_usernames(3):
+        acct = saved["accounts"][name]
+        assert acct["password"] == saved["pool_password"] and acct["id"] == stack.accounts[name]["id"]
+        assert saved["tokens"][name]["bulk"]["read write follow push"]["access_token"] == stack.tokens[("sandbox-pool", name)]
+    # Re-running with every token working runs nothing on the server.
+    Provisioner(config, state, stack, http=http).ensure_pool()
+    assert stack.runs == 1
+    # A revoked token: one more runner, for the whole pool, which reuses the accounts.
+    http.revoked.add(stack.tokens[("sandbox-pool", "pool_02")])
+    stack.tokens.pop(("sandbox-pool", "pool_02"))
+    Provisioner(config, state, stack, http=http).ensure_pool()
+    assert stack.runs == 2
+    again = json.loads(state.credentials_file.read_text())
+    assert again["tokens"]["pool_02"]["bulk"]["read write follow push"]["access_token"] == stack.tokens[("sandbox-pool", "pool_02")]
+    assert again["accounts"]["pool_01"]["password"] == saved["pool_password"]  # untouched
+
+
+def test_password_grant_follows_the_servers_metadata(tmp_path, metadata):
+    state = State("t", root=tmp_path)
+    prov = Provisioner(SandboxConfig(name="t"), state, None, http=FakeHttp(ContractStack(), metadata))
+    assert "password" not in metadata["grant_types_supported"]  # v4.6.5, recorded
+    with pytest.raises(SandboxError, match="does not offer the password grant; use --flow code"):
+        prov.choose_flow("alice", "password-grant")
+    pre44 = Path(LIVE).parent / "mastodon-pre-4.4" / "test_log_in_password.yaml"
+    if pre44.exists():
+        body = re.search(r"string: '(\{\"issuer\".*?\})'", pre44.read_text()).group(1)
+        old = json.loads(body)
+        prov_old = Provisioner(SandboxConfig(name="t"), state, None, http=FakeHttp(ContractStack(), old))
+        assert prov_old.choose_flow("alice", "password-grant") == "password-grant"
+
+
+def test_default_scopes_come_from_the_role_and_the_server(tmp_path, metadata):
+    prov = Provisioner(SandboxConfig(name="t"), State("t", root=tmp_path), None, http=FakeHttp(ContractStack(), metadata))
+    assert prov.default_scopes("alice") == "read write follow push"
+    assert prov.default_scopes("admin") == "read write follow push admin:read admin:write"
+    assert prov.default_flow("alice") == "code" and prov.default_flow("pool_01") == "bulk"
