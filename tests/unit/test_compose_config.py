@@ -1,0 +1,58 @@
+"""Golden `docker compose config` output for every server, Mastodon version and S3 backend.
+
+A change to the stack shows up here as a diff to review; regenerate with UPDATE_GOLDEN=1.
+Needs a Compose v2+ binary (the project's environment has one), not a Docker engine.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sandbox.config import RELEASES, S3_BACKENDS, SandboxConfig, compose_dir
+from sandbox.environment import write_env_files
+from sandbox.stack import Stack, images_for
+from sandbox.state import State
+
+GOLDEN = Path(__file__).parent / "golden"
+CASES = [("official", r.version, s3) for r in RELEASES.values() for s3 in S3_BACKENDS] + [
+    ("standin", "4.6.5", s3) for s3 in S3_BACKENDS
+] + [("standin", "4.3.24", "seaweedfs")]
+
+
+def render(tmp_path, server, version, s3) -> str:
+    config = SandboxConfig(name="golden", server=server, version=version, s3=s3, port=8443)
+    state = State("golden", root=tmp_path)
+    write_env_files(config, state, images_for(config))
+    out = Stack(config, state).run("config", "--no-env-resolution").stdout
+    return out.replace(str(state.dir), "<STATE>").replace(str(compose_dir()), "<COMPOSE>")
+
+
+@pytest.mark.parametrize("server,version,s3", CASES, ids=[f"{a}-{b}-{c}" for a, b, c in CASES])
+def test_compose_config_matches_golden(tmp_path, server, version, s3):
+    text = render(tmp_path, server, version, s3)
+    golden = GOLDEN / f"{server}-{version}-{s3}.yml"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert golden.exists(), f"no golden file {golden.name}: run with UPDATE_GOLDEN=1 and review it"
+    assert text == golden.read_text()
+
+
+def test_every_published_port_binds_to_loopback(tmp_path):
+    for server, version, s3 in CASES:
+        config = SandboxConfig(name="golden", server=server, version=version, s3=s3, port=8443)
+        state = State("golden", root=tmp_path / f"{server}{version}{s3}")
+        write_env_files(config, state, images_for(config))
+        services = Stack(config, state).config_json()["services"]
+        published = [(name, p) for name, svc in services.items() for p in svc.get("ports", [])]
+        assert published == [("proxy", {"mode": "ingress", "host_ip": "127.0.0.1", "target": 443, "published": "8443", "protocol": "tcp"})]
+
+
+def test_official_server_runs_pinned_official_images(tmp_path):
+    config = SandboxConfig(name="golden", version="4.5", port=8443)
+    state = State("golden", root=tmp_path)
+    write_env_files(config, state, images_for(config))
+    services = Stack(config, state).config_json()["services"]
+    assert {services[s]["image"] for s in ("web", "sidekiq", "db-prepare")} == {"ghcr.io/mastodon/mastodon:v4.5.15"}
+    assert services["streaming"]["image"] == "ghcr.io/mastodon/mastodon-streaming:v4.5.15"
+    assert "@sha256:" in services["s3"]["image"] and services["s3"]["image"].startswith("quay.io/minio/minio:RELEASE.")
