@@ -20,7 +20,7 @@ from ..errors import SandboxError
 from ..state import State
 from . import accounts as accounts_mod
 from . import bulk
-from .apps import DEFAULT_APP, app_for_scopes, ensure_app, supported_scopes
+from .apps import DEFAULT_APP, app_for_scopes, app_is_known, ensure_app, supported_scopes
 from .credentials import FLOWS, Credentials, app_owner, scope_key, write_clientcred, write_usercred
 from .http import Http
 from .oauth import OOB, client_credentials, code_flow, offers_grant, password_grant
@@ -89,9 +89,16 @@ class Provisioner:
     # --- apps ----------------------------------------------------------------------------------
 
     def default_app(self) -> dict:
-        """The sandbox's own app, registered with every scope the server supports, checked once a run."""
-        app = ensure_app(self.http, self.creds, DEFAULT_APP, " ".join(supported_scopes(self.http)),
-                         check=not self._app_checked)
+        """The sandbox's own app, registered with every scope the server supports, checked once a run.
+
+        A saved one the server still knows is kept even if the server now supports more scopes (an upgrade):
+        re-registering would orphan every token minted through it."""
+        app = self.creds.app(DEFAULT_APP)
+        if app is None or not (self._app_checked or app_is_known(self.http, app)):
+            if app is not None:
+                self.creds.drop_tokens_of_app(DEFAULT_APP)
+                del self.creds.apps[DEFAULT_APP]
+            app = ensure_app(self.http, self.creds, DEFAULT_APP, " ".join(supported_scopes(self.http)))
         self._app_checked = True
         write_clientcred(self.state, self.config.base_url, app)
         return app
