@@ -1,0 +1,196 @@
+"""Browser side: Devise sign-in (auth/sessions_controller.rb) and Doorkeeper's authorization pages
+(oauth/authorizations_controller.rb, app/views/oauth/authorizations/*)."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from aiohttp import web
+
+from .. import accounts, oauth, pages, ratelimit, session
+from ..netutil import throttle_key_ip
+from .base import (client_ip, csrf_ok, ctx, current_user, error_page, form_token, html_response, json_response,
+                   redirect)
+
+
+async def form_params(request: web.Request) -> dict:
+    data = dict(request.query)
+    if request.can_read_body:
+        post = await request.post()
+        data.update({k: post.get(k) for k in post.keys()})
+    return data
+
+
+# ---------------------------------------------------------------- sign in / out
+
+async def sign_in_page(request: web.Request) -> web.Response:
+    c = ctx(request)
+    request["session_touch"] = True
+    return html_response(pages.sign_in(c.cfg.local_domain, form_token(request)))
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    c = ctx(request)
+    form = await form_params(request)
+    if not csrf_ok(request, form):
+        # ApplicationController: rescue_from ActionController::InvalidAuthenticityToken -> 422 error page.
+        return error_page(422)
+    hit = await ratelimit.hit(c.redis, "throttle_login_attempts/ip", throttle_key_ip(client_ip(request)))
+    if hit.exceeded:
+        return error_page(429)
+    email = (form.get("user[email]") or "").strip()
+    password = form.get("user[password]") or ""
+
+    def check(conn):
+        u = conn.execute("SELECT * FROM users WHERE lower(email) = lower(%s)", (email,)).fetchone()
+        if u and accounts.check_password(password, u["encrypted_password"]):
+            sid = secrets.token_hex(16)
+            conn.execute("INSERT INTO session_activations (session_id, user_id, ip, created_at, updated_at) "
+                         "VALUES (%s, %s, %s, now(), now())", (sid, u["id"], client_ip(request)))
+            conn.execute("UPDATE users SET sign_in_count = sign_in_count + 1, last_sign_in_at = current_sign_in_at,"
+                         " current_sign_in_at = now() WHERE id = %s", (u["id"],))
+            return u, sid
+        return None, None
+    user, sid = await c.db(check)
+    if user is None:
+        request["session_touch"] = True
+        return html_response(pages.sign_in(c.cfg.local_domain, form_token(request), email=email,
+                                            alert="Invalid e-mail address or password."))
+    s = request["session"]
+    back = s.pop("user_return_to", None)
+    # Devise renews the CSRF token on sign-in (clean_up_csrf_token_on_authentication).
+    s["_csrf_token"] = session.new_csrf_secret()
+    s["user_id"] = user["id"]
+    resp = redirect(back or f"{c.cfg.base_url}/")
+    expires = datetime.now(timezone.utc) + timedelta(days=365)
+    resp.set_cookie(session.SESSION_ID_COOKIE, session.dump({"session_id": sid}, c.cfg.secret_key_base, "sid"),
+                    path="/", httponly=True, secure=True, samesite="Lax",
+                    expires=expires.strftime("%a, %d %b %Y %H:%M:%S GMT"))
+    return resp
+
+
+async def sign_out(request: web.Request) -> web.Response:
+    c = ctx(request)
+    form = await form_params(request)
+    if not csrf_ok(request, form):
+        return error_page(422)
+    request["session"].pop("user_id", None)
+    return redirect(f"{c.cfg.base_url}/auth/sign_in")
+
+
+async def home(request: web.Request) -> web.Response:
+    from ..config import DISCLAIMER
+    return html_response(pages.home(DISCLAIMER))
+
+
+# ---------------------------------------------------------------- authorization
+
+class PreAuthError(Exception):
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+    @property
+    def status(self) -> int:
+        return 401 if self.name in ("invalid_client", "unauthorized_client") else 400
+
+
+def pre_authorize(cfg, conn, p: dict) -> tuple[dict, list[str]]:
+    """Doorkeeper::OAuth::PreAuthorization#validate, in its order."""
+    if not p.get("response_type") or not p.get("client_id"):
+        raise PreAuthError("invalid_request")
+    app = oauth.app_by_uid(conn, p.get("client_id"))
+    if app is None:
+        raise PreAuthError("invalid_client")
+    if not oauth.redirect_uri_ok(p.get("redirect_uri"), app["redirect_uri"]):
+        raise PreAuthError("invalid_redirect_uri")
+    if p.get("response_type") != "code":
+        raise PreAuthError("unsupported_response_type")
+    scopes = oauth.split_scopes(p.get("scope")) or list(oauth.DEFAULT_SCOPES)
+    if not oauth.scopes_allowed(scopes, oauth.split_scopes(app["scopes"])):
+        raise PreAuthError("invalid_scope")
+    if p.get("code_challenge"):
+        method = p.get("code_challenge_method") or ("plain" if cfg.is_43 else "")
+        if method not in oauth.challenge_methods(cfg.is_43):
+            raise PreAuthError("invalid_code_challenge_method")
+    elif p.get("code_challenge_method"):
+        raise PreAuthError("invalid_request")
+    return app, scopes
+
+
+def add_query(uri: str, params: dict) -> str:
+    parts = urlsplit(uri)
+    q = parts.query + ("&" if parts.query else "") + urlencode({k: v for k, v in params.items() if v})
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, q, parts.fragment))
+
+
+def _issue_code(cfg, conn, app, user_id: int, p: dict, scopes: list[str]) -> str:
+    grant = oauth.create_grant(conn, app["id"], user_id, p["redirect_uri"], " ".join(scopes),
+                               p.get("code_challenge"), p.get("code_challenge_method") or
+                               ("plain" if p.get("code_challenge") else None))
+    if p["redirect_uri"] == oauth.OOB:
+        return f"{cfg.base_url}/oauth/authorize/native?code={grant['token']}"
+    return add_query(p["redirect_uri"], {"code": grant["token"], "state": p.get("state")})
+
+
+def _truthy(v) -> bool:
+    # ActiveModel::Type::Boolean casting
+    return v not in (None, "", "0", "f", "F", "false", "FALSE", "off", "OFF", False)
+
+
+async def authorize(request: web.Request) -> web.Response:
+    """GET|POST|DELETE /oauth/authorize (POST with _method=delete is DELETE, Rack::MethodOverride)."""
+    c = ctx(request)
+    p = await form_params(request)
+    method = request.method
+    if method == "POST" and (p.get("_method") or "").lower() == "delete":
+        method = "DELETE"
+    if method != "GET" and not csrf_ok(request, p):
+        return error_page(422)
+    user = await current_user(request)
+    if user is None:
+        # store_current_location + resource_owner_authenticator { current_user || redirect_to(new_user_session_url) }
+        if method == "GET":
+            request["session"]["user_return_to"] = f"{c.cfg.base_url}{request.path_qs}"
+        return redirect(f"{c.cfg.base_url}/auth/sign_in")
+    acct = f"{user['username']}@{c.cfg.local_domain}"
+
+    def pre(conn):
+        return pre_authorize(c.cfg, conn, p)
+    try:
+        app, scopes = await c.db(pre)
+    except PreAuthError as e:
+        request["session_touch"] = True
+        return html_response(pages.oauth_error(acct, oauth.ERRORS.get(e.name, e.name), form_token(request)),
+                             status=e.status)
+    if method == "DELETE":
+        if p["redirect_uri"] == oauth.OOB:
+            return json_response({"error": "access_denied", "error_description": oauth.ERRORS["access_denied"]}, 400)
+        return redirect(add_query(p["redirect_uri"], {"error": "access_denied",
+                                                      "error_description": oauth.ERRORS["access_denied"],
+                                                      "state": p.get("state")}))
+    if method == "POST":
+        return redirect(await c.db(lambda conn: _issue_code(c.cfg, conn, app, user["id"], p, scopes)))
+
+    # GET: skip_authorization for superapps, or a matching token and no force_login -> immediate redirect.
+    def matching(conn):
+        return oauth.matching_token(conn, app["id"], user["id"], " ".join(scopes))
+    if app["superapp"] or (not _truthy(p.get("force_login")) and await c.db(matching)):
+        return redirect(await c.db(lambda conn: _issue_code(c.cfg, conn, app, user["id"], p, scopes)))
+    request["session_touch"] = True
+    shown = dict(p)
+    shown["scope"] = " ".join(scopes)
+    return html_response(pages.authorize(acct, app["name"], shown, scopes, form_token(request),
+                                         form_token(request)))
+
+
+async def native(request: web.Request) -> web.Response:
+    c = ctx(request)
+    user = await current_user(request)
+    if user is None:
+        request["session"]["user_return_to"] = f"{c.cfg.base_url}{request.path_qs}"
+        return redirect(f"{c.cfg.base_url}/auth/sign_in")
+    acct = f"{user['username']}@{c.cfg.local_domain}"
+    request["session_touch"] = True
+    return html_response(pages.native(acct, request.query.get("code", ""), form_token(request)))
