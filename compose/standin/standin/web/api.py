@@ -103,7 +103,7 @@ def _account_and_role(conn, account_id: int):
 async def verify_credentials(request: web.Request) -> web.Response:
     # api/v1/accounts/credentials_controller.rb: doorkeeper_authorize! :profile, :read, :'read:accounts'
     tok, err = await require_user(request, ("profile", "read", "read:accounts"))
-    if err:
+    if err is not None:
         return err
     c = ctx(request)
     a, role = await c.db(_account_and_role, tok["account_id"])
@@ -154,3 +154,13 @@ async def instance_v1(request: web.Request) -> web.Response:
     resp = json_response(serializers.instance_v1(c.cfg, mode, users))
     resp.headers["Deprecation"] = "@1668384000"  # api/v1/instances_controller.rb: deprecate_api '2022-11-14'
     return resp
+
+
+@api_handler()
+async def home_timeline(request: web.Request) -> web.Response:
+    # api/v1/timelines/home_controller.rb: doorkeeper_authorize! :read, :'read:statuses'; require_user!.
+    # Statuses are part 2: a functional user gets an empty page.
+    tok, err = await require_user(request, ("read", "read:statuses"))
+    if err is not None:
+        return err
+    return json_response([])

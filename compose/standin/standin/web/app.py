@@ -42,6 +42,7 @@ def build(cfg: Config) -> web.Application:
     r.add_get("/api/v1/apps/verify_credentials", api.verify_app)
     r.add_get("/api/v1/accounts/verify_credentials", api.verify_credentials)
     r.add_get("/api/v1/accounts/lookup", api.lookup)
+    r.add_get("/api/v1/timelines/home", api.home_timeline)
     r.add_get("/api/v1/instance", api.instance_v1)
     r.add_get("/api/v2/instance", api.instance_v2)
     r.add_route("*", "/{tail:.*}", not_found)

@@ -149,6 +149,10 @@ async def host_and_ssl(request: web.Request, handler: Callable[[web.Request], Aw
         resp = error_page(404)
     except web.HTTPMethodNotAllowed:
         resp = error_page(404)
+    except Exception:  # noqa: BLE001  (Rails renders errors/500 and logs the exception)
+        import logging
+        logging.getLogger("standin.web").exception("error handling %s %s", request.method, request.path)
+        resp = error_page(500)
     for k, v in DEFAULT_HEADERS.items():
         resp.headers.setdefault(k, v)
     resp.headers.setdefault("X-Request-Id", str(uuid.uuid4()))
