@@ -57,7 +57,6 @@ def reset_account_password(stack: Executor, creds: Credentials, username: str) -
     if not result.ok or not result.password:
         raise SandboxError(f"resetting the password of {username} failed: {result.error or 'no `New password:` line'}")
     rec = creds.set_account(username, password=result.password)
-    rec.setdefault("role", None)
     # The server revoked every token of the account: forget them, so nothing hands out a dead token.
     creds.drop_tokens(username)
     creds.save()

@@ -16,7 +16,9 @@ so `Mastodon(client_id=path)` and `Mastodon(access_token=path)` work as its docs
 
 from __future__ import annotations
 
+import fcntl
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +43,61 @@ class Credentials:
     def __init__(self, state: State, data: dict[str, Any] | None = None):
         self.state = state
         self.data: dict[str, Any] = data if data is not None else {}
-        for key in ("accounts", "apps", "tokens"):
+        for key in ("accounts", "apps", "tokens", "defaults"):
             self.data.setdefault(key, {})
+        # What this writer changed (paths into data), applied to the file's current content on save:
+        # several processes (test workers, `up`) may save; none may undo another's work.
+        self._changed: set[tuple[str, ...]] = set()
+        self._dropped: set[tuple[str, ...]] = set()
 
     @classmethod
     def load(cls, state: State) -> "Credentials":
         return cls(state, state.read_json(state.credentials_file, default={}) or {})
 
+    def put(self, path: tuple[str, ...], value: Any) -> Any:
+        """Set data[path...] = value and remember to save it."""
+        tree = self.data
+        for p in path[:-1]:
+            tree = tree.setdefault(p, {})
+        tree[path[-1]] = value
+        self._changed.add(path)
+        self._dropped.discard(path)
+        return value
+
+    def drop(self, path: tuple[str, ...]) -> None:
+        _remove(self.data, path)
+        self._dropped.add(path)
+        self._changed = {c for c in self._changed if c[:len(path)] != path}
+
+    @contextmanager
+    def _locked(self):
+        lock = self.state.dir / ".credentials.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(lock, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
     def save(self) -> None:
-        self.state.write_json(self.state.credentials_file, self.data)
+        """Apply this writer's changes to the file as it is now (under a lock), then reload from it."""
+        with self._locked():
+            disk = self.state.read_json(self.state.credentials_file, default={}) or {}
+            for path in self._dropped:
+                _remove(disk, path)
+            for path in sorted(self._changed, key=len):
+                value = _get(self.data, path)
+                if value is not _MISSING:
+                    tree = disk
+                    for p in path[:-1]:
+                        tree = tree.setdefault(p, {})
+                    tree[path[-1]] = value
+            self.state.write_json(self.state.credentials_file, disk)
+        self._changed.clear()
+        self._dropped.clear()
+        fresh = Credentials(self.state, disk)
+        self.data = fresh.data
 
     # accounts
     @property
@@ -60,9 +108,12 @@ class Credentials:
         return self.accounts.get(username)
 
     def set_account(self, username: str, **fields: Any) -> dict:
-        rec = self.accounts.setdefault(username, {"username": username})
-        rec.update({k: v for k, v in fields.items() if v is not None or k == "role"})
-        return rec
+        """Set some fields of an account (field by field, so concurrent writers of other fields keep theirs)."""
+        self.put(("accounts", username, "username"), username)
+        for k, v in fields.items():
+            if v is not None or k == "role":
+                self.put(("accounts", username, k), v)
+        return self.accounts[username]
 
     # apps
     @property
@@ -73,8 +124,7 @@ class Credentials:
         return self.apps.get(name)
 
     def set_app(self, record: dict) -> dict:
-        self.apps[record["name"]] = record
-        return record
+        return self.put(("apps", record["name"]), record)
 
     # tokens
     def token(self, owner: str, flow: str, scopes: str | list[str]) -> dict | None:
@@ -84,12 +134,11 @@ class Credentials:
         key = scope_key(scopes)
         rec = {"access_token": access_token, "scopes": key.split(), "app": app, "flow": flow,
                "created_at": int(time.time())}
-        self.data["tokens"].setdefault(owner, {}).setdefault(flow, {})[key] = rec
-        return rec
+        return self.put(("tokens", owner, flow, key), rec)
 
     def drop_tokens(self, owner: str) -> None:
         """Forget an owner's tokens (after a password reset revoked them on the server)."""
-        self.data["tokens"].pop(owner, None)
+        self.drop(("tokens", owner))
 
     def drop_tokens_of_app(self, app_name: str) -> None:
         """Forget every token minted through an app (the server no longer knows the app)."""
@@ -97,10 +146,30 @@ class Credentials:
             for flow, by_scope in list(flows.items()):
                 for key, rec in list(by_scope.items()):
                     if rec.get("app") == app_name:
-                        del by_scope[key]
+                        self.drop(("tokens", owner, flow, key))
 
     def tokens_of(self, owner: str) -> list[dict]:
         return [rec for by_scope in self.data["tokens"].get(owner, {}).values() for rec in by_scope.values()]
+
+
+_MISSING = object()
+
+
+def _get(tree: Any, path: tuple[str, ...]) -> Any:
+    for p in path:
+        if not isinstance(tree, dict) or p not in tree:
+            return _MISSING
+        tree = tree[p]
+    return tree
+
+
+def _remove(tree: dict, path: tuple[str, ...]) -> None:
+    *parents, last = path
+    for p in parents:
+        tree = tree.get(p, {})
+        if not isinstance(tree, dict):
+            return
+    tree.pop(last, None)
 
 
 def _secret_name(name: str) -> str:

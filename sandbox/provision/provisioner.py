@@ -43,8 +43,8 @@ class Provisioner:
         self.progress = progress
         self.http = http or Http(config.base_url, state.ca_file)
         self.creds = Credentials.load(state)
-        self.creds.data["base_url"] = config.base_url
-        self.creds.data.setdefault("defaults", {})
+        if self.creds.data.get("base_url") != config.base_url:
+            self.creds.put(("base_url",), config.base_url)
         self._app_checked = False
 
     def step(self, message: str) -> None:
@@ -97,7 +97,7 @@ class Provisioner:
         if app is None or not (self._app_checked or app_is_known(self.http, app)):
             if app is not None:
                 self.creds.drop_tokens_of_app(DEFAULT_APP)
-                del self.creds.apps[DEFAULT_APP]
+                self.creds.drop(("apps", DEFAULT_APP))
             app = ensure_app(self.http, self.creds, DEFAULT_APP, " ".join(supported_scopes(self.http)))
         self._app_checked = True
         write_clientcred(self.state, self.config.base_url, app)
@@ -115,7 +115,7 @@ class Provisioner:
         acct = self.named(username) or Account(username, role)
         rec = accounts_mod.ensure_account(self.config, self.stack, self.creds, acct, reset_password=reset_password)
         if reset_password:
-            self.creds.data["defaults"].pop(username, None)
+            self.creds.drop(("defaults", username))
             self.creds.save()
         return rec
 
@@ -199,7 +199,8 @@ class Provisioner:
 
     def _maybe_default(self, username: str, flow: str, scopes: str, rec: dict, app: dict) -> None:
         if flow == self.default_flow(username) and scopes == self.default_scopes(username):
-            self.creds.data["defaults"][username] = {"flow": flow, "scopes": scopes}
+            if self.creds.data["defaults"].get(username) != {"flow": flow, "scopes": scopes}:
+                self.creds.put(("defaults", username), {"flow": flow, "scopes": scopes})
             write_usercred(self.state, self.config.base_url, username, rec["access_token"], app)
 
     # --- bulk ----------------------------------------------------------------------------------
@@ -211,9 +212,10 @@ class Provisioner:
         scopes = scope_key(scopes)
         app_name = bulk.POOL_APP if scopes == scope_key(bulk.BULK_SCOPES) else \
             f"sandbox-bulk-{hashlib.sha1(scopes.encode()).hexdigest()[:8]}"
-        password = self.creds.data.get("pool_password") or bulk.new_password()
-        self.creds.data["pool_password"] = password
-        self.creds.save()  # before the run: accounts it creates get this password
+        password = self.creds.data.get("pool_password")
+        if not password:
+            password = self.creds.put(("pool_password",), bulk.new_password())
+            self.creds.save()  # before the run: accounts it creates get this password
         specs = []
         for name in usernames:
             accounts_mod.check_username(name)

@@ -71,11 +71,11 @@ def test_tokens_by_account_flow_and_scopes(state):
 
 def test_env_exports_from_saved_credentials(state):
     creds = Credentials.load(state)
-    creds.data["base_url"] = "https://localhost:8443"
+    creds.put(("base_url",), "https://localhost:8443")
     creds.set_app(APP)
     for name, tok in (("admin", "t-admin"), ("alice", "t-alice"), ("bob", "t-bob")):
         creds.set_token(name, "code", "read", tok, APP["name"])
-        creds.data.setdefault("defaults", {})[name] = {"flow": "code", "scopes": "read"}
+        creds.put(("defaults", name), {"flow": "code", "scopes": "read"})
     creds.save()
     env = env_exports(state)
     assert env["MASTODON_API_BASE_URL"] == "https://localhost:8443"
@@ -83,3 +83,33 @@ def test_env_exports_from_saved_credentials(state):
     assert env["MASTODON_ADMIN_ACCESS_TOKEN"] == "t-admin"  # admin is the Owner in the default accounts
     assert env["MASTODON_ACCESS_TOKEN_BOB"] == "t-bob"
     assert (env["MASTODON_CLIENT_ID"], env["MASTODON_CLIENT_SECRET"]) == ("cid-123", "csecret-456")
+
+
+def test_concurrent_writers_keep_each_others_work(state):
+    """Two processes (say, two pytest-xdist workers) load, change and save: nothing is lost."""
+    first, second = Credentials.load(state), Credentials.load(state)
+    first.set_token("alice", "code", "read", "t-a", "app")
+    second.set_token("bob", "code", "read", "t-b", "app")
+    second.set_account("bob", email="bob@example.test", password="x" * 32)
+    first.save()
+    second.save()
+    merged = Credentials.load(state)
+    assert merged.token("alice", "code", "read")["access_token"] == "t-a"
+    assert merged.token("bob", "code", "read")["access_token"] == "t-b"
+    # A removal made by one writer survives another's later save of its older view.
+    third, fourth = Credentials.load(state), Credentials.load(state)
+    third.drop_tokens("alice")
+    third.save()
+    fourth.set_account("carol", email="carol@example.test")
+    fourth.save()
+    final = Credentials.load(state)
+    assert final.token("alice", "code", "read") is None
+    assert final.account("carol")["email"] == "carol@example.test" and final.token("bob", "code", "read")
+    # Two writers changing different fields of one account both keep their change.
+    fifth, sixth = Credentials.load(state), Credentials.load(state)
+    fifth.set_account("bob", password="y" * 32)
+    sixth.set_account("bob", id="42")
+    fifth.save()
+    sixth.save()
+    bob = Credentials.load(state).account("bob")
+    assert (bob["password"], bob["id"], bob["email"]) == ("y" * 32, "42", "bob@example.test")
