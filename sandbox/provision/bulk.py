@@ -56,13 +56,21 @@ def parse_output(stdout: str) -> dict:
     raise SandboxError("the bulk_accounts script printed no `SANDBOX-JSON` line")
 
 
+def failure_line(output: str) -> str:
+    """The line that says what failed: Ruby prints it first (the backtrace follows, indented with
+    `from`), a Python traceback (the stand-in) last."""
+    lines = [ln.strip() for ln in (output or "").splitlines() if ln.strip()]
+    if not lines:
+        return "no output"
+    return lines[-1] if lines[0].startswith("Traceback") else lines[0]
+
+
 def run_bulk(stack: Executor, spec: dict) -> dict:
     service, argv = server_commands.rails_runner("bulk_accounts")
     proc = stack.exec(service, argv, input=json.dumps(spec))
     if proc.returncode != 0:
-        lines = [ln.strip() for ln in (proc.stderr or proc.stdout or "").splitlines() if ln.strip()]
-        # A Ruby exception's first line says what failed; the backtrace follows it.
-        raise SandboxError(f"the bulk_accounts script failed (exit {proc.returncode}): {lines[0] if lines else 'no output'}")
+        raise SandboxError(f"the bulk_accounts script failed (exit {proc.returncode}): {failure_line(proc.stderr or proc.stdout)}"
+                           " — see `mastodon-sandbox logs web`")
     out = parse_output(proc.stdout)
     wanted = [a["username"] for a in spec["accounts"]]
     got = [a.get("username") for a in out["accounts"]]

@@ -183,3 +183,12 @@ def test_default_scopes_come_from_the_role_and_the_server(tmp_path, metadata):
     assert prov.default_scopes("alice") == "read write follow push"
     assert prov.default_scopes("admin") == "read write follow push admin:read admin:write"
     assert prov.default_flow("alice") == "code" and prov.default_flow("pool_01") == "bulk"
+
+
+def test_failure_line_names_the_error():
+    ruby = ("/opt/mastodon/lib/x.rb:41:in `block in <main>': pool-01: account.username invalid (RuntimeError)\n"
+            "\tfrom bin/rails:4:in `<main>'\n")
+    assert bulk.failure_line(ruby).endswith("account.username invalid (RuntimeError)")
+    python = "Traceback (most recent call last):\n  File \"x.py\", line 1\nTypeError: bad thing\n"
+    assert bulk.failure_line(python) == "TypeError: bad thing"
+    assert bulk.failure_line("") == "no output"
