@@ -116,9 +116,9 @@ def format_errors(errors: list[tuple[str, str]]) -> str:
 
 
 class Tootctl:
-    def __init__(self, cfg: config.Config, out=sys.stdout):
+    def __init__(self, cfg: config.Config, out=None):
         self.cfg = cfg
-        self.out = out
+        self.out = out or sys.stdout
         self._conn = None
 
     @property

@@ -1,0 +1,61 @@
+"""Doorkeeper rules as Mastodon configures them: scopes, PKCE, redirect URIs."""
+import base64
+import hashlib
+
+from standin import oauth
+
+
+def test_pkce_s256_matches_rfc7636_example():
+    # RFC 7636 appendix B
+    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    assert oauth.pkce_s256(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    assert oauth.pkce_ok("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "S256", verifier)
+    assert not oauth.pkce_ok("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "S256", "x" * 43)
+    assert not oauth.pkce_ok("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "S256", None)
+
+
+def test_no_challenge_needs_no_verifier():
+    assert oauth.pkce_ok(None, None, None)
+    assert oauth.pkce_ok(None, None, "anything")
+
+
+def test_s256_only_from_4_4():
+    assert oauth.challenge_methods(is_43=False) == ["S256"]
+    assert "plain" in oauth.challenge_methods(is_43=True)
+
+
+def test_scopes_must_be_listed_literally_on_the_app():
+    assert oauth.scopes_allowed(["read"], ["read", "write"])
+    assert not oauth.scopes_allowed(["read:statuses"], ["read"])      # granular scope not on the app
+    assert not oauth.scopes_allowed(["read", "admin:read"], ["read", "write", "follow", "push"])
+    assert not oauth.scopes_allowed(["bogus:scope"], ["bogus:scope"])  # unknown to the server
+    assert not oauth.scopes_allowed([], ["read"])
+
+
+def test_server_scopes_include_4_6_additions():
+    assert {"profile", "read:collections", "write:collections", "admin:write:canonical_email_blocks"} <= set(
+        oauth.ALL_SCOPES)
+    assert "read:me" not in oauth.ALL_SCOPES
+    assert len(oauth.ALL_SCOPES) == len(set(oauth.ALL_SCOPES)) == 47
+
+
+def test_same_scopes_ignores_order():
+    assert oauth.same_scopes("read write", "write read")
+    assert not oauth.same_scopes("read", "read write")
+
+
+def test_redirect_uris():
+    app_uri = "urn:ietf:wg:oauth:2.0:oob\nhttp://127.0.0.1:8765/cb"
+    assert oauth.redirect_uri_ok("http://127.0.0.1:8765/cb", app_uri)
+    assert oauth.redirect_uri_ok(oauth.OOB, app_uri)
+    assert not oauth.redirect_uri_ok("http://127.0.0.1:8765/other", app_uri)
+    assert not oauth.valid_redirect_uri("javascript:alert(1)")
+    assert not oauth.valid_redirect_uri("relative/path")
+    assert oauth.valid_redirect_uri("com.example.app:/callback")
+
+
+def test_secrets_look_like_doorkeeper_tokens():
+    s = oauth.new_secret()
+    assert len(s) == 43 and "=" not in s
+    base64.urlsafe_b64decode(s + "=")
+    assert hashlib  # keep import used

@@ -1,0 +1,44 @@
+"""`rails runner` script recognition and the version/disclaimer contract."""
+import pytest
+
+from standin import config, runner
+
+
+def test_script_name_from_first_line():
+    assert runner.script_name("# sandbox-script: bulk_accounts\nputs 1") == "bulk_accounts"
+    assert runner.script_name("\n  # sandbox-script: bulk_accounts\n") == "bulk_accounts"
+    assert runner.script_name("puts 1\n# sandbox-script: bulk_accounts") is None
+    assert runner.script_name("") is None
+
+
+def test_other_code_is_refused(capsys):
+    cfg = config.load({"LOCAL_DOMAIN": "localhost"})
+    assert runner.main(["puts 1"], cfg) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == ("stand-in: bin/rails runner only runs the scripts mastodon-sandbox ships "
+                           "(bulk_accounts); this one is not one of them")
+
+
+@pytest.mark.parametrize("env,version,password", [({}, "4.6.5+standin", False),
+                                                  ({"STANDIN_VERSION": "4.6.5"}, "4.6.5+standin", False),
+                                                  ({"STANDIN_VERSION": "4.3.9"}, "4.3.9+standin", True)])
+def test_versions(env, version, password):
+    cfg = config.load({"LOCAL_DOMAIN": "localhost:8443", **env})
+    assert cfg.version == version
+    assert cfg.password_grant is password
+    assert cfg.base_url == "https://localhost:8443" and cfg.streaming_url == "wss://localhost:8443"
+
+
+def test_disclaimer_in_instance_description():
+    from standin import serializers
+    cfg = config.load({"LOCAL_DOMAIN": "localhost"})
+    v2 = serializers.instance_v2(cfg, "none", 0)
+    assert "not Mastodon" in v2["description"] and v2["version"] == "4.6.5+standin"
+    assert v2["registrations"]["enabled"] is False
+    v1 = serializers.instance_v1(cfg, "open", 3)
+    assert v1["registrations"] is True and v1["stats"]["user_count"] == 3
+
+
+def test_email_allowlist_parsing():
+    cfg = config.load({"EMAIL_DOMAIN_ALLOWLIST": "example.test|sandbox.test"})
+    assert cfg.email_allowlist == ("example.test", "sandbox.test")
