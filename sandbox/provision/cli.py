@@ -39,7 +39,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_token)
 
 
-def cmd_accounts_list(args, config, state, stack) -> int:
+def cmd_accounts_list(args: argparse.Namespace, config, state, stack) -> int:
     creds = Credentials.load(state)
     rows = list_accounts(creds)
     if not rows:
@@ -54,16 +54,19 @@ def cmd_accounts_list(args, config, state, stack) -> int:
     return 0
 
 
-def cmd_accounts_create(args, config, state, stack) -> int:
+def cmd_accounts_create(args: argparse.Namespace, config, state, stack) -> int:
     prov = Provisioner(config, state, stack)
     existed = bool((prov.creds.account(args.username) or {}).get("password"))
     rec = prov.ensure_account(args.username, args.role, reset_password=args.reset_password)
     what = "password reset (its tokens were revoked)" if args.reset_password else ("reused" if existed else "created")
+    if args.reset_password and prov.named(args.username):
+        prov.token(args.username)  # the reset revoked its default token: mint the one `env` and the .secret file give
+        what += "; its default token was minted again"
     print(f"{rec['username']} <{rec.get('email')}>: {what}; password saved in {state.credentials_file}")
     return 0
 
 
-def cmd_token(args, config, state, stack) -> int:
+def cmd_token(args: argparse.Namespace, config, state, stack) -> int:
     prov = Provisioner(config, state, stack)
     scopes = " ".join(args.scopes.replace(",", " ").split()) if args.scopes else None
     redirect = loopback_uri() if args.redirect == "loopback" else OOB
