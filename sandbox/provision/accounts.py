@@ -36,7 +36,7 @@ def ensure_account(
     if rec and rec.get("password") and not reset_password:
         return rec
     if reset_password:
-        return reset_account_password(stack, creds, account.username)
+        return reset_account_password(stack, creds, account.username, email=email, role=account.role)
     result = run(stack, server_commands.accounts_create(account.username, email, account.role))
     if not result.ok:
         if "username taken" in (result.error or ""):
@@ -52,11 +52,14 @@ def ensure_account(
     return rec
 
 
-def reset_account_password(stack: Executor, creds: Credentials, username: str) -> dict:
+def reset_account_password(stack: Executor, creds: Credentials, username: str, email: str | None = None,
+                           role: str | None = None) -> dict:
     result = run(stack, server_commands.accounts_reset_password(username))
     if not result.ok or not result.password:
         raise SandboxError(f"resetting the password of {username} failed: {result.error or 'no `New password:` line'}")
-    rec = creds.set_account(username, password=result.password)
+    known = creds.account(username) or {}
+    rec = creds.set_account(username, password=result.password, email=known.get("email") or email,
+                            role=known.get("role", role))
     # The server revoked every token of the account: forget them, so nothing hands out a dead token.
     creds.drop_tokens(username)
     creds.save()
