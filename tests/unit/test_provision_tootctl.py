@@ -145,3 +145,10 @@ def test_bad_username_is_refused_before_running_anything(state):
     with pytest.raises(SandboxError, match="underscores"):
         ensure_account(SandboxConfig(name="t"), stack, Credentials.load(state), Account("pool-01"))
     assert stack.calls == []
+
+
+def test_reset_password_of_an_account_the_state_lacks_records_it_whole(state):
+    stack = ReplayStack(records("f2-tootctl.jsonl"))
+    rec = ensure_account(SandboxConfig(name="t"), stack, Credentials.load(state), Account("carol"), reset_password=True)
+    saved = Credentials.load(state).account("carol")
+    assert saved == rec and saved["email"] == "carol@example.test" and re.fullmatch(r"[0-9a-f]{32}", saved["password"])
