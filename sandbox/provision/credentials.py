@@ -56,11 +56,13 @@ class Credentials:
 
     def put(self, path: tuple[str, ...], value: Any) -> Any:
         """Set data[path...] = value and remember to save it."""
+        unchanged = _get(self.data, path) == value
         tree = self.data
         for p in path[:-1]:
             tree = tree.setdefault(p, {})
         tree[path[-1]] = value
-        self._changed.add(path)
+        if not unchanged:
+            self._changed.add(path)
         self._dropped.discard(path)
         return value
 
@@ -82,6 +84,8 @@ class Credentials:
 
     def save(self) -> None:
         """Apply this writer's changes to the file as it is now (under a lock), then reload from it."""
+        if not (self._changed or self._dropped) and self.state.credentials_file.exists():
+            return
         with self._locked():
             disk = self.state.read_json(self.state.credentials_file, default={}) or {}
             for path in self._dropped:

@@ -155,6 +155,7 @@ class Provisioner:
                 app = self.creds.app(saved.get("app", ""))
                 if app:  # rewrite the .secret file too: the state folder may have lost it
                     self._maybe_default(username, flow, scopes, saved, app)
+                self.creds.save()  # the account id, if it was new
                 return saved
             except TokenProblem as e:
                 if e.kind not in ("invalid", "revoked"):
