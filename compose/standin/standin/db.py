@@ -49,7 +49,9 @@ def conninfo(cfg: Config, dbname: str | None = None) -> dict:
 def connect(cfg: Config, dbname: str | None = None):
     import psycopg
     from psycopg.rows import dict_row
-    return psycopg.connect(**conninfo(cfg, dbname), autocommit=True, row_factory=dict_row, connect_timeout=10)
+    # client_encoding: a database created as SQL_ASCII (initdb without a locale) would otherwise hand back bytes.
+    return psycopg.connect(**conninfo(cfg, dbname), autocommit=True, row_factory=dict_row, connect_timeout=10,
+                           client_encoding="utf8")
 
 
 _local = threading.local()
@@ -100,7 +102,8 @@ def prepare(cfg: Config, log=print) -> None:
     admin = connect(cfg, "postgres")
     exists = one(admin, "SELECT 1 AS x FROM pg_database WHERE datname = %s", (name,))
     if not exists:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        # config/database.yml: encoding unicode
+        admin.execute(sql.SQL("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0").format(sql.Identifier(name)))
         log(f"Created database '{name}'")
     admin.close()
     conn = connect(cfg)
