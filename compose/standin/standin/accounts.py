@@ -105,7 +105,8 @@ def user_by_id(conn, user_id: int) -> dict | None:
 
 
 def create_local(cfg: Config, conn, username: str, email: str, password: str | None = None,
-                 confirmed: bool = False, approve: bool = False, role_id: int | None = None) -> Created:
+                 confirmed: bool = False, approve: bool = False, role_id: int | None = None,
+                 password_digest: str | None = None) -> Created:
     """lib/mastodon/cli/accounts.rb#create: User.new(..., confirmed_at:, bypass_invite_request_check: true),
     save, then mark_email_as_confirmed! and approve! as asked."""
     errors = email_errors(cfg, conn, email) + username_errors(conn, username)
@@ -123,7 +124,7 @@ def create_local(cfg: Config, conn, username: str, email: str, password: str | N
             "INSERT INTO users (email, encrypted_password, account_id, approved, role_id, confirmed_at, "
             "confirmation_token, confirmation_sent_at, locale, created_at, updated_at) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'en', now(), now()) RETURNING *",
-            (email, hash_password(password), account["id"], approved, role_id,
+            (email, password_digest or hash_password(password), account["id"], approved, role_id,
              None, None if confirmed else secrets.token_urlsafe(15), None)).fetchone()
         if confirmed:
             user = conn.execute("UPDATE users SET confirmed_at = now() WHERE id = %s RETURNING *",

@@ -31,9 +31,11 @@ def bulk_accounts(cfg: config.Config, conn, doc: dict, log: Callable[[str], None
     (app, user) with the app's scopes (Doorkeeper reuse)."""
     a = doc.get("app") or {}
     name = a.get("name") or "sandbox-pool"
-    app = conn.execute("SELECT * FROM oauth_applications WHERE name = %s ORDER BY id LIMIT 1", (name,)).fetchone()
+    scopes = a.get("scopes") or "read"
+    # Doorkeeper::Application.find_by(name:, scopes:) as the shipped Ruby script does
+    app = conn.execute("SELECT * FROM oauth_applications WHERE name = %s AND scopes = %s ORDER BY id LIMIT 1",
+                       (name, scopes)).fetchone()
     if app is None:
-        scopes = a.get("scopes") or "read"
         bad = [s for s in oauth.split_scopes(scopes) if s not in oauth.ALL_SCOPES]
         if bad:
             raise accounts.ValidationFailed([("scopes", "invalid")])
@@ -42,6 +44,7 @@ def bulk_accounts(cfg: config.Config, conn, doc: dict, log: Callable[[str], None
     password = doc.get("password")
     domain = doc.get("email_domain") or "example.test"
     out_accounts = []
+    shared_digest: str | None = None  # one bcrypt for the whole pool: every pool account shares the password
     for spec in doc.get("accounts") or []:
         username = spec["username"]
         email = spec.get("email") or f"{username}@{domain}"
@@ -58,7 +61,8 @@ def bulk_accounts(cfg: config.Config, conn, doc: dict, log: Callable[[str], None
                     raise LookupError("Cannot find user role with that name")
                 role_id = role["id"]
             made = accounts.create_local(cfg, conn, username, email, password=password, confirmed=True,
-                                         approve=True, role_id=role_id)
+                                         approve=True, role_id=role_id, password_digest=shared_digest)
+            shared_digest = shared_digest or made.user["encrypted_password"]
             account_id, user_id, created = made.account["id"], made.user["id"], True
         tok = oauth.find_or_create_token(conn, app["id"], user_id, app["scopes"])
         out_accounts.append({"username": username, "email": email, "id": str(account_id), "created": created,
