@@ -30,6 +30,7 @@ def build(cfg: Config) -> web.Application:
     r.add_get("/auth/sign_in", auth.sign_in_page)
     r.add_post("/auth/sign_in", auth.sign_in)
     r.add_route("DELETE", "/auth/sign_out", auth.sign_out)
+    r.add_post("/auth/sign_out", auth.sign_out)  # _method=delete (Rack::MethodOverride)
     r.add_route("GET", "/oauth/authorize", auth.authorize)
     r.add_route("POST", "/oauth/authorize", auth.authorize)
     r.add_route("DELETE", "/oauth/authorize", auth.authorize)

@@ -62,6 +62,7 @@ async def sign_in(request: web.Request) -> web.Response:
     # Devise renews the CSRF token on sign-in (clean_up_csrf_token_on_authentication).
     s["_csrf_token"] = session.new_csrf_secret()
     s["user_id"] = user["id"]
+    s["session_id"] = sid
     resp = redirect(back or f"{c.cfg.base_url}/")
     expires = datetime.now(timezone.utc) + timedelta(days=365)
     resp.set_cookie(session.SESSION_ID_COOKIE, session.dump({"session_id": sid}, c.cfg.secret_key_base, "sid"),
@@ -76,6 +77,9 @@ async def sign_out(request: web.Request) -> web.Response:
     if not csrf_ok(request, form):
         return error_page(422)
     request["session"].pop("user_id", None)
+    sid = request["session"].pop("session_id", None)
+    if sid:
+        await c.db(lambda conn: conn.execute("DELETE FROM session_activations WHERE session_id = %s", (sid,)))
     return redirect(f"{c.cfg.base_url}/auth/sign_in")
 
 

@@ -200,12 +200,16 @@ async def current_user(request: web.Request) -> dict | None:
     if not uid:
         return None
 
-    def load(conn, uid):
+    def load(conn, uid, sid):
+        # config/initializers/devise.rb (warden hooks): a session whose activation is gone (password change,
+        # sign-out elsewhere) is signed out.
         return conn.execute("SELECT u.*, a.username FROM users u JOIN accounts a ON a.id = u.account_id "
-                            "WHERE u.id = %s", (uid,)).fetchone()
-    user = await ctx(request).db(load, uid)
+                            "JOIN session_activations s ON s.user_id = u.id AND s.session_id = %s "
+                            "WHERE u.id = %s", (sid, uid)).fetchone()
+    user = await ctx(request).db(load, uid, request["session"].get("session_id"))
     if user is None:
         request["session"].pop("user_id", None)
+        request["session"].pop("session_id", None)
     return user
 
 
