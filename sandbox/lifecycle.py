@@ -73,12 +73,18 @@ def ensure_local_base(progress: Progress) -> None:
         raise SandboxError(f"could not build {LOCAL_BASE}: {last[-1] if last else 'debootstrap failed'}")
 
 
-def pull_missing_images(stack: Stack, progress: Progress) -> None:
-    """Pull the registry images the stack needs and lacks; a failure names the image and the way out."""
-    client = docker_client()
+def registry_images(stack: Stack) -> list[str]:
+    """Images the stack takes from a registry: those of services without a build, and build bases."""
     services = stack.config_json().get("services", {})
-    wanted = sorted({svc["image"] for svc in services.values() if "image" in svc and "build" not in svc and svc.get("pull_policy") != "never"})
-    for image in wanted:
+    images = {svc["image"] for svc in services.values() if "image" in svc and "build" not in svc and svc.get("pull_policy") != "never"}
+    images |= {svc["build"].get("args", {}).get("BASE") for svc in services.values() if "build" in svc}
+    return sorted(i for i in images if i and i != LOCAL_BASE)
+
+
+def pull_missing_images(stack: Stack, progress: Progress) -> None:
+    """Pull what the stack needs from a registry and lacks; a failure names the image and the way out."""
+    client = docker_client()
+    for image in registry_images(stack):
         try:
             client.images.get(image)
             continue
@@ -149,9 +155,8 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
     write_env_files(config, state, images_for(config))
     state.save_config(config)
 
+    pull_missing_images(stack, progress)
     build_images(stack, progress)
-    if config.server == "official":
-        pull_missing_images(stack, progress)
 
     progress.step("starting containers")
     stack.run("up", "--detach", "--remove-orphans")

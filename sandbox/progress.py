@@ -21,7 +21,7 @@ class Progress:
 
     def step(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(f"[dim]{self.elapsed():6.1f}s[/dim] {message}")
+            self.console.print(f"[dim]{self.elapsed():6.1f}s[/dim] {message}", soft_wrap=True)
 
     @contextmanager
     def waiting(self, message: str):

@@ -1,0 +1,212 @@
+"""The stack on real Docker: readiness, trusted HTTPS end to end, the lifecycle (down/up keeps data and
+secrets, sandboxes side by side, destroy), and one-line errors for bad input.
+
+The shared sandbox (`make up`) is only read here; lifecycle tests make their own named sandboxes on
+other ports, with the same server as the shared one, and destroy them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+import websocket
+
+from sandbox.state import State, read_env_file
+
+pytestmark = pytest.mark.docker
+CLI = [sys.executable, "-m", "sandbox.cli"]
+
+
+def cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full_env, timeout=timeout)
+
+
+# --- the shared sandbox -------------------------------------------------------------------------
+
+def test_every_service_is_healthy(sandbox):
+    states = {s.service: s for s in sandbox.stack.services()}
+    assert {"db", "redis", "db-prepare", "web", "streaming", "sidekiq", "proxy"} <= set(states)
+    assert all(s.ready for s in states.values()), states
+
+
+def test_instance_over_https_verified_by_the_sandbox_ca(sandbox):
+    r = sandbox.get("/api/v2/instance")
+    assert r.status_code == 200 and r.json()["domain"] == sandbox.config.domain
+    if sandbox.config.server == "standin":
+        assert r.json()["version"].endswith("+standin")
+
+
+def test_without_the_ca_the_certificate_is_not_trusted(sandbox):
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(sandbox.url + "/health", verify=requests.certs.where(), timeout=10)
+
+
+def test_the_exported_bundle_works_with_pythons_default_context(sandbox):
+    ctx = ssl.create_default_context(cafile=str(sandbox.state.bundle_file))
+    with socket.create_connection(("127.0.0.1", sandbox.config.port), timeout=10) as sock:
+        with ctx.wrap_socket(sock, server_hostname="localhost") as tls:
+            assert tls.getpeercert()["subjectAltName"][0] == ("DNS", "localhost")
+
+
+def test_streaming_url_takes_a_verified_websocket_handshake(sandbox):
+    streaming = sandbox.get("/api/v1/instance").json()["urls"]["streaming_api"]
+    assert streaming == f"wss://{sandbox.config.domain}"
+    # No token, so the upgrade is refused — but only after a TLS handshake verified by the CA.
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        websocket.create_connection(f"{streaming}/api/v1/streaming?stream=public", sslopt={"ca_certs": str(sandbox.state.ca_file)}, timeout=10)
+    assert e.value.status_code >= 400
+    with pytest.raises(ssl.SSLError):
+        websocket.create_connection(f"{streaming}/api/v1/streaming?stream=public", sslopt={"ca_certs": requests.certs.where()}, timeout=10)
+
+
+def test_urls_the_api_returns_load_from_the_host_over_https(sandbox):
+    instance = sandbox.get("/api/v2/instance").json()
+    meta = sandbox.get("/.well-known/oauth-authorization-server").json()
+    assert meta["issuer"] == f"{sandbox.url}/"
+    urls = [instance["thumbnail"]["url"], meta["issuer"], meta["authorization_endpoint"], sandbox.url + "/api/v1/streaming/health"]
+    for url in urls:
+        assert url.startswith(sandbox.url + "/"), url
+        r = requests.get(url, verify=str(sandbox.state.ca_file), timeout=10, allow_redirects=False)
+        assert r.status_code in (200, 302), (url, r.status_code)
+
+
+def test_a_foreign_host_header_is_refused(sandbox):
+    r = sandbox.get("/api/v2/instance", headers={"Host": "evil.example"})
+    assert r.status_code == 403 and r.text == ""
+
+
+def test_proxy_access_log_drops_query_strings(sandbox):
+    marker = "sandboxlogcheck0123456789"
+    sandbox.get(f"/api/v1/instance?access_token={marker}")
+    logs = sandbox.stack.logs("proxy", tail=200)
+    assert "GET /api/v1/instance" in logs and marker not in logs
+
+
+def test_env_exports_point_at_the_sandbox(sandbox):
+    out = cli("env", "--name", sandbox.config.name)
+    assert out.returncode == 0, out.stderr
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in out.stdout.splitlines())
+    assert exports["MASTODON_API_BASE_URL"] == sandbox.url
+    assert Path(exports["REQUESTS_CA_BUNDLE"]) == sandbox.state.bundle_file
+    # The exported bundle keeps other sites' CAs working and trusts the sandbox.
+    assert requests.get(sandbox.url + "/health", verify=exports["REQUESTS_CA_BUNDLE"], timeout=10).text == "OK"
+
+
+# --- lifecycle, on sandboxes of their own --------------------------------------------------------
+
+@pytest.fixture
+def make_sandbox(sandbox):
+    made = []
+
+    def make(name: str, port: int, *extra: str) -> subprocess.CompletedProcess:
+        made.append(name)
+        return cli("up", "--name", name, "--port", str(port), "--server", sandbox.config.server, "--version", sandbox.config.version, "--no-provision", "--quiet", *extra)
+
+    yield make
+    for name in made:
+        cli("destroy", "--name", name, "--yes")
+
+
+def _tootctl(name: str, *args: str) -> subprocess.CompletedProcess:
+    from sandbox.stack import Stack
+
+    state = State(name)
+    return Stack(state.load_config(), state).exec("web", ["tootctl", *args])
+
+
+def test_down_then_up_keeps_data_and_secrets(make_sandbox):
+    up = make_sandbox("it-life", 38443)
+    assert up.returncode == 0, up.stderr
+    state = State("it-life")
+    created = _tootctl("it-life", "accounts", "create", "keeper", "--email", "keeper@example.test", "--confirmed", "--approve")
+    assert created.returncode == 0 and "New password:" in created.stdout
+    secrets_before = read_env_file(state.dir / "secrets.env")
+    ca_before = state.ca_file.read_bytes()
+
+    assert cli("down", "--name", "it-life").returncode == 0
+    assert not any(s.state == "running" for s in __import__("sandbox.stack", fromlist=["Stack"]).Stack(state.load_config(), state).services())
+    again = make_sandbox("it-life", 38443)
+    assert again.returncode == 0, again.stderr
+
+    assert read_env_file(state.dir / "secrets.env") == secrets_before
+    assert state.ca_file.read_bytes() == ca_before
+    r = requests.get("https://localhost:38443/api/v1/accounts/lookup", params={"acct": "keeper"}, verify=str(state.ca_file), timeout=10)
+    assert r.status_code == 200 and r.json()["username"] == "keeper"
+
+
+def test_two_named_sandboxes_run_side_by_side(make_sandbox):
+    a, b = make_sandbox("it-a", 38444), make_sandbox("it-b", 38445)
+    assert a.returncode == 0 and b.returncode == 0, (a.stderr, b.stderr)
+    sa, sb = State("it-a"), State("it-b")
+    ra = requests.get("https://localhost:38444/api/v2/instance", verify=str(sa.ca_file), timeout=10)
+    rb = requests.get("https://localhost:38445/api/v2/instance", verify=str(sb.ca_file), timeout=10)
+    assert ra.json()["domain"] == "localhost:38444" and rb.json()["domain"] == "localhost:38445"
+    # Each has its own CA: one sandbox's CA does not vouch for the other.
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get("https://localhost:38445/health", verify=str(sa.ca_file), timeout=10)
+
+
+def test_destroy_removes_containers_volumes_and_state(make_sandbox):
+    assert make_sandbox("it-gone", 38446).returncode == 0
+    refused = cli("destroy", "--name", "it-gone")  # no --yes and no terminal: refused, nothing removed
+    assert refused.returncode != 0 and "--yes" in refused.stderr and State("it-gone").exists()
+    assert cli("destroy", "--name", "it-gone", "--yes").returncode == 0
+    client = docker.from_env()
+    label = "com.docker.compose.project=mastodon-sandbox-it-gone"
+    assert client.containers.list(all=True, filters={"label": label}) == []
+    assert client.volumes.list(filters={"label": label}) == []
+    assert not State("it-gone").dir.exists()
+
+
+# --- bad input: one line, non-zero, nothing lost ------------------------------------------------
+
+def _one_line_error(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("mastodon-sandbox:")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_busy_port_is_refused_before_anything_is_created(sandbox):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        msg = _one_line_error(cli("up", "--name", "it-busy", "--port", str(port), "--server", sandbox.config.server))
+    assert f"port {port}" in msg and "taken" in msg
+
+
+def test_unknown_version_and_downgrade_are_refused(sandbox):
+    assert "unknown Mastodon version" in _one_line_error(cli("up", "--name", "it-ver", "--version", "3.5"))
+    if sandbox.config.release.version != "4.3.24":
+        msg = _one_line_error(cli("up", "--name", sandbox.config.name, "--version", "4.3"))
+        assert "refused" in msg
+        assert sandbox.get("/health").text == "OK"  # the running sandbox is untouched
+
+
+def test_docker_absent_or_stopped_is_one_line(sandbox, tmp_path):
+    no_docker = cli("up", "--name", "it-nodocker", env={"PATH": str(tmp_path)})
+    assert "Docker is not installed" in _one_line_error(no_docker)
+    stopped = cli("up", "--name", "it-nodocker", env={"DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"})
+    assert "not reachable" in _one_line_error(stopped)
+    assert not State("it-nodocker").exists()
+
+
+def test_unpullable_official_image_names_the_image_and_the_way_out(sandbox):
+    probe = subprocess.run(["docker", "pull", "ghcr.io/mastodon/mastodon-streaming:v4.6.5"], capture_output=True, text=True, timeout=120)
+    if probe.returncode == 0:
+        pytest.skip("a registry is reachable here, so a pull failure cannot be provoked")
+    try:
+        msg = _one_line_error(cli("up", "--name", "it-pull", "--port", "38447", "--server", "official"))
+        assert "cannot pull " in msg and "SANDBOX_SERVER=standin" in msg
+    finally:
+        cli("destroy", "--name", "it-pull", "--yes")
