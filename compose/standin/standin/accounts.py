@@ -50,24 +50,32 @@ def check_password(password: str, encrypted: str) -> bool:
         return False
 
 
-def email_errors(cfg: Config, conn, email: str, user_id: int | None = None) -> list[tuple[str, str]]:
+def email_errors(cfg: Config, conn, email: str, user_id: int | None = None, confirmed: bool = False,
+                 username_errs: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+    """User validations on email, in the order Rails runs them (app/models/user.rb): Devise :validatable
+    (uniqueness, format), the account's own validations (autosaved association), EmailAddressValidator,
+    UserEmailValidator (skipped once confirmed) and EmailMxValidator."""
     errs: list[tuple[str, str]] = []
     if not email:
-        return [("email", "blank")]
-    if not DEVISE_EMAIL_RE.match(email):
-        errs.append(("email", "invalid"))      # Devise :validatable
-        errs.append(("email", "invalid"))      # EmailAddressValidator
-    domain = email.rsplit("@", 1)[1].lower() if "@" in email else ""
-    if cfg.email_allowlist:
-        # EmailDomainValidator / config/initializers/email_domains_lists.rb: outside the allowlist -> blocked.
-        if not any(domain == d or domain.endswith("." + d) for d in cfg.email_allowlist):
-            errs.append(("email", "blocked"))
-    elif not errs:
-        # EmailMxValidator: without an allowlist production resolves MX/A records; offline they never resolve.
-        errs.append(("email", "unreachable"))
+        return [("email", "blank"), ("email", "blank")] + (username_errs or [])
     if one(conn, "SELECT 1 AS x FROM users WHERE lower(email) = lower(%s) AND id IS DISTINCT FROM %s",
            (email, user_id)):
-        errs.append(("email", "taken"))
+        errs.append(("email", "taken"))                 # Devise :validatable (emails are downcased)
+    well_formed = bool(DEVISE_EMAIL_RE.match(email))
+    if not well_formed:
+        errs.append(("email", "invalid"))               # Devise :validatable format
+    errs += username_errs or []
+    if not well_formed:
+        errs.append(("email", "invalid"))               # EmailAddressValidator
+    domain = email.rsplit("@", 1)[1].lower() if "@" in email else ""
+    allowed = bool(cfg.email_allowlist) and any(domain == d or domain.endswith("." + d)
+                                                for d in cfg.email_allowlist)
+    if not confirmed and cfg.email_allowlist and not allowed:
+        # UserEmailValidator#not_allowed_through_configuration? (EMAIL_DOMAIN_ALLOWLIST)
+        errs.append(("email", "blocked"))
+    if domain and not allowed:
+        # EmailMxValidator: off the allowlist production resolves MX/A records; offline they never resolve.
+        errs.append(("email", "unreachable"))
     return errs
 
 
@@ -109,7 +117,7 @@ def create_local(cfg: Config, conn, username: str, email: str, password: str | N
                  password_digest: str | None = None) -> Created:
     """lib/mastodon/cli/accounts.rb#create: User.new(..., confirmed_at:, bypass_invite_request_check: true),
     save, then mark_email_as_confirmed! and approve! as asked."""
-    errors = email_errors(cfg, conn, email) + username_errors(conn, username)
+    errors = email_errors(cfg, conn, email, confirmed=confirmed, username_errs=username_errors(conn, username))
     if errors:
         raise ValidationFailed(errors)
     password = password or secrets.token_hex(16)  # SecureRandom.hex: 32 hex characters

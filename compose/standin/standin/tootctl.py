@@ -181,7 +181,8 @@ class Tootctl:
         elif remove_role:
             sets["role_id"] = None
         if email:
-            errs = accounts.email_errors(self.cfg, self.conn, email, user_id=uid)
+            confirmed = accounts.user_by_id(self.conn, uid)["confirmed_at"] is not None
+            errs = accounts.email_errors(self.cfg, self.conn, email, user_id=uid, confirmed=confirmed)
             if errs:
                 raise CliError(format_errors(errs))
             sets["email"] = email
