@@ -15,10 +15,20 @@ from .base import (client_ip, csrf_ok, ctx, current_user, error_page, form_token
 
 
 async def form_params(request: web.Request) -> dict:
+    """Rails params: query string plus a form or JSON body."""
     data = dict(request.query)
     if request.can_read_body:
-        post = await request.post()
-        data.update({k: post.get(k) for k in post.keys()})
+        if request.content_type == "application/json":
+            import json
+            try:
+                body = json.loads(await request.text() or "{}")
+            except ValueError:
+                body = {}
+            if isinstance(body, dict):
+                data.update({k: v if isinstance(v, str) else str(v) for k, v in body.items() if v is not None})
+        else:
+            post = await request.post()
+            data.update({k: post.get(k) for k in post.keys()})
     return data
 
 

@@ -15,9 +15,10 @@ from .base import ctx, json_response
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache", "Vary": "Accept, Origin"}
 
 
-def oauth_error(name: str, status: int | None = None) -> web.Response:
+def oauth_error(name: str, status: int | None = None, missing: str | None = None) -> web.Response:
     status = status or (401 if name == "invalid_client" else 400)
-    desc = oauth.ERRORS[name]
+    # doorkeeper.en.yml: invalid_request.missing_param
+    desc = f"Missing required parameter: {missing}." if missing else oauth.ERRORS[name]
     return json_response({"error": name, "error_description": desc}, status, {
         "Cache-Control": "no-store", "Vary": "Accept, Origin",
         "WWW-Authenticate": f'Bearer realm="Doorkeeper", error="{name}", error_description="{desc}"'})
@@ -46,10 +47,15 @@ async def token(request: web.Request) -> web.Response:
     grant_type = p.get("grant_type")
     flows = ["authorization_code", "client_credentials"] + (["password"] if c.cfg.password_grant else [])
     if not grant_type:
-        return oauth_error("invalid_request")
+        return oauth_error("invalid_request", missing="grant_type")
     if grant_type not in flows:
         return oauth_error("unsupported_grant_type")
     uid, secret = client_credentials(request, p)
+    if grant_type == "authorization_code":
+        # Doorkeeper::OAuth::AuthorizationCodeRequest validates params before the client
+        for name in ("code", "redirect_uri"):
+            if not p.get(name):
+                return oauth_error("invalid_request", missing=name)
 
     def run(conn):
         app = oauth.authenticate_client(conn, uid, secret)
