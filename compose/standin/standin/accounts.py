@@ -145,7 +145,20 @@ def create_local(cfg: Config, conn, username: str, email: str, password: str | N
     if confirmed and approved:
         # User#prepare_new_user!: welcome mail an hour later, through the schedule set.
         jobs.deliver_later(cfg, "UserMailer", "welcome", user["id"], wait=3600)
+    elif confirmed:
+        notify_staff_about_pending_account(cfg, conn, user["id"])
     return Created(account=account, user=user, password=password)
+
+
+def notify_staff_about_pending_account(cfg: Config, conn, user_id: int) -> None:
+    """User#notify_staff_about_pending_account!: AdminMailer#new_pending_account to every user whose role can
+    manage_users (Moderator, Admin, Owner as seeded)."""
+    from .db import FLAGS
+    staff = conn.execute(
+        "SELECT u.account_id FROM users u JOIN user_roles r ON r.id = u.role_id WHERE (r.permissions & %s) <> 0",
+        (FLAGS["manage_users"] | FLAGS["administrator"],)).fetchall()
+    for row in staff:
+        jobs.deliver_later(cfg, "AdminMailer", "new_pending_account", user_id, recipient_account_id=row["account_id"])
 
 
 def change_password(cfg: Config, conn, user_id: int, password: str) -> None:
@@ -174,6 +187,8 @@ def confirm(cfg: Config, conn, user_id: int) -> None:
               (registrations_mode(conn) == "open", user_id))
     if row and row["approved"]:
         jobs.deliver_later(cfg, "UserMailer", "welcome", user_id, wait=3600)
+    elif row:
+        notify_staff_about_pending_account(cfg, conn, user_id)
 
 
 def delete_local(conn, account_id: int) -> None:

@@ -58,11 +58,16 @@ def push(cfg: Config, job: dict, at: float | None = None) -> str:
 
 
 def deliver_later(cfg: Config, mailer: str, action: str, user_id: int, wait: float | None = None,
-                  extra: dict | None = None) -> str:
+                  extra: dict | None = None, recipient_account_id: int | None = None) -> str:
     """ActionMailer #deliver_later through ActiveJob's Sidekiq adapter: queue 'mailers',
-    class Sidekiq::ActiveJob::Wrapper wrapping ActionMailer::MailDeliveryJob."""
+    class Sidekiq::ActiveJob::Wrapper wrapping ActionMailer::MailDeliveryJob. `recipient_account_id` is for
+    parameterized mailers (`AdminMailer.with(recipient:)`)."""
     params: dict = {"args": [{"_aj_globalid": f"gid://mastodon/User/{user_id}"}],
                     "_aj_ruby2_keywords": ["args"]}
+    if recipient_account_id is not None:
+        params["params"] = {"recipient": {"_aj_globalid": f"gid://mastodon/Account/{recipient_account_id}"},
+                            "_aj_symbol_keys": ["recipient"]}
+        params["_aj_ruby2_keywords"] = ["params", "args"]
     if extra:
         params["standin"] = extra  # what the stand-in's mailer needs to render (e.g. the confirmation token)
     aj = {"job_class": "ActionMailer::MailDeliveryJob", "job_id": secrets.token_hex(16), "provider_job_id": None,

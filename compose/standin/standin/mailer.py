@@ -16,6 +16,7 @@ SUBJECTS = {
     "reset_password_instructions": "Mastodon: Reset password instructions",
     "email_changed": "Mastodon: E-mail changed",
     "welcome": "Welcome to Mastodon",
+    "new_pending_account": "New account up for review on {instance} ({subject_user})",
 }
 BODIES = {
     "confirmation_instructions": "To confirm your e-mail address for {instance}, open:\n{base}/auth/confirmation?"
@@ -24,13 +25,16 @@ BODIES = {
     "reset_password_instructions": "A password change was requested for your account on {instance}.\n",
     "email_changed": "The e-mail address for your account on {instance} is being changed.\n",
     "welcome": "Welcome aboard, {username}! Your account on {instance} is ready.\n",
+    "new_pending_account": "The details of the new account {subject_user} are below. You can approve or reject "
+                           "this application.\n{base}/admin/accounts\n",
 }
 FOOTER = "\n-- \nSent by the mastodon-sandbox offline stand-in (not Mastodon).\n"
 
 
 def render(cfg: Config, action: str, to: str, username: str, extra: dict | None = None) -> bytes:
     extra = extra or {}
-    fmt = {"instance": cfg.host_only, "base": cfg.base_url, "username": username, "token": extra.get("token", "")}
+    fmt = {"instance": cfg.host_only, "base": cfg.base_url, "username": username, "token": extra.get("token", ""),
+           "subject_user": extra.get("subject_user", username)}
     subject = SUBJECTS.get(action, f"Mastodon: {action.replace('_', ' ')}").format(**fmt)
     body = BODIES.get(action, f"{action}\n").format(**fmt) + FOOTER
     domain = cfg.smtp_from.rsplit("@", 1)[-1] or cfg.host_only

@@ -50,17 +50,23 @@ def perform(cfg: config.Config, job: dict) -> str:
         mailer_name, action, _, params = aj["arguments"]
         gid = params["args"][0]["_aj_globalid"]
         user_id = int(gid.rsplit("/", 1)[1])
+        recipient = (params.get("params") or {}).get("recipient", {}).get("_aj_globalid")
         conn = connect(cfg)
         try:
             user = one(conn, "SELECT u.email, a.username FROM users u JOIN accounts a ON a.id = u.account_id "
                              "WHERE u.id = %s", (user_id,))
+            to = user
+            if recipient:  # parameterized mailer: mail goes to the recipient account's user
+                to = one(conn, "SELECT u.email, a.username FROM users u JOIN accounts a ON a.id = u.account_id "
+                               "WHERE a.id = %s", (int(recipient.rsplit("/", 1)[1]),))
         finally:
             conn.close()
-        if user is None:
+        if user is None or to is None:
             return f"{mailer_name}#{action}: user {user_id} is gone, nothing to send"
-        msg = mailer.render(cfg, action, user["email"], user["username"], params.get("standin"))
-        where = mailer.deliver(cfg, user["email"], msg)
-        return f"{mailer_name}#{action} to {user['email']} -> {where}"
+        extra = dict(params.get("standin") or {}, subject_user=user["username"])
+        msg = mailer.render(cfg, action, to["email"], to["username"], extra)
+        where = mailer.deliver(cfg, to["email"], msg)
+        return f"{mailer_name}#{action} to {to['email']} -> {where}"
     return f"{job.get('wrapped') or job.get('class')}: not implemented by the stand-in, acknowledged"
 
 
