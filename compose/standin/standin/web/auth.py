@@ -34,8 +34,19 @@ async def form_params(request: web.Request) -> dict:
 
 # ---------------------------------------------------------------- sign in / out
 
+async def _already_signed_in(request: web.Request) -> web.Response | None:
+    """Devise's require_no_authentication: a signed-in user is sent to after_sign_in_path_for."""
+    if await current_user(request) is None:
+        return None
+    back = request["session"].pop("user_return_to", None)
+    return redirect(back or f"{ctx(request).cfg.base_url}/")
+
+
 async def sign_in_page(request: web.Request) -> web.Response:
     c = ctx(request)
+    done = await _already_signed_in(request)
+    if done is not None:
+        return done
     request["session_touch"] = True
     return html_response(pages.sign_in(c.cfg.local_domain, form_token(request)))
 
@@ -46,6 +57,9 @@ async def sign_in(request: web.Request) -> web.Response:
     if not csrf_ok(request, form):
         # ApplicationController: rescue_from ActionController::InvalidAuthenticityToken -> 422 error page.
         return error_page(422)
+    done = await _already_signed_in(request)
+    if done is not None:
+        return done
     hit = await ratelimit.hit(c.redis, "throttle_login_attempts/ip", throttle_key_ip(client_ip(request)))
     if hit.exceeded:
         return error_page(429)
