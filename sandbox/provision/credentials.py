@@ -17,6 +17,7 @@ so `Mastodon(client_id=path)` and `Mastodon(access_token=path)` work as its docs
 from __future__ import annotations
 
 import fcntl
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,12 +76,12 @@ class Credentials:
     def _locked(self):
         lock = self.state.dir / ".credentials.lock"
         lock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(lock, "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)  # private like every file of the state folder
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def save(self) -> None:
         """Apply this writer's changes to the file as it is now (under a lock), then reload from it."""

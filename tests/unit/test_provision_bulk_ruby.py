@@ -90,7 +90,7 @@ module Doorkeeper
     Tok = Struct.new(:token, :scopes)
     def self.find_or_create_for(application:, resource_owner:, scopes:, expires_in:, use_refresh_token:)
       raise 'tokens never expire' unless expires_in.nil?
-      ALL[[application.id, resource_owner, scopes.to_s]] ||= Tok.new("tok-#{ALL.size + 1}", scopes)
+      ALL[[application.id, resource_owner.id, scopes.to_s]] ||= Tok.new("tok-#{ALL.size + 1}", scopes)
     end
   end
 end

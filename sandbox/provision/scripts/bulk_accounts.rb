@@ -79,7 +79,7 @@ results = spec.fetch('accounts').map do |item|
   # Reuses a non-revoked token with exactly these scopes (Doorkeeper's reuse_access_token).
   token = Doorkeeper::AccessToken.find_or_create_for(
     application: app,
-    resource_owner: user.id,
+    resource_owner: user,
     scopes: Doorkeeper::OAuth::Scopes.from_string(app.scopes.to_s),
     expires_in: nil,
     use_refresh_token: false
