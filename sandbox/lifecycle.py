@@ -109,13 +109,41 @@ def stage_seaweedfs_binary() -> None:
         shutil.copy2(found, target)
 
 
+def _newest_mtime(folder: Path) -> float:
+    return max((p.stat().st_mtime for p in folder.rglob("*") if p.is_file()), default=0.0)
+
+
+def stale_builds(stack: Stack) -> list[str]:
+    """Services whose image is missing or older than a file of its build context."""
+    import datetime as dt
+
+    client = docker_client()
+    stale = []
+    for name, svc in stack.config_json().get("services", {}).items():
+        if "build" not in svc:
+            continue
+        try:
+            created = client.images.get(svc["image"]).attrs["Created"]
+        except Exception:
+            stale.append(name)
+            continue
+        built = dt.datetime.fromisoformat(created[:26].rstrip("Z")).replace(tzinfo=dt.timezone.utc).timestamp()
+        if _newest_mtime(Path(svc["build"]["context"])) > built:
+            stale.append(name)
+    return stale
+
+
 def build_images(stack: Stack, progress: Progress) -> None:
+    """Build the local images that are missing or out of date (a cached build still costs seconds)."""
     if stack.config.server == "standin":
         ensure_local_base(progress)
     if stack.config.s3 == "seaweedfs":
         stage_seaweedfs_binary()
-    progress.step("building local images (cached after the first run)")
-    proc = stack.run("build", check=False)
+    services = stale_builds(stack)
+    if not services:
+        return
+    progress.step(f"building local images: {', '.join(services)}")
+    proc = stack.run("build", *services, check=False)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()
         raise SandboxError(f"building the sandbox images failed: {tail[-1] if tail else 'see docker compose build'}")

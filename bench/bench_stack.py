@@ -1,0 +1,105 @@
+"""Stack timings and memory, measured side by side in one run and printed as ratios.
+
+- cold `up` to app-ready (images present, empty volumes): through the harness
+  (`mastodon-sandbox up --no-provision`) and through raw `docker compose up --wait` on the same files —
+  the ratio is the harness's own overhead;
+- each service's start-to-healthy time (the stand-in's web, streaming and Sidekiq included);
+- `down`;
+- memory of the idle stack, per service.
+Runs on a throwaway sandbox (`bench-stack`, port 39443) with the server of $SANDBOX_SERVER (default
+official) and removes it afterwards. Usage: python bench/bench_stack.py
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+
+import docker
+import requests
+
+from sandbox.config import SandboxConfig
+from sandbox.lifecycle import destroy, wait_app_ready
+from sandbox.progress import Progress
+from sandbox.stack import Stack
+from sandbox.state import State
+
+NAME, PORT = "bench-stack", 39443
+SERVER = os.environ.get("SANDBOX_SERVER") or "official"
+
+
+def cli(*args: str) -> float:
+    t = time.monotonic()
+    subprocess.run([sys.executable, "-m", "sandbox.cli", *args], check=True, capture_output=True, text=True)
+    return time.monotonic() - t
+
+
+def wipe_volumes(stack: Stack) -> None:
+    stack.run("down", "--volumes", "--remove-orphans")
+
+
+def raw_compose_up(stack: Stack) -> float:
+    t = time.monotonic()
+    stack.run("up", "--detach", "--wait")
+    wait_app_ready(stack.config, stack.state)
+    return time.monotonic() - t
+
+
+def started_to_healthy(client: docker.DockerClient, project: str) -> dict[str, float]:
+    out = {}
+    for c in client.containers.list(filters={"label": f"com.docker.compose.project={project}"}):
+        st = c.attrs["State"]
+        logs = (st.get("Health") or {}).get("Log") or []
+        ok = [entry for entry in logs if entry.get("ExitCode") == 0]
+        if ok:
+            started = dt.datetime.fromisoformat(st["StartedAt"][:26].rstrip("Z"))
+            healthy = dt.datetime.fromisoformat(ok[0]["End"][:26].rstrip("Z"))
+            out[c.labels["com.docker.compose.service"]] = (healthy - started).total_seconds()
+    return out
+
+
+def memory_mb(client: docker.DockerClient, project: str) -> dict[str, float]:
+    out = {}
+    for c in client.containers.list(filters={"label": f"com.docker.compose.project={project}"}):
+        s = c.stats(stream=False)["memory_stats"]
+        cache = s.get("stats", {}).get("cache", 0) or s.get("stats", {}).get("inactive_file", 0)
+        out[c.labels["com.docker.compose.service"]] = (s.get("usage", 0) - cache) / 2**20
+    return out
+
+
+def main() -> int:
+    client = docker.from_env()
+    print(f"server: {SERVER} ({'the offline stand-in, not Mastodon' if SERVER == 'standin' else 'official Mastodon images'})")
+    # First run creates state and builds or pulls images: not measured.
+    cli("up", "--name", NAME, "--port", str(PORT), "--server", SERVER, "--no-provision", "--quiet")
+    state = State(NAME)
+    stack = Stack(state.load_config(), state)
+    try:
+        wipe_volumes(stack)
+        harness = cli("up", "--name", NAME, "--no-provision", "--quiet")
+        health = started_to_healthy(client, stack.config.project)
+        time.sleep(10)  # let the idle stack settle before reading memory
+        mem = memory_mb(client, stack.config.project)
+        t = time.monotonic()
+        cli("down", "--name", NAME)
+        down = time.monotonic() - t
+        wipe_volumes(stack)
+        raw = raw_compose_up(stack)
+    finally:
+        destroy(NAME, Progress(quiet=True))
+
+    print(f"cold up to app-ready, harness:      {harness:6.1f} s")
+    print(f"cold up to app-ready, raw compose:  {raw:6.1f} s")
+    print(f"harness / raw compose:              {harness / raw:6.2f}x  (goal: under 1.10x)")
+    print(f"down:                               {down:6.1f} s")
+    print("start to healthy per service:       " + ", ".join(f"{k} {v:.1f} s" for k, v in sorted(health.items())))
+    print("idle memory per service (MiB):      " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(mem.items())))
+    print(f"idle memory, whole stack:           {sum(mem.values()):6.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
