@@ -50,7 +50,9 @@ def register_app(http: Http, name: str, scopes: str, uris: list[str] | None = No
     r = http.post("/api/v1/apps", data=data)
     raise_if_rate_limited(r, f"registering the app {name!r} (5 per 10 minutes per IP)")
     if r.status_code != 200:
-        raise SandboxError(f"registering the app {name!r} with scopes {scope_key(scopes)!r} failed: {error_text(r)}")
+        listed = scope_key(scopes)
+        listed = listed if len(listed.split()) <= 6 else f"{len(listed.split())} scopes"
+        raise SandboxError(f"registering the app {name!r} ({listed}) failed: {error_text(r)}")
     body = r.json()
     scopes_out = body.get("scopes") or scopes.split()
     return {
