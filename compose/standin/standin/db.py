@@ -66,6 +66,16 @@ def thread_conn(cfg: Config):
     return conn
 
 
+def forget_thread_conn() -> None:
+    conn = getattr(_local, "conn", None)
+    _local.conn = None
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+
 def one(conn, sql: str, params: Any = None) -> dict | None:
     return conn.execute(sql, params).fetchone()
 

@@ -46,13 +46,17 @@ class Ctx:
         loop = asyncio.get_running_loop()
 
         def call():
-            conn = db.thread_conn(self.cfg)
-            try:
-                return fn(conn, *args)
-            except Exception:
-                if conn.broken:
-                    db._local.conn = None
-                raise
+            import psycopg
+            for attempt in (1, 2):
+                conn = db.thread_conn(self.cfg)
+                try:
+                    return fn(conn, *args)
+                except psycopg.OperationalError:
+                    # The server dropped the connection (restart, or a database swapped under us by a sandbox
+                    # reset): reconnect once, as ActiveRecord does, before giving up.
+                    db.forget_thread_conn()
+                    if attempt == 2:
+                        raise
         return await loop.run_in_executor(self.executor, call)
 
 
