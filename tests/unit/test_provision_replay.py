@@ -149,3 +149,51 @@ def test_scope_outside_the_app_is_the_400_page(monkeypatch, app):
     with pytest.raises(oauth.OAuthError) as e:
         oauth.authorize(http, app, q["scope"][0], q["redirect_uri"][0])
     assert e.value.status == 400 and "The requested scope is invalid" in str(e.value)
+
+
+class Answer(BaseAdapter):
+    """Answers every request with one recorded response (no request matching)."""
+
+    def __init__(self, rec: dict):
+        super().__init__()
+        self.rec = rec
+
+    def send(self, request, **kw):
+        return Replay([dict(self.rec, request={"method": request.method, "url": request.url,
+                                                "body": {k: v[0] for k, v in parse_qs(request.body or "").items()}})]).send(request)
+
+    def close(self):
+        pass
+
+
+def answering(label_file: str, label: str) -> Http:
+    http = Http("https://localhost", "/nonexistent/ca.pem")
+    http.session.mount("https://", Answer(load(label_file)[label]))
+    return http
+
+
+def test_app_registration_answers():
+    from sandbox.errors import RateLimited
+    from sandbox.provision.apps import app_is_known, register_app
+    rec = register_app(answering("f3-apps.jsonl", "register app"), "sandbox-probe", "read write follow push")
+    reg = load("f3-apps.jsonl")["register app"]["response"]["json"]
+    assert (rec["client_id"], rec["client_secret"], rec["scopes"], rec["redirect_uris"]) == \
+        (reg["client_id"], reg["client_secret"], reg["scopes"], reg["redirect_uris"])
+    with pytest.raises(SandboxError) as e:
+        register_app(answering("f3-apps.jsonl", "register app unknown scope"), "bad", "read bogus:scope")
+    assert "Scopes doesn't match those configured on the server" in str(e.value)
+    with pytest.raises(RateLimited) as e:
+        register_app(answering("f3-apps.jsonl", "register app #6"), "n2", "read")
+    assert e.value.reset == load("f3-apps.jsonl")["register app #6"]["response"]["headers"]["x-ratelimit-reset"]
+    assert app_is_known(answering("f3-apps.jsonl", "client credentials"), {"client_id": "x", "client_secret": "y", "scopes": ["read"]})
+    assert not app_is_known(answering("f3-apps.jsonl", "client credentials bad secret"),
+                            {"client_id": "x", "client_secret": "y", "scopes": ["read"]})
+
+
+def test_password_grant_refusal_is_unsupported_grant_type(app):
+    """Asked anyway (a server that advertised it but refuses): the server's own error code comes through."""
+    http = answering("f3-apps.jsonl", "password grant")
+    http._metadata = {"grant_types_supported": ["authorization_code", "password", "client_credentials"]}
+    with pytest.raises(oauth.OAuthError) as e:
+        oauth.password_grant(http, app, "alice@example.test", "pw", "read")
+    assert e.value.error == "unsupported_grant_type"
