@@ -177,6 +177,13 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         raise SandboxError(f"port {config.port} on 127.0.0.1 is taken: stop what uses it, or create the sandbox with --port 8443")
 
     if is_new:
+        leftovers = docker_client().volumes.list(filters={"label": f"com.docker.compose.project={config.project}"})
+        if leftovers:
+            # Volumes whose secrets and CA are gone: reusing them would mix old data with new secrets.
+            raise SandboxError(
+                f"sandbox {name!r} has volumes in Docker but no state folder at {state.dir}: "
+                f"restore the folder, or remove them with `mastodon-sandbox destroy --name {name} --yes`"
+            )
         progress.step(f"creating sandbox {name!r}: {config.server} server, Mastodon {config.release.version}, {config.base_url}")
     state.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     ensure_tls(state.tls_dir, name)
