@@ -79,7 +79,10 @@ def error_text(r: requests.Response) -> str:
         body = None
     if isinstance(body, dict):
         return str(body.get("error_description") or body.get("error") or body)
-    return (r.text or "").strip().splitlines()[0][:200] if (r.text or "").strip() else f"HTTP {r.status_code}"
+    text = (r.text or "").strip()
+    if not text or text.startswith("<"):  # an HTML error page: its first line says nothing
+        return f"HTTP {r.status_code}"
+    return text.splitlines()[0][:200]
 
 
 def raise_if_rate_limited(r: requests.Response, what: str) -> None:

@@ -99,8 +99,9 @@ class Provisioner:
                 self.creds.drop_tokens_of_app(DEFAULT_APP)
                 self.creds.drop(("apps", DEFAULT_APP))
             app = ensure_app(self.http, self.creds, DEFAULT_APP, " ".join(supported_scopes(self.http)))
+        if not self._app_checked:
+            write_clientcred(self.state, self.config.base_url, app)
         self._app_checked = True
-        write_clientcred(self.state, self.config.base_url, app)
         return app
 
     def app_for(self, scopes: str) -> dict:
