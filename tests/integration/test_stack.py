@@ -210,3 +210,19 @@ def test_unpullable_official_image_names_the_image_and_the_way_out(sandbox):
         assert "cannot pull " in msg and "SANDBOX_SERVER=standin" in msg
     finally:
         cli("destroy", "--name", "it-pull", "--yes")
+
+
+def test_media_path_reaches_the_bucket_and_reads_need_no_credentials(sandbox):
+    if sandbox.config.s3 == "local":
+        pytest.skip("media on local disk: no bucket behind /s3-media/")
+    # A missing object answers NoSuchKey (404), not AccessDenied (403): the proxy reaches the bucket
+    # and anonymous reads are allowed, as media URLs need.
+    r = sandbox.get("/s3-media/media_attachments/files/none.png")
+    assert r.status_code == 404 and "NoSuchKey" in r.text
+
+
+def test_doctor_reports_a_taken_port(sandbox):
+    out = cli("doctor", "--port", str(sandbox.config.port))
+    assert out.returncode == 1
+    assert any(line.startswith("FAIL port") for line in out.stdout.splitlines())
+    assert any(line.startswith("ok   docker engine") for line in out.stdout.splitlines())

