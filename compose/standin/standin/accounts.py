@@ -114,10 +114,12 @@ def user_by_id(conn, user_id: int) -> dict | None:
 
 def create_local(cfg: Config, conn, username: str, email: str, password: str | None = None,
                  confirmed: bool = False, approve: bool = False, role_id: int | None = None,
-                 password_digest: str | None = None) -> Created:
+                 password_digest: str | None = None, reattach_account_id: int | None = None) -> Created:
     """lib/mastodon/cli/accounts.rb#create: User.new(..., confirmed_at:, bypass_invite_request_check: true),
     save, then mark_email_as_confirmed! and approve! as asked."""
-    errors = email_errors(cfg, conn, email, confirmed=confirmed, username_errs=username_errors(conn, username))
+    # A reattached account keeps its username, so Account's username validations do not run for it.
+    u_errs = [] if reattach_account_id else username_errors(conn, username)
+    errors = email_errors(cfg, conn, email, confirmed=confirmed, username_errs=u_errs)
     if errors:
         raise ValidationFailed(errors)
     password = password or secrets.token_hex(16)  # SecureRandom.hex: 32 hex characters
@@ -125,9 +127,13 @@ def create_local(cfg: Config, conn, username: str, email: str, password: str | N
     # the user pending unless --approve.
     approved = registrations_mode(conn) == "open" or approve
     with conn.transaction():
-        account = conn.execute(
-            "INSERT INTO accounts (username, created_at, updated_at) VALUES (%s, now(), now()) RETURNING *",
-            (username,)).fetchone()
+        if reattach_account_id:
+            account = conn.execute("UPDATE accounts SET suspended_at = NULL, updated_at = now() WHERE id = %s "
+                                   "RETURNING *", (reattach_account_id,)).fetchone()
+        else:
+            account = conn.execute(
+                "INSERT INTO accounts (username, created_at, updated_at) VALUES (%s, now(), now()) RETURNING *",
+                (username,)).fetchone()
         user = conn.execute(
             "INSERT INTO users (email, encrypted_password, account_id, approved, role_id, confirmed_at, "
             "confirmation_token, confirmation_sent_at, locale, created_at, updated_at) "
@@ -191,12 +197,21 @@ def confirm(cfg: Config, conn, user_id: int) -> None:
         notify_staff_about_pending_account(cfg, conn, user_id)
 
 
-def delete_local(conn, account_id: int) -> None:
-    """DeleteAccountService with reserve_email: false: the user row goes, the account row goes (no statuses
-    exist in part 1, so nothing else is left to clean)."""
+def delete_local(conn, account_id: int, reserve_username: bool = True) -> None:
+    """DeleteAccountService (app/services/delete_account_service.rb) as tootctl calls it (reserve_email: false):
+    the user row goes; the account row stays, suspended and emptied, so the username remains taken, unless
+    reserve_username is false or the user was unconfirmed or pending (then both rows go)."""
+    user = one(conn, "SELECT confirmed_at, approved FROM users WHERE account_id = %s", (account_id,))
+    if user is not None and (user["confirmed_at"] is None or not user["approved"]):
+        reserve_username = False
     with conn.transaction():
         conn.execute("DELETE FROM users WHERE account_id = %s", (account_id,))
-        conn.execute("DELETE FROM accounts WHERE id = %s", (account_id,))
+        if reserve_username:
+            conn.execute("UPDATE accounts SET suspended_at = COALESCE(suspended_at, now()), silenced_at = NULL, "
+                         "locked = false, memorial = false, discoverable = false, display_name = '', note = '', "
+                         "fields = '[]'::jsonb, updated_at = now() WHERE id = %s", (account_id,))
+        else:
+            conn.execute("DELETE FROM accounts WHERE id = %s", (account_id,))
 
 
 def functional_error(user: dict) -> str | None:

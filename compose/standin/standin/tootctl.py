@@ -146,19 +146,21 @@ class Tootctl:
             if r is None:
                 raise CliError("Cannot find user role with that name")
             role_id = r["id"]
+        reattach_id = None
         if reattach:
+            # Account.find_local(username) || Account.new: an account without a user is reused as it is
             existing = accounts.find_local(self.conn, username)
             if existing and existing["user_id"]:
                 if not force:
                     self.say("The chosen username is currently in use")
                     self.say("Use --force to reattach it anyway and delete the other user")
                     return
-                accounts.delete_local(self.conn, existing["id"])
+                accounts.delete_local(self.conn, existing["id"], reserve_username=False)
             elif existing:
-                accounts.delete_local(self.conn, existing["id"])
+                reattach_id = existing["id"]
         try:
             created = accounts.create_local(self.cfg, self.conn, username, email, confirmed=confirmed,
-                                            approve=approve, role_id=role_id)
+                                            approve=approve, role_id=role_id, reattach_account_id=reattach_id)
         except accounts.ValidationFailed as e:
             raise CliError(format_errors(e.errors)) from None
         self.say("OK")
