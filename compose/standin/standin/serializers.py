@@ -45,7 +45,7 @@ def account_json(cfg: Config, a: dict, role: dict | None = None) -> dict:
         "show_featured": True, "noindex": False,
         "feature_approval": {"automatic": [], "manual": [], "current_user": "denied"},
         "emojis": [], "roles": roles, "fields": [],
-    }
+    } | ({"suspended": True} if a.get("suspended_at") else {})  # attribute :suspended, if: :suspended?
 
 
 def credential_account_json(cfg: Config, a: dict, role: dict | None) -> dict:

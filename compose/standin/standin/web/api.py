@@ -120,8 +120,9 @@ async def lookup(request: web.Request) -> web.Response:
     def find(conn):
         if not local:
             return None, None
-        row = conn.execute("SELECT id FROM accounts WHERE lower(username) = lower(%s) AND domain IS NULL "
-                           "AND suspended_at IS NULL", (username,)).fetchone()
+        # ResolveAccountService -> Account.find_local: suspended (deleted) local accounts are found too
+        row = conn.execute("SELECT id FROM accounts WHERE lower(username) = lower(%s) AND domain IS NULL",
+                           (username,)).fetchone()
         return _account_and_role(conn, row["id"]) if row else (None, None)
     a, role = await c.db(find)
     if a is None:
