@@ -186,8 +186,20 @@ def approve(cfg: Config, conn, user_id: int) -> None:
         jobs.deliver_later(cfg, "UserMailer", "welcome", user_id, wait=3600)
 
 
+def request_email_change(cfg: Config, conn, user_id: int, email: str) -> None:
+    """`user.email = E; save` with Devise's reconfirmable (config/initializers/devise.rb): the new address waits
+    in unconfirmed_email and gets confirmation instructions; `--confirm` (Devise #confirm) then swaps it in."""
+    token = secrets.token_urlsafe(15)
+    conn.execute("UPDATE users SET unconfirmed_email = %s, confirmation_token = %s, confirmation_sent_at = now(), "
+                 "updated_at = now() WHERE id = %s", (email, token, user_id))
+    jobs.deliver_later(cfg, "UserMailer", "confirmation_instructions", user_id,
+                       extra={"token": token, "to": email})
+
+
 def confirm(cfg: Config, conn, user_id: int) -> None:
-    """Devise #confirm (wrapped by User#wrap_email_confirmation)."""
+    """Devise #confirm (wrapped by User#wrap_email_confirmation); a pending e-mail change is applied."""
+    conn.execute("UPDATE users SET email = unconfirmed_email, unconfirmed_email = NULL, confirmation_token = NULL, "
+                 "updated_at = now() WHERE id = %s AND unconfirmed_email IS NOT NULL", (user_id,))
     row = one(conn, "UPDATE users SET confirmed_at = now(), confirmation_token = NULL, updated_at = now(), "
                     "approved = approved OR %s WHERE id = %s AND confirmed_at IS NULL RETURNING approved",
               (registrations_mode(conn) == "open", user_id))

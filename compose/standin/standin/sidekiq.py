@@ -64,9 +64,10 @@ def perform(cfg: config.Config, job: dict) -> str:
         if user is None or to is None:
             return f"{mailer_name}#{action}: user {user_id} is gone, nothing to send"
         extra = dict(params.get("standin") or {}, subject_user=user["username"])
-        msg = mailer.render(cfg, action, to["email"], to["username"], extra)
-        where = mailer.deliver(cfg, to["email"], msg)
-        return f"{mailer_name}#{action} to {to['email']} -> {where}"
+        address = extra.get("to") or to["email"]  # reconfirmation goes to the unconfirmed address
+        msg = mailer.render(cfg, action, address, to["username"], extra)
+        where = mailer.deliver(cfg, address, msg)
+        return f"{mailer_name}#{action} to {address} -> {where}"
     return f"{job.get('wrapped') or job.get('class')}: not implemented by the stand-in, acknowledged"
 
 

@@ -187,7 +187,7 @@ class Tootctl:
             errs = accounts.email_errors(self.cfg, self.conn, email, user_id=uid, confirmed=confirmed)
             if errs:
                 raise CliError(format_errors(errs))
-            sets["email"] = email
+            accounts.request_email_change(self.cfg, self.conn, uid, email)
         if enable:
             sets["disabled"] = False
         if disable:
