@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 
+from . import server_commands
 from .config import SandboxConfig, compose_dir
 from .docker_env import docker_client, port_is_free
 from .environment import write_env_files
@@ -206,7 +207,18 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         from .provision import provision as provision_accounts
 
         provision_accounts(config, state, stack, progress)
+    if is_new and config.registrations != "none":
+        set_registrations(stack, config.registrations)
     return config, state, stack
+
+
+def set_registrations(stack: Stack, mode: str) -> None:
+    """Registrations start closed, as on a fresh Mastodon (config/settings.yml); `--registrations`
+    opens them once, at creation, with tootctl (lib/mastodon/cli/settings.rb)."""
+    service, argv = server_commands.settings_registrations({"none": "close"}.get(mode, mode))
+    proc = stack.exec(service, argv)
+    if proc.returncode != 0:
+        raise SandboxError(f"could not set registrations to {mode}: {(proc.stderr or proc.stdout).strip()[:200]}")
 
 
 def down(name: str, progress: Progress) -> None:

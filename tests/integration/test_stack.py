@@ -109,6 +109,7 @@ def make_sandbox(sandbox):
 
     def make(name: str, port: int, *extra: str) -> subprocess.CompletedProcess:
         made.append(name)
+        # An explicit --version in `extra` wins: argparse keeps the last one.
         return cli("up", "--name", name, "--port", str(port), "--server", sandbox.config.server, "--version", sandbox.config.version, "--no-provision", "--quiet", *extra)
 
     yield make
@@ -226,3 +227,20 @@ def test_doctor_reports_a_taken_port(sandbox):
     assert out.returncode == 1
     assert any(line.startswith("FAIL port") for line in out.stdout.splitlines())
     assert any(line.startswith("ok   docker engine") for line in out.stdout.splitlines())
+
+
+def test_registrations_set_at_creation_and_kept_through_an_upgrade(make_sandbox):
+    first = make_sandbox("it-upgrade", 38448, "--version", "4.4", "--registrations", "open")
+    assert first.returncode == 0, first.stderr
+    state = State("it-upgrade")
+
+    def instance():
+        return requests.get("https://localhost:38448/api/v2/instance", verify=str(state.ca_file), timeout=10).json()
+
+    assert instance()["version"].startswith("4.4.22") and instance()["registrations"]["enabled"] is True
+    upgraded = cli("up", "--name", "it-upgrade", "--version", "4.6", "--no-provision", "--quiet")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert instance()["version"].startswith("4.6.5") and instance()["registrations"]["enabled"] is True
+    assert state.load_config().version == "4.6.5"
+    refused = cli("up", "--name", "it-upgrade", "--version", "4.5")
+    assert refused.returncode != 0 and "refused" in refused.stderr
