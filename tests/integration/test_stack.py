@@ -244,3 +244,21 @@ def test_registrations_set_at_creation_and_kept_through_an_upgrade(make_sandbox)
     assert state.load_config().version == "4.6.5"
     refused = cli("up", "--name", "it-upgrade", "--version", "4.5")
     assert refused.returncode != 0 and "refused" in refused.stderr
+
+
+def test_mail_lists_and_prints_what_mastodon_sent(sandbox):
+    import time
+    import uuid
+
+    user = f"mail{uuid.uuid4().hex[:8]}"
+    address = f"{user}@{sandbox.config.email_domain}"
+    # Without --confirmed, Mastodon mails a confirmation link (Devise, delivered by Sidekiq).
+    created = sandbox.stack.exec("web", ["tootctl", "accounts", "create", user, "--email", address])
+    assert created.returncode == 0, created.stderr
+    deadline = time.monotonic() + 60
+    while address not in cli("mail", "--name", sandbox.config.name).stdout:
+        assert time.monotonic() < deadline, "no mail arrived within 60 s"
+        time.sleep(1)
+    message = cli("mail", address, "--name", sandbox.config.name)
+    assert message.returncode == 0 and f"To: {address}" in message.stdout and "Subject:" in message.stdout
+    sandbox.stack.exec("web", ["tootctl", "accounts", "delete", user])
