@@ -123,7 +123,7 @@ def cmd_info(args) -> int:
     if accounts:
         print("  Logins (e-mail / password):")
         for username, acct in sorted(accounts.items()):
-            if username.startswith("pool-"):
+            if acct.get("pool"):
                 continue
             role = f" [{acct.get('role')}]" if acct.get("role") else ""
             print(f"    {username:<10} {acct.get('email')} / {acct.get('password')}{role}")

@@ -187,6 +187,7 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
             )
         progress.step(f"creating sandbox {name!r}: {config.server} server, Mastodon {config.release.version}, {config.base_url}")
     state.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    state.dir.chmod(0o700)  # private even when an older run or another tool made it
     ensure_tls(state.tls_dir, name)
     write_env_files(config, state, images_for(config))
     state.save_config(config)
