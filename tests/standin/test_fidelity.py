@@ -1,7 +1,7 @@
 """Fidelity of a running stand-in against REAL Mastodon v4.6.5 recordings.
 
-Replays requests from ../shared/corpus/mastodon-4.6.5-live/ against the stack named by SANDBOX_BASE_URL (e.g.
-https://localhost) with the CA in SANDBOX_CA_FILE, and compares what clients rely on: status code, content type,
+Replays requests from ../shared/corpus/mastodon-4.6.5-live/ against the running sandbox (the `sandbox`
+fixture of tests/conftest.py: `make up` starts it), and compares what clients rely on: status code, content type,
 JSON keys, value types and nullability, rate-limit header presence, HTML form fields. Values (ids, times,
 tokens, the version string) are not compared. Skips when no stack or no corpus is available."""
 from __future__ import annotations
@@ -16,12 +16,9 @@ import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CORPUS = os.path.join(REPO, "..", "shared", "corpus", "mastodon-4.6.5-live")
-BASE = os.environ.get("SANDBOX_BASE_URL", "").rstrip("/")
-CA = os.environ.get("SANDBOX_CA_FILE")
 
 pytestmark = [
     pytest.mark.docker,
-    pytest.mark.skipif(not BASE or not CA, reason="SANDBOX_BASE_URL / SANDBOX_CA_FILE not set: no running stack"),
     pytest.mark.skipif(not os.path.isdir(CORPUS), reason=f"live corpus folder absent: {CORPUS}"),
 ]
 
@@ -74,14 +71,15 @@ def has_header(headers, name: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def http():
-    requests = pytest.importorskip("requests")
+def http(sandbox):
+    import requests
+
     s = requests.Session()
 
     def call(method: str, path: str, **kw):
         kw.setdefault("allow_redirects", False)
         kw.setdefault("timeout", 30)
-        return s.request(method, BASE + path, verify=CA, **kw)
+        return s.request(method, sandbox.url + path, verify=str(sandbox.state.ca_file), **kw)
     return call
 
 
@@ -172,7 +170,7 @@ def test_f4_sign_in_page_form(http):
     got = _forms(resp.text)
     assert [(f["action"], f["fields"]) for f in got] == [(f["action"], f["fields"]) for f in ref]
     cookie = resp.headers.get("Set-Cookie", "")
-    assert re.search(r"_mastodon_session=.*; ?secure", cookie, re.I) and "httponly" in cookie.lower()
+    assert re.search(r"_mastodon_session=.*; ?secure", cookie, re.IGNORECASE) and "httponly" in cookie.lower()
     assert "samesite=lax" in cookie.lower()
 
 

@@ -1,32 +1,30 @@
 """tootctl and `bin/rails runner` inside a running web container, against the real v4.6.5 tootctl recordings.
 
-Needs SANDBOX_WEB_CONTAINER (the web container's name) and docker; creates a few uniquely named accounts."""
+Runs in the web container of the running sandbox (the `sandbox` fixture of tests/conftest.py); creates a few
+uniquely named accounts."""
 from __future__ import annotations
 
 import json
 import os
 import re
 import secrets
-import shutil
-import subprocess
 
 import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CORPUS = os.path.join(REPO, "..", "shared", "corpus", "mastodon-4.6.5-live")
-WEB = os.environ.get("SANDBOX_WEB_CONTAINER")
 BULK_RB = os.path.join(REPO, "sandbox", "provision", "scripts", "bulk_accounts.rb")
 
 pytestmark = [
     pytest.mark.docker,
-    pytest.mark.skipif(not WEB, reason="SANDBOX_WEB_CONTAINER not set: no running stack"),
-    pytest.mark.skipif(shutil.which("docker") is None, reason="docker CLI missing"),
 ]
 
 
-def run(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["docker", "exec", "-i", WEB, *argv], input=stdin, capture_output=True, text=True,
-                          timeout=120)
+@pytest.fixture(scope="module")
+def web(sandbox):
+    """Runs a command in the web container (as `docker exec -i WEB …`)."""
+    return lambda *argv, stdin=None: sandbox.stack.exec("web", list(argv), input=stdin)
+
 
 
 def lines(s: str) -> list[str]:
@@ -51,8 +49,8 @@ def tag() -> str:
     return secrets.token_hex(3)
 
 
-def test_create_prints_ok_and_a_32_hex_password(tag):
-    p = run("tootctl", "accounts", "create", f"st{tag}", "--email", f"st{tag}@example.test", "--confirmed",
+def test_create_prints_ok_and_a_32_hex_password(web, tag):
+    p = web("tootctl", "accounts", "create", f"st{tag}", "--email", f"st{tag}@example.test", "--confirmed",
             "--approve")
     assert p.returncode == 0, p.stderr
     out = lines(p.stdout)
@@ -65,42 +63,42 @@ def test_create_prints_ok_and_a_32_hex_password(tag):
     ("approve unknown", ["accounts", "approve", "nobody"]),
     ("modify unknown", ["accounts", "modify", "nobody", "--confirm"]),
 ])
-def test_errors_match_mastodon(label, argv):
+def test_errors_match_mastodon(web, label, argv):
     ref = recorded(label)
-    p = run("tootctl", *argv)
+    p = web("tootctl", *argv)
     assert (p.returncode, lines(p.stdout), p.stderr) == (ref["rc"], lines(ref["stdout"]), ref["stderr"])
 
 
-def test_duplicate_username(tag):
-    run("tootctl", "accounts", "create", f"dup{tag}", "--email", f"dup{tag}@example.test")
-    p = run("tootctl", "accounts", "create", f"dup{tag}", "--email", f"dup{tag}b@example.test")
+def test_duplicate_username(web, tag):
+    web("tootctl", "accounts", "create", f"dup{tag}", "--email", f"dup{tag}@example.test")
+    p = web("tootctl", "accounts", "create", f"dup{tag}", "--email", f"dup{tag}b@example.test")
     ref = recorded("create duplicate")
     assert (p.returncode, p.stderr) == (ref["rc"], ref["stderr"])
 
 
-def test_unknown_subcommand_and_delete_unknown():
+def test_unknown_subcommand_and_delete_unknown(web):
     for label, argv in (("registrations bogus", ["settings", "registrations", "bogus"]),
                         ("delete unknown", ["accounts", "delete", "nobody"])):
         ref = recorded(label, "f9-tootctl-streaming.jsonl")
-        p = run("tootctl", *argv)
+        p = web("tootctl", *argv)
         assert (p.returncode, p.stderr) == (ref["rc"], ref["stderr"]), label
 
 
-def test_modify_sequence(tag):
+def test_modify_sequence(web, tag):
     user = f"mod{tag}"
-    assert run("tootctl", "accounts", "create", user, "--email", f"{user}@example.test").returncode == 0
+    assert web("tootctl", "accounts", "create", user, "--email", f"{user}@example.test").returncode == 0
     for flag in (["--confirm"], ["--approve"], ["--role", "Moderator"], ["--remove-role"], ["--disable"],
                  ["--enable"]):
-        p = run("tootctl", "accounts", "modify", user, *flag)
+        p = web("tootctl", "accounts", "modify", user, *flag)
         assert (p.returncode, lines(p.stdout)) == (0, ["OK"]), flag
-    p = run("tootctl", "accounts", "modify", user, "--reset-password")
+    p = web("tootctl", "accounts", "modify", user, "--reset-password")
     assert p.returncode == 0 and re.fullmatch(r"New password: [0-9a-f]{32}", lines(p.stdout)[-1])
-    p = run("tootctl", "accounts", "delete", user)
+    p = web("tootctl", "accounts", "delete", user)
     assert (p.returncode, lines(p.stdout)) == (0, ["Deleting user with 0 statuses, this might take a while...",
                                                    "OK"])
 
 
-def test_bulk_accounts_contract(tag):
+def test_bulk_accounts_contract(web, tag):
     if not os.path.exists(BULK_RB):
         pytest.skip("sandbox/provision/scripts/bulk_accounts.rb absent")
     script = open(BULK_RB, encoding="utf-8").read()
@@ -109,23 +107,23 @@ def test_bulk_accounts_contract(tag):
             "password": secrets.token_hex(16), "email_domain": "example.test",
             "accounts": [{"username": f"pool{tag}_{i}", "email": f"pool{tag}_{i}@example.test", "role": None}
                          for i in range(2)]}
-    first = run("bin/rails", "runner", script, stdin=json.dumps(spec))
+    first = web("bin/rails", "runner", script, stdin=json.dumps(spec))
     assert first.returncode == 0, first.stderr
     doc = json.loads([x for x in first.stdout.splitlines() if x.startswith("SANDBOX-JSON ")][-1][13:])
     assert doc["app"]["scopes"] == "read write follow push" and doc["app"]["client_id"]
     assert [a["created"] for a in doc["accounts"]] == [True, True]
     assert all(a["id"].isdigit() and a["token"] and a["scopes"] == "read write follow push"
                for a in doc["accounts"])
-    again = run("bin/rails", "runner", script, stdin=json.dumps(spec))
+    again = web("bin/rails", "runner", script, stdin=json.dumps(spec))
     doc2 = json.loads([x for x in again.stdout.splitlines() if x.startswith("SANDBOX-JSON ")][-1][13:])
     assert [a["created"] for a in doc2["accounts"]] == [False, False]
     assert [a["token"] for a in doc2["accounts"]] == [a["token"] for a in doc["accounts"]]
     assert doc2["app"]["id"] == doc["app"]["id"]
 
 
-def test_stand_in_refuses_other_runner_code():
-    v = run("tootctl", "version")
+def test_stand_in_refuses_other_runner_code(web):
+    v = web("tootctl", "version")
     if not v.stdout.strip().endswith("+standin"):
         pytest.skip("not the stand-in: real Mastodon runs any code")
-    p = run("bin/rails", "runner", "puts 1")
+    p = web("bin/rails", "runner", "puts 1")
     assert p.returncode == 1 and "only runs the scripts mastodon-sandbox ships" in p.stderr
