@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
-from ..errors import RateLimited, SandboxError
+from ..errors import SandboxError
 from .http import Http, error_text, raise_if_rate_limited
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
@@ -327,7 +327,7 @@ def revoke(http: Http, app: dict, token: str) -> None:
 
 
 __all__ = [
-    "OOB", "OAuthError", "RateLimited", "Form", "Page", "Authorization", "make_pkce", "pkce_challenge",
+    "OOB", "OAuthError", "Form", "Page", "Authorization", "make_pkce", "pkce_challenge",
     "parse_page", "sign_in", "authorize", "read_redirect", "exchange_code", "code_flow", "offers_grant",
     "password_grant", "client_credentials", "revoke",
 ]
