@@ -29,8 +29,10 @@ def _requested(args: argparse.Namespace) -> dict:
 
 
 def _open(args) -> tuple[State, Stack]:
-    state = State(args.name)
-    return state, Stack(state.load_config(), state)
+    from .lifecycle import open_sandbox
+
+    _, state, stack = open_sandbox(args.name)
+    return state, stack
 
 
 def cmd_up(args) -> int:
@@ -203,36 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_doctor)
 
-    _add_provision_commands(sub)
-    return parser
-
-
-def _add_provision_commands(sub) -> None:
-    """accounts and token come from sandbox.provision.cli; they run against an open sandbox."""
     from .provision.cli import add_commands
 
-    before = set(sub.choices)
-    add_commands(sub)
-    for name in set(sub.choices) - before:
-        p = sub.choices[name]
-        if not any("--name" in a.option_strings for a in p._actions):
-            p.add_argument("--name", default=os.environ.get("SANDBOX_NAME") or "default", help="which sandbox")
-        handler = p.get_default("func")
-        p.set_defaults(func=lambda args, handler=handler: handler(args, *_opened(args)))
-        # Subcommands of subcommands (accounts list|create) carry their own defaults.
-        for action in p._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for child in action.choices.values():
-                    h = child.get_default("func")
-                    if h and not any("--name" in a.option_strings for a in child._actions):
-                        child.add_argument("--name", default=os.environ.get("SANDBOX_NAME") or "default", help="which sandbox")
-                    if h:
-                        child.set_defaults(func=lambda args, h=h: h(args, *_opened(args)))
-
-
-def _opened(args):
-    state, stack = _open(args)
-    return stack.config, state, stack
+    add_commands(sub, common)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -222,6 +222,13 @@ def set_registrations(stack: Stack, mode: str) -> None:
         raise SandboxError(f"could not set registrations to {mode}: {(proc.stderr or proc.stdout).strip()[:200]}")
 
 
+def open_sandbox(name: str) -> tuple[SandboxConfig, State, Stack]:
+    """An existing sandbox's config, state folder and stack (a one-line error when there is none)."""
+    state = State(name)
+    config = state.load_config()
+    return config, state, Stack(config, state)
+
+
 def down(name: str, progress: Progress) -> None:
     state = State(name)
     stack = Stack(state.load_config(), state)

@@ -40,6 +40,10 @@ class Sandbox:
     state: State
     stack: Stack
 
+    def __iter__(self):
+        """Unpacks as (config, state, stack), the arguments provisioning functions take."""
+        return iter((self.config, self.state, self.stack))
+
     @property
     def url(self) -> str:
         return self.config.base_url

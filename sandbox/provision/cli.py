@@ -1,7 +1,7 @@
 """`mastodon-sandbox accounts list|create` and `mastodon-sandbox token USER`.
 
-Each handler takes (args, config, state, stack) and returns an exit code; problems are SandboxErrors
-(one line). Only `token` prints a secret, because printing it is its job.
+Each handler takes the parsed arguments and returns an exit code; problems are SandboxErrors (one line).
+Only `token` prints a secret, because printing it is its job.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..lifecycle import open_sandbox
 from .accounts import list_accounts
 from .apps import loopback_uri
 from .credentials import FLOWS, Credentials, usercred_path
@@ -16,21 +17,22 @@ from .oauth import OOB
 from .provisioner import Provisioner
 
 
-def add_commands(subparsers: argparse._SubParsersAction) -> None:
+def add_commands(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """`common` is the CLI's parent parser with the options every command takes (--name)."""
     accounts = subparsers.add_parser("accounts", help="the sandbox's accounts")
     sub = accounts.add_subparsers(dest="accounts_command", required=True)
 
-    p = sub.add_parser("list", help="saved accounts (no passwords)")
+    p = sub.add_parser("list", parents=[common], help="saved accounts (no passwords)")
     p.set_defaults(func=cmd_accounts_list)
 
-    p = sub.add_parser("create", help="create an account with tootctl (or reuse the saved one)")
+    p = sub.add_parser("create", parents=[common], help="create an account with tootctl (or reuse the saved one)")
     p.add_argument("username")
     p.add_argument("--role", help="a Mastodon role name: Owner, Admin, Moderator")
     p.add_argument("--reset-password", action="store_true",
                    help="give it a new password (tootctl accounts modify --reset-password); revokes its tokens")
     p.set_defaults(func=cmd_accounts_create)
 
-    p = subparsers.add_parser("token", help="print a working access token for an account")
+    p = subparsers.add_parser("token", parents=[common], help="print a working access token for an account")
     p.add_argument("username", metavar="USER")
     p.add_argument("--flow", choices=FLOWS, help="code (default), password-grant (servers <= 4.3), client (app token), bulk")
     p.add_argument("--scopes", help="space- or comma-separated scopes (default: read write follow push, +admin for staff)")
@@ -39,7 +41,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_token)
 
 
-def cmd_accounts_list(args: argparse.Namespace, config, state, stack) -> int:
+def cmd_accounts_list(args: argparse.Namespace) -> int:
+    _, state, _ = open_sandbox(args.name)
     creds = Credentials.load(state)
     rows = list_accounts(creds)
     if not rows:
@@ -54,7 +57,8 @@ def cmd_accounts_list(args: argparse.Namespace, config, state, stack) -> int:
     return 0
 
 
-def cmd_accounts_create(args: argparse.Namespace, config, state, stack) -> int:
+def cmd_accounts_create(args: argparse.Namespace) -> int:
+    config, state, stack = open_sandbox(args.name)
     prov = Provisioner(config, state, stack)
     existed = bool((prov.creds.account(args.username) or {}).get("password"))
     rec = prov.ensure_account(args.username, args.role, reset_password=args.reset_password)
@@ -66,7 +70,8 @@ def cmd_accounts_create(args: argparse.Namespace, config, state, stack) -> int:
     return 0
 
 
-def cmd_token(args: argparse.Namespace, config, state, stack) -> int:
+def cmd_token(args: argparse.Namespace) -> int:
+    config, state, stack = open_sandbox(args.name)
     prov = Provisioner(config, state, stack)
     scopes = " ".join(args.scopes.replace(",", " ").split()) if args.scopes else None
     redirect = loopback_uri() if args.redirect == "loopback" else OOB

@@ -1,8 +1,8 @@
 """Provisioning against a running sandbox: every token flow, both redirect kinds, and the failures a client
 meets (wrong password, bad PKCE verifier, reused code, Deny, scopes, revocation, password reset).
 
-The sandbox is `.sandbox/$SANDBOX_NAME` (default `default`). Without a running sandbox these tests skip, or
-fail when SANDBOX_REQUIRE_DOCKER=1. Budgets (Rack::Attack, shared by every client behind the proxy): at
+The sandbox is the shared one of tests/conftest.py (`.sandbox/$SANDBOX_NAME`, default `default`): without
+it these tests skip, or fail when SANDBOX_REQUIRE_DOCKER=1. Budgets (Rack::Attack, shared by every client behind the proxy): at
 most ~8 sign-ins (25 per 5 min per IP) and 2 app registrations (5 per 10 min per IP) for the whole module;
 the throwaway account and app are reused through the state folder across runs. Tests that revoke, deny or
 reset use only the throwaway account and app, never the credentials other tests rely on.
@@ -11,7 +11,6 @@ reset use only the throwaway account and app, never the credentials other tests 
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,6 @@ from sandbox.provision.credentials import usercred_path
 from sandbox.provision.oauth import OOB, OAuthError, authorize, exchange_code, offers_grant, revoke, sign_in
 from sandbox.provision.provisioner import Provisioner
 from sandbox.provision.tokens import TokenProblem, check_token
-from sandbox.state import State
 
 pytestmark = pytest.mark.docker
 
@@ -39,33 +37,10 @@ def fp(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:12]
 
 
-def _sandbox() -> tuple:
-    name = os.environ.get("SANDBOX_NAME", "default")
-    state = State(name, Path(os.environ.get("SANDBOX_STATE_DIR") or REPO / ".sandbox"))
-    reason = None
-    if not state.exists():
-        reason = f"no sandbox {name!r} at {state.dir}: run `mastodon-sandbox up`"
-    else:
-        config = state.load_config()
-        try:
-            r = requests.get(f"{config.base_url}/health", verify=str(state.ca_file), timeout=5)
-            if r.status_code != 200:
-                reason = f"{config.base_url}/health answered {r.status_code}"
-        except requests.RequestException as e:
-            reason = f"the sandbox {name!r} is not answering at {config.base_url}/health ({type(e).__name__})"
-    if reason:
-        if os.environ.get("SANDBOX_REQUIRE_DOCKER") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from sandbox.stack import Stack
-    return config, state, Stack(config, state)
-
-
-@pytest.fixture(scope="module")
-def sandbox():
-    config, state, stack = _sandbox()
-    provision(config, state, stack)  # idempotent: normally `up` did it already and this only checks
-    return config, state, stack
+@pytest.fixture(scope="module", autouse=True)
+def provisioned(sandbox):
+    """The shared sandbox (tests/conftest.py), provisioned: idempotent, normally `up` did it already."""
+    provision(sandbox.config, sandbox.state, sandbox.stack)
 
 
 @pytest.fixture(scope="module")

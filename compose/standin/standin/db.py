@@ -106,7 +106,6 @@ def _yaml_scalar_load(v: str) -> str:
 
 def prepare(cfg: Config, log=print) -> None:
     """`bin/rails db:prepare`: idempotent create + schema load + seed (Rails >= 7.1 semantics)."""
-    import psycopg
     from psycopg import sql
     name = cfg.db["dbname"]
     admin = connect(cfg, "postgres")
