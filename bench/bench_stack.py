@@ -19,9 +19,7 @@ import sys
 import time
 
 import docker
-import requests
 
-from sandbox.config import SandboxConfig
 from sandbox.lifecycle import destroy, wait_app_ready
 from sandbox.progress import Progress
 from sandbox.stack import Stack
