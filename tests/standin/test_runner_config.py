@@ -21,12 +21,34 @@ def test_other_code_is_refused(capsys):
 
 @pytest.mark.parametrize("env,version,password", [({}, "4.6.5+standin", False),
                                                   ({"STANDIN_VERSION": "4.6.5"}, "4.6.5+standin", False),
-                                                  ({"STANDIN_VERSION": "4.3.9"}, "4.3.9+standin", True)])
+                                                  ({"STANDIN_VERSION": "4.3.9"}, "4.3.9+standin", True),
+                                                  ({"STANDIN_VERSION": "4.3.24"}, "4.3.24+standin", True),
+                                                  ({"STANDIN_VERSION": " v4.3.24 "}, "4.3.24+standin", True),
+                                                  ({"STANDIN_VERSION": "4.4.22"}, "4.4.22+standin", False),
+                                                  ({"STANDIN_VERSION": "4.5.15"}, "4.5.15+standin", False),
+                                                  ({"STANDIN_VERSION": ""}, "4.6.5+standin", False)])
 def test_versions(env, version, password):
     cfg = config.load({"LOCAL_DOMAIN": "localhost:8443", **env})
     assert cfg.version == version
     assert cfg.password_grant is password
     assert cfg.base_url == "https://localhost:8443" and cfg.streaming_url == "wss://localhost:8443"
+
+
+@pytest.mark.parametrize("version,is_43", [("4.3.24", True), ("4.4.22", False)])
+def test_pinned_releases_switch_the_43_behaviours(version, is_43):
+    """The harness pins 4.3.24 / 4.4.22 / 4.5.15 / 4.6.5: every 4.3.x has the password grant and `plain` PKCE,
+    and reports its own version (instance v1/v2, tootctl version)."""
+    from standin import oauth, serializers
+    cfg = config.load({"LOCAL_DOMAIN": "localhost", "STANDIN_VERSION": version})
+    assert cfg.is_43 is is_43 and cfg.password_grant is is_43
+    assert ("plain" in oauth.challenge_methods(cfg.is_43)) is is_43
+    assert serializers.instance_v2(cfg, "none", 0)["version"] == f"{version}+standin"
+    assert serializers.instance_v1(cfg, "none", 0)["version"] == f"{version}+standin"
+
+
+def test_a_version_that_is_not_one_is_refused():
+    with pytest.raises(ValueError):
+        config.load({"STANDIN_VERSION": "latest"})
 
 
 def test_disclaimer_in_instance_description():

@@ -43,8 +43,14 @@ class Config:
         return f"{self.upstream_version}+standin"
 
     @property
+    def release(self) -> tuple[int, ...]:
+        """The pinned release as numbers: (4, 3, 24) for 4.3.24 (the harness pins 4.3.24, 4.4.22, 4.5.15, 4.6.5)."""
+        return parse_version(self.upstream_version)
+
+    @property
     def is_43(self) -> bool:
-        return self.upstream_version.startswith("4.3.")
+        # Every 4.3.x release (4.3.9, 4.3.24, ...) behaves as 4.3 on the surfaces the stand-in imitates.
+        return self.release[:2] == (4, 3)
 
     @property
     def password_grant(self) -> bool:
@@ -69,13 +75,24 @@ class Config:
         return os.path.join(self.root, "tmp")
 
 
+def parse_version(v: str) -> tuple[int, ...]:
+    """'4.3.24' -> (4, 3, 24); a leading 'v' and a suffix ('-beta1', '+x') are ignored."""
+    import re
+    m = re.match(r"\s*v?(\d+(?:\.\d+)*)", v or "")
+    if not m:
+        raise ValueError(f"STANDIN_VERSION must look like 4.6.5, not {v!r}")
+    return tuple(int(p) for p in m.group(1).split("."))
+
+
 def load(env: dict | None = None) -> Config:
     e = os.environ if env is None else env
     allow = e.get("EMAIL_DOMAIN_ALLOWLIST", "")
     tp = e.get("TRUSTED_PROXY_IP", "").replace(",", " ").split()
+    version = (e.get("STANDIN_VERSION") or "4.6.5").strip().lstrip("v") or "4.6.5"
+    parse_version(version)  # refuse a STANDIN_VERSION that is not a release number at boot
     return Config(
         local_domain=e.get("LOCAL_DOMAIN") or f"localhost:{e.get('PORT', '3000')}",
-        upstream_version=e.get("STANDIN_VERSION", "4.6.5") or "4.6.5",
+        upstream_version=version,
         db={"host": e.get("DB_HOST", "localhost"), "port": int(e.get("DB_PORT") or 5432),
             "user": e.get("DB_USER", "mastodon"), "password": e.get("DB_PASS", ""),
             "dbname": e.get("DB_NAME", "mastodon_production")},
