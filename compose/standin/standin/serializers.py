@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from . import assets
 from .config import DISCLAIMER, Config
 from .db import ALL_PERMISSIONS, EVERYONE_PERMISSIONS, FLAGS
 
@@ -26,8 +27,8 @@ def role_json(role: dict | None, everyone_perms: int = EVERYONE_PERMISSIONS) -> 
 def account_json(cfg: Config, a: dict, role: dict | None = None) -> dict:
     """REST::AccountSerializer for a local account without statuses, media or fields."""
     base = cfg.base_url
-    missing_avatar = f"{base}/avatars/original/missing.png"
-    missing_header = f"{base}/headers/original/missing.png"
+    missing_avatar = f"{base}{assets.MISSING_AVATAR}"
+    missing_header = f"{base}{assets.MISSING_HEADER}"
     roles = []
     if role is not None and role["id"] != -99 and role["highlighted"]:
         roles.append({"id": str(role["id"]), "name": role["name"], "color": role["color"]})
@@ -88,7 +89,7 @@ THUMB_DESC = ("Two smiling cartoon mastodons (who look like elephants) toss a pa
 
 def _icons(base: str) -> list[dict]:
     return [{"src": f"{base}/packs/icons/android-chrome-{n}x{n}.png", "size": f"{n}x{n}"}
-            for n in (36, 48, 72, 96, 144, 192, 256, 384, 512)]
+            for n in assets.ICON_SIZES]
 
 
 def instance_v2(cfg: Config, mode: str, active_month: int) -> dict:
@@ -99,7 +100,7 @@ def instance_v2(cfg: Config, mode: str, active_month: int) -> dict:
         "domain": cfg.local_domain, "title": "Mastodon", "version": cfg.version,
         "source_url": "https://github.com/mastodon/mastodon", "description": DISCLAIMER,
         "usage": {"users": {"active_month": active_month}},
-        "thumbnail": {"url": f"{base}/packs/images/preview.png", "description": THUMB_DESC},
+        "thumbnail": {"url": f"{base}{assets.PREVIEW}", "description": THUMB_DESC},
         "icon": _icons(base), "languages": ["en"],
         "configuration": {
             "urls": {"streaming": cfg.streaming_url, "status": None, "about": f"{base}/about",
@@ -133,7 +134,7 @@ def instance_v1(cfg: Config, mode: str, user_count: int) -> dict:
         "uri": cfg.local_domain, "title": "Mastodon", "short_description": DISCLAIMER, "description": DISCLAIMER,
         "email": "", "version": cfg.version, "urls": {"streaming_api": cfg.streaming_url},
         "stats": {"user_count": user_count, "status_count": 0, "domain_count": 0},
-        "thumbnail": f"{base}/packs/images/preview.png", "languages": ["en"],
+        "thumbnail": f"{base}{assets.PREVIEW}", "languages": ["en"],
         "registrations": mode != "none", "approval_required": mode == "approved", "invites_enabled": True,
         "configuration": {
             "accounts": {"max_featured_tags": 10}, "statuses": dict(STATUSES),

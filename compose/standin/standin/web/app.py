@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .. import assets
 from ..config import Config
 from . import api, auth, oauth_api
 from .base import CTX, Ctx, error_page, host_and_ssl, sessions
@@ -13,6 +14,20 @@ async def health(request: web.Request) -> web.Response:
     resp = web.Response(text="OK", content_type="text/plain", charset="utf-8")
     resp.headers["Cache-Control"] = "max-age=0, private, must-revalidate"
     resp.headers["Vary"] = "Accept"
+    return resp
+
+
+async def static_file(request: web.Request) -> web.Response:
+    # lib/public_file_server_middleware.rb: files under public/ (the thumbnail, icons, missing avatar/header)
+    # with its Cache-Control and nosniff; anything else falls through to the 404 page as in Rails.
+    body = assets.image(request.path)
+    if body is None:
+        return error_page(404)
+    request["static_file"] = True
+    resp = web.Response(body=body, content_type="image/png")
+    resp.headers["Cache-Control"] = assets.CACHE_CONTROL
+    resp.headers["Last-Modified"] = assets.LAST_MODIFIED
+    resp.headers["X-Content-Type-Options"] = "nosniff"
     return resp
 
 
@@ -46,5 +61,7 @@ def build(cfg: Config) -> web.Application:
     r.add_get("/api/v1/timelines/home", api.home_timeline)
     r.add_get("/api/v1/instance", api.instance_v1)
     r.add_get("/api/v2/instance", api.instance_v2)
+    for path in assets.IMAGES:
+        r.add_get(path, static_file)
     r.add_route("*", "/{tail:.*}", not_found)
     return app

@@ -157,10 +157,13 @@ async def host_and_ssl(request: web.Request, handler: Callable[[web.Request], Aw
         import logging
         logging.getLogger("standin.web").exception("error handling %s %s", request.method, request.path)
         resp = error_page(500)
-    for k, v in DEFAULT_HEADERS.items():
-        resp.headers.setdefault(k, v)
-    resp.headers.setdefault("X-Request-Id", str(uuid.uuid4()))
-    resp.headers["X-Runtime"] = f"{time.monotonic() - started:.6f}"
+    if not request.get("static_file"):
+        # A file from public/ is answered by PublicFileServerMiddleware, ahead of Rack::Runtime,
+        # ActionDispatch::RequestId and the controllers' default headers; only ActionDispatch::SSL comes first.
+        for k, v in DEFAULT_HEADERS.items():
+            resp.headers.setdefault(k, v)
+        resp.headers.setdefault("X-Request-Id", str(uuid.uuid4()))
+        resp.headers["X-Runtime"] = f"{time.monotonic() - started:.6f}"
     if https:
         resp.headers["Strict-Transport-Security"] = HSTS
     return resp
