@@ -20,7 +20,15 @@ from sandbox.errors import SandboxError
 from sandbox.provision import env_exports, provision
 from sandbox.provision.apps import ensure_app, loopback_uri
 from sandbox.provision.credentials import usercred_path
-from sandbox.provision.oauth import OOB, OAuthError, authorize, exchange_code, offers_grant, revoke, sign_in
+from sandbox.provision.oauth import (
+    OOB,
+    OAuthError,
+    authorize,
+    exchange_code,
+    offers_grant,
+    revoke,
+    sign_in,
+)
 from sandbox.provision.provisioner import Provisioner
 from sandbox.provision.tokens import TokenProblem, check_token
 

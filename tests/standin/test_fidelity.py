@@ -6,7 +6,6 @@ JSON keys, value types and nullability, rate-limit header presence, HTML form fi
 tokens, the version string) are not compared. Skips when no stack or no corpus is available."""
 from __future__ import annotations
 
-import json
 import os
 import re
 from html.parser import HTMLParser
@@ -14,22 +13,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.corpus import exchange, requires_live
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-CORPUS = os.path.join(REPO, "..", "shared", "corpus", "mastodon-4.6.5-live")
 
 pytestmark = [
     pytest.mark.docker,
-    pytest.mark.skipif(not os.path.isdir(CORPUS), reason=f"live corpus folder absent: {CORPUS}"),
+    requires_live,
 ]
-
-
-def reference(flow: str, label: str) -> dict:
-    path = os.path.join(CORPUS, flow)
-    for line in open(path, encoding="utf-8"):
-        rec = json.loads(line)
-        if rec.get("label") == label:
-            return rec
-    raise LookupError(f"{label!r} not in {flow}")
 
 
 def shape_diff(ref, got, path: str = "$") -> list[str]:
@@ -84,7 +75,7 @@ def http(sandbox):
 
 
 def check(flow: str, label: str, resp, compare_json: bool = True) -> None:
-    ref = reference(flow, label)["response"]
+    ref = exchange(flow, label)["response"]
     problems = []
     if resp.status_code != ref["status"]:
         problems.append(f"status {resp.status_code}, Mastodon {ref['status']}")
@@ -110,7 +101,7 @@ def _path(url: str) -> str:
 @pytest.mark.parametrize("label", ["health over https", "instance v2", "instance v1", "oauth metadata",
                                    "nodeinfo discovery", "streaming health"])
 def test_f1_public_endpoints(http, label):
-    req = reference("f1-health-https.jsonl", label)["request"]
+    req = exchange("f1-health-https.jsonl", label)["request"]
     check("f1-health-https.jsonl", label, http(req["method"], _path(req["url"])))
 
 
@@ -122,7 +113,7 @@ def test_f1_foreign_host_is_refused(http):
 
 def test_f1_oauth_metadata_values(http):
     got = http("GET", "/.well-known/oauth-authorization-server").json()
-    ref = reference("f1-health-https.jsonl", "oauth metadata")["response"]["json"]
+    ref = exchange("f1-health-https.jsonl", "oauth metadata")["response"]["json"]
     for k in ("scopes_supported", "grant_types_supported", "code_challenge_methods_supported",
               "response_types_supported", "token_endpoint_auth_methods_supported"):
         assert got[k] == ref[k], k
@@ -134,14 +125,14 @@ def test_f5_token_errors(http, label, token):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     resp = http("GET", "/api/v1/accounts/verify_credentials", headers=headers)
     check("f5-tokens.jsonl", label, resp)
-    assert resp.json() == reference("f5-tokens.jsonl", label)["response"]["json"]
+    assert resp.json() == exchange("f5-tokens.jsonl", label)["response"]["json"]
 
 
 def test_f3_unknown_client_is_invalid_client(http):
     resp = http("POST", "/oauth/token", data={"grant_type": "client_credentials", "client_id": "no-such-client",
                                                "client_secret": "wrong"})
     check("f3-apps.jsonl", "client credentials bad secret", resp)
-    assert resp.json() == reference("f3-apps.jsonl", "client credentials bad secret")["response"]["json"]
+    assert resp.json() == exchange("f3-apps.jsonl", "client credentials bad secret")["response"]["json"]
 
 
 class _Forms(HTMLParser):
@@ -166,7 +157,7 @@ def _forms(text: str) -> list[dict]:
 def test_f4_sign_in_page_form(http):
     resp = http("GET", "/auth/sign_in")
     check("f4-oauth-code.jsonl", "alice: GET sign_in", resp, compare_json=False)
-    ref = _forms(reference("f4-oauth-code.jsonl", "alice: GET sign_in")["response"]["text"])
+    ref = _forms(exchange("f4-oauth-code.jsonl", "alice: GET sign_in")["response"]["text"])
     got = _forms(resp.text)
     assert [(f["action"], f["fields"]) for f in got] == [(f["action"], f["fields"]) for f in ref]
     cookie = resp.headers.get("Set-Cookie", "")
@@ -176,7 +167,7 @@ def test_f4_sign_in_page_form(http):
 
 def test_f3_app_registration_and_client_token(http):
     """Registers ONE app (Mastodon allows 5 per 10 minutes per address)."""
-    req = reference("f3-apps.jsonl", "register app")["request"]
+    req = exchange("f3-apps.jsonl", "register app")["request"]
     resp = http("POST", "/api/v1/apps", data=req["body"])
     if resp.status_code == 429:
         pytest.skip("app registrations are rate limited right now (5 per 10 minutes)")

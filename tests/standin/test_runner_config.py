@@ -1,6 +1,5 @@
 """`rails runner` script recognition and the version/disclaimer contract."""
 import pytest
-
 from standin import config, runner
 
 

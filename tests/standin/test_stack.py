@@ -11,8 +11,9 @@ import secrets
 
 import pytest
 
+from tests.corpus import exchange
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-CORPUS = os.path.join(REPO, "..", "shared", "corpus", "mastodon-4.6.5-live")
 BULK_RB = os.path.join(REPO, "sandbox", "provision", "scripts", "bulk_accounts.rb")
 
 pytestmark = [
@@ -34,14 +35,7 @@ def lines(s: str) -> list[str]:
 
 
 def recorded(label: str, flow: str = "f2-tootctl.jsonl") -> dict:
-    path = os.path.join(CORPUS, flow)
-    if not os.path.exists(path):
-        pytest.skip(f"live corpus absent: {path}")
-    for line in open(path, encoding="utf-8"):
-        rec = json.loads(line)
-        if rec.get("label") == label:
-            return rec
-    raise LookupError(label)
+    return exchange(flow, label)
 
 
 @pytest.fixture(scope="module")

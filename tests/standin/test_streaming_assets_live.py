@@ -11,22 +11,12 @@ import secrets
 import pytest
 import requests
 
+from tests.corpus import exchange
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-CORPUS = os.path.join(REPO, "..", "shared", "corpus", "mastodon-4.6.5-live")
 BULK_RB = os.path.join(REPO, "sandbox", "provision", "scripts", "bulk_accounts.rb")
 
 pytestmark = [pytest.mark.docker]
-
-
-def recorded(flow: str, label: str) -> dict:
-    path = os.path.join(CORPUS, flow)
-    if not os.path.exists(path):
-        pytest.skip(f"live corpus absent: {path}")
-    for line in open(path, encoding="utf-8"):
-        rec = json.loads(line)
-        if rec.get("label") == label:
-            return rec
-    raise LookupError(label)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +59,7 @@ def pool(sandbox):
 # ------------------------------------------------------------------ WebSocket handshake
 
 def test_ws_bad_token_is_refused_as_recorded(sandbox, wss):
-    ref = recorded("f9-tootctl-streaming.jsonl", "ws bad token")
+    ref = exchange("f9-tootctl-streaming.jsonl", "ws bad token")
     # websocket-client's message: "Handshake status 401 Unauthorized -+-+- {headers} -+-+- b''"
     status_line, ref_headers, ref_body = [p.strip() for p in ref["body"].split("-+-+-")]
     ref_headers = {k.lower(): v for k, v in ast.literal_eval(ref_headers).items()}
@@ -123,14 +113,14 @@ def test_sse_refusals(sandbox, path, headers, status, error):
     r = sandbox.get(path, headers=headers, timeout=10)
     assert (r.status_code, r.headers["Content-Type"], r.json()) == (status, "application/json", {"error": error})
     # Express headers as on the recorded SSE responses (f7 "sse open").
-    ref = recorded("f7-streaming.jsonl", "sse open")["headers"]
+    ref = exchange("f7-streaming.jsonl", "sse open")["headers"]
     for h in ("X-Powered-By", "Access-Control-Allow-Origin", "Cache-Control", "Transfer-Encoding"):
         assert r.headers.get(h) == ref[h], h
     assert r.headers.get("X-Request-Id")
 
 
 def test_streaming_health_headers_as_recorded(sandbox):
-    ref = recorded("f1-health-https.jsonl", "streaming health")["response"]
+    ref = exchange("f1-health-https.jsonl", "streaming health")["response"]
     r = sandbox.get("/api/v1/streaming/health", timeout=10)
     assert (r.status_code, r.text) == (ref["status"], ref["text"])
     for h in ("Content-Type", "Transfer-Encoding", "X-Powered-By", "Access-Control-Allow-Origin", "Cache-Control"):
@@ -169,7 +159,7 @@ def test_every_image_url_of_the_instance_loads(sandbox):
         if acct:
             assert {acct["avatar"], acct["header"]} <= set(urls)
     # Same places as on real Mastodon: under /packs/ (the recording's front end was not built: /packs/stub/).
-    ref = recorded("f1-health-https.jsonl", "instance v2")["response"]["json"]
+    ref = exchange("f1-health-https.jsonl", "instance v2")["response"]["json"]
     assert ref["thumbnail"]["url"].startswith("https://localhost/packs/")
     assert v2["thumbnail"]["url"].startswith(sandbox.url + "/packs/")
     for url in urls:

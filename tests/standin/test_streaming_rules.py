@@ -1,6 +1,5 @@
 """Unit tests (no Docker) of the streaming server's request rules, after Mastodon's streaming/index.js."""
 import pytest
-
 from standin import streaming as s
 
 

@@ -1,6 +1,5 @@
 """tootctl argument parsing and error formatting (no database needed)."""
 import pytest
-
 from standin import tootctl
 from standin.tootctl import CliError, parse
 

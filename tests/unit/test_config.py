@@ -1,6 +1,12 @@
 import pytest
 
-from sandbox.config import RELEASES, SandboxConfig, parse_accounts, release, settings_from_env
+from sandbox.config import (
+    RELEASES,
+    SandboxConfig,
+    parse_accounts,
+    release,
+    settings_from_env,
+)
 from sandbox.errors import SandboxError
 from sandbox.lifecycle import resolve_config
 from sandbox.state import State

@@ -5,7 +5,12 @@ import stat
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sandbox.config import SandboxConfig
-from sandbox.environment import generate_secrets, load_or_create_secrets, mastodon_env, write_env_files
+from sandbox.environment import (
+    generate_secrets,
+    load_or_create_secrets,
+    mastodon_env,
+    write_env_files,
+)
 from sandbox.stack import images_for
 from sandbox.state import State, read_env_file
 

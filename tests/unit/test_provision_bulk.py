@@ -17,9 +17,9 @@ from sandbox.errors import SandboxError
 from sandbox.provision import bulk
 from sandbox.provision.provisioner import Provisioner
 from sandbox.state import State
+from tests.corpus import LIVE, exchange
 
 SCRIPT = server_commands.SCRIPTS_DIR / "bulk_accounts.rb"
-LIVE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mastodon-4.6.5-live"
 
 
 @pytest.mark.skipif(shutil.which("ruby") is None, reason="ruby is not installed here (CI installs it)")
@@ -123,19 +123,9 @@ class FakeHttp:
         return FakeResponse(401, {"error": "The access token is invalid"})
 
 
-def metadata_of(label_file: str, label: str) -> dict:
-    for line in (LIVE / label_file).read_text().splitlines():
-        d = json.loads(line)
-        if d["label"] == label:
-            return d["response"]["json"]
-    raise LookupError(label)
-
-
 @pytest.fixture
 def metadata():
-    if not LIVE.is_dir():
-        pytest.skip(f"the shared corpus is absent ({LIVE})")
-    return metadata_of("f1-health-https.jsonl", "oauth metadata")
+    return exchange("f1-health-https.jsonl", "oauth metadata")["response"]["json"]
 
 
 def test_pool_is_made_once_and_reused(tmp_path, metadata):

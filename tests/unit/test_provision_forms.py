@@ -3,23 +3,27 @@ parser would submit must be exactly what the recorder submitted and the server a
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
-from sandbox.provision.oauth import OOB, OAuthError, parse_page, pkce_challenge, read_redirect
+from sandbox.provision.oauth import (
+    OOB,
+    OAuthError,
+    parse_page,
+    pkce_challenge,
+    read_redirect,
+)
+from tests.corpus import exchange as corpus_exchange
+from tests.corpus import exchanges, requires_live
 
-LIVE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mastodon-4.6.5-live"
-pytestmark = pytest.mark.skipif(not LIVE.is_dir(), reason=f"the shared corpus is absent ({LIVE})")
+pytestmark = requires_live
 
 
-def f4() -> list[dict]:
-    return [json.loads(line) for line in (LIVE / "f4-oauth-code.jsonl").read_text().splitlines()]
+def f4() -> tuple[dict, ...]:
+    return exchanges("f4-oauth-code.jsonl")
 
 
 def exchange(label: str) -> dict:
-    return next(d for d in f4() if d["label"] == label)
+    return corpus_exchange("f4-oauth-code.jsonl", label)
 
 
 def followed_by(label: str) -> tuple[dict, dict]:

@@ -5,7 +5,6 @@ accepted), and every answer must be read as the server meant it."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -15,13 +14,13 @@ from requests.adapters import BaseAdapter
 from sandbox.errors import SandboxError
 from sandbox.provision import oauth
 from sandbox.provision.http import Http
+from tests.corpus import exchanges, requires_live
 
-LIVE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mastodon-4.6.5-live"
-pytestmark = pytest.mark.skipif(not LIVE.is_dir(), reason=f"the shared corpus is absent ({LIVE})")
+pytestmark = requires_live
 
 
 def load(name: str) -> dict[str, dict]:
-    return {d["label"]: d for d in map(json.loads, (LIVE / name).read_text().splitlines())}
+    return {d["label"]: d for d in exchanges(name)}
 
 
 class Replay(BaseAdapter):

@@ -3,10 +3,8 @@ shapes against what was actually run."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -17,13 +15,13 @@ from sandbox.provision.accounts import ensure_account
 from sandbox.provision.credentials import Credentials
 from sandbox.provision.tootctl import interpret, parse_error, parse_new_password, saw_ok
 from sandbox.state import State
+from tests.corpus import exchanges, requires_live
 
-LIVE = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "mastodon-4.6.5-live"
-pytestmark = pytest.mark.skipif(not LIVE.is_dir(), reason=f"the shared corpus is absent ({LIVE})")
+pytestmark = requires_live
 
 
 def records(name: str) -> dict[str, dict]:
-    return {d["label"]: d for d in map(json.loads, (LIVE / name).read_text().splitlines())}
+    return {d["label"]: d for d in exchanges(name)}
 
 
 def proc(rec: dict) -> subprocess.CompletedProcess[str]:

@@ -1,8 +1,8 @@
 """The sandbox CA proven by real TLS handshakes against a local server (no Docker needed)."""
 
 import http.server
-import ssl
 import socket
+import ssl
 import stat
 import threading
 from contextlib import contextmanager
