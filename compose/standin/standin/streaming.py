@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import sys
 import uuid
 from urllib.parse import parse_qs, urlsplit
@@ -243,13 +241,10 @@ def build(cfg: config.Config):
 
 
 def main() -> int:
-    from aiohttp import web
+    from .serve import serve
     cfg = config.load()
     print(config.banner(cfg, "streaming"), flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    web.run_app(build(cfg), host=os.environ.get("BIND", "0.0.0.0"), port=int(os.environ.get("PORT", "4000")),
-                print=lambda s: print(f"[streaming] {s}", flush=True), handle_signals=False)
-    return 0
+    return serve(build(cfg), "streaming", 4000)
 
 
 if __name__ == "__main__":

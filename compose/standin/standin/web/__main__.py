@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import sys
 
-from aiohttp import web
-
 from .. import config
+from ..serve import serve
 from .app import build
 
 
@@ -19,10 +16,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="%(message)s")
     # Keep /health polling out of the log (config.silence_healthcheck_path = '/health').
     logging.getLogger("aiohttp.access").addFilter(lambda rec: "/health" not in rec.getMessage())
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    web.run_app(build(cfg), host=os.environ.get("BIND", "0.0.0.0"), port=int(os.environ.get("PORT", "3000")),
-                print=lambda s: print(f"[web] {s}", flush=True), handle_signals=False)
-    return 0
+    return serve(build(cfg), "web", 3000)
 
 
 if __name__ == "__main__":
