@@ -190,10 +190,16 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
     state.dir.chmod(0o700)  # private even when an older run or another tool made it
     ensure_tls(state.tls_dir, name)
     write_env_files(config, state, images_for(config))
+    try:
+        pull_missing_images(stack, progress)
+        build_images(stack, progress)
+    except SandboxError:
+        if is_new:
+            # Nothing was started yet: leave no half-made sandbox behind, so the user can retry with
+            # other settings (e.g. SANDBOX_SERVER=standin after a failed pull).
+            state.remove()
+        raise
     state.save_config(config)
-
-    pull_missing_images(stack, progress)
-    build_images(stack, progress)
 
     progress.step("starting containers")
     stack.run("up", "--detach", "--remove-orphans")

@@ -59,6 +59,7 @@ class Stack:
         self.config = config
         self.state = state
         self._compose: list[str] | None = None
+        self._model: dict | None = None
 
     @property
     def files(self) -> list[Path]:
@@ -86,7 +87,10 @@ class Stack:
         return self.run("exec", "-T", service, *argv, input=input, check=False)
 
     def config_json(self) -> dict:
-        return json.loads(self.run("config", "--format", "json").stdout)
+        """The merged compose model (asked once per Stack: the files do not change under it)."""
+        if self._model is None:
+            self._model = json.loads(self.run("config", "--format", "json").stdout)
+        return self._model
 
     def services(self) -> list[ServiceState]:
         out = self.run("ps", "--all", "--format", "json", check=False).stdout.strip()

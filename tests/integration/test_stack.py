@@ -209,6 +209,8 @@ def test_unpullable_official_image_names_the_image_and_the_way_out(sandbox):
     try:
         msg = _one_line_error(cli("up", "--name", "it-pull", "--port", "38447", "--server", "official"))
         assert "cannot pull " in msg and "SANDBOX_SERVER=standin" in msg
+        # Nothing half-made is left, so the way out the message names works at once.
+        assert not State("it-pull").dir.exists()
     finally:
         cli("destroy", "--name", "it-pull", "--yes")
 
