@@ -221,3 +221,15 @@ def test_reset_password_revokes_the_accounts_tokens(prov, throwaway):
     new = prov.token(THROWAWAY, "code", "read")  # signs in with the new password
     assert fp(new["access_token"]) != fp(old)
     assert check_token(prov.http, new["access_token"], THROWAWAY)["username"] == THROWAWAY
+
+
+def test_mastodon_py_works_unchanged_with_the_exported_bundle(sandbox, monkeypatch):
+    # As a user would run it after `eval "$(mastodon-sandbox env)"`: the default version check on,
+    # the CA from REQUESTS_CA_BUNDLE, the token from the .secret file.
+    from mastodon import Mastodon
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sandbox.state.bundle_file))
+    api = Mastodon(access_token=str(usercred_path(sandbox.state, "alice")))
+    assert api.account_verify_credentials()["username"] == "alice"
+    assert api.instance()["domain"] == sandbox.config.domain  # v2 on Mastodon >= 4.0
+    assert api.verify_minimum_version("4.3.0")

@@ -176,3 +176,11 @@ def test_account_avatar_and_header_load(sandbox, pool):
     for key in ("avatar", "avatar_static", "header", "header_static"):
         got = requests.get(acct[key], verify=str(sandbox.state.ca_file), timeout=10)
         assert (got.status_code, got.headers.get("Content-Type")) == (200, "image/png"), acct[key]
+
+
+def test_a_trailing_slash_routes_as_without_it(sandbox):
+    # Rails ignores a trailing slash; Mastodon.py asks for /api/v1/instance/ and /api/v2/instance/.
+    for path in ("/api/v1/instance", "/api/v2/instance"):
+        plain, slashed = sandbox.get(path), sandbox.get(path + "/")
+        assert slashed.status_code == plain.status_code == 200
+        assert slashed.json()["version"] == plain.json()["version"]

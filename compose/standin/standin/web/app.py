@@ -36,8 +36,19 @@ async def not_found(request: web.Request) -> web.Response:
     return error_page(404)
 
 
+class RailsRouter(web.UrlDispatcher):
+    """Routes as Rails' router does: a trailing slash is ignored (`/api/v1/instance/` is
+    `/api/v1/instance`), which clients rely on — Mastodon.py asks for `/api/v1/instance/`."""
+
+    async def resolve(self, request: web.Request):
+        path = request.rel_url.path
+        if len(path) > 1 and path.endswith("/"):
+            request = request.clone(rel_url=request.rel_url.with_path(path.rstrip("/")))
+        return await super().resolve(request)
+
+
 def build(cfg: Config) -> web.Application:
-    app = web.Application(middlewares=[host_and_ssl, sessions], client_max_size=16 * 1024 * 1024)
+    app = web.Application(middlewares=[host_and_ssl, sessions], client_max_size=16 * 1024 * 1024, router=RailsRouter())
     app[CTX] = Ctx(cfg)
     r = app.router
     r.add_get("/health", health)
