@@ -7,6 +7,8 @@ SANDBOX_REQUIRE_DOCKER=1, as `make test` and CI set it: CI must never pass by sk
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,3 +76,26 @@ def live_corpus() -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} is absent: the fidelity checks need the shared corpus")
     return path
+
+
+def cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the mastodon-sandbox CLI as a user would, in this test's environment."""
+    return subprocess.run([sys.executable, "-m", "sandbox.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+@pytest.fixture
+def make_sandbox(sandbox):
+    """Makes extra named sandboxes with the shared one's server and version (`extra` options win:
+    argparse keeps the last), and destroys them afterwards."""
+    made = []
+
+    def make(name: str, port: int, *extra: str, provision: bool = False) -> subprocess.CompletedProcess:
+        made.append(name)
+        args = ["up", "--name", name, "--port", str(port), "--server", sandbox.config.server,
+                "--version", sandbox.config.version, "--quiet", *extra]
+        return cli(*args, *([] if provision else ["--no-provision"]))
+
+    yield make
+    for name in made:
+        cli("destroy", "--name", name, "--yes")

@@ -7,11 +7,9 @@ other ports, with the same server as the shared one, and destroy them.
 
 from __future__ import annotations
 
-import os
 import socket
 import ssl
 import subprocess
-import sys
 from pathlib import Path
 
 import docker
@@ -22,12 +20,7 @@ import websocket
 from sandbox.state import State, read_env_file
 
 pytestmark = pytest.mark.docker
-CLI = [sys.executable, "-m", "sandbox.cli"]
-
-
-def cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full_env, timeout=timeout)
+from tests.conftest import cli
 
 
 # --- the shared sandbox -------------------------------------------------------------------------
@@ -102,20 +95,6 @@ def test_env_exports_point_at_the_sandbox(sandbox):
 
 
 # --- lifecycle, on sandboxes of their own --------------------------------------------------------
-
-@pytest.fixture
-def make_sandbox(sandbox):
-    made = []
-
-    def make(name: str, port: int, *extra: str) -> subprocess.CompletedProcess:
-        made.append(name)
-        # An explicit --version in `extra` wins: argparse keeps the last one.
-        return cli("up", "--name", name, "--port", str(port), "--server", sandbox.config.server, "--version", sandbox.config.version, "--no-provision", "--quiet", *extra)
-
-    yield make
-    for name in made:
-        cli("destroy", "--name", name, "--yes")
-
 
 def _tootctl(name: str, *args: str) -> subprocess.CompletedProcess:
     from sandbox.stack import Stack
