@@ -1,12 +1,11 @@
-# mastodon-sandbox: developer targets. SANDBOX_SERVER=official (default) runs the official Mastodon
-# images; SANDBOX_SERVER=standin runs the offline stand-in (for machines with no container registry).
+# mastodon-sandbox: developer targets. A new sandbox runs the official Mastodon images unless
+# SANDBOX_SERVER=standin asks for the offline stand-in (machines with no container registry); an existing
+# sandbox keeps the server it was created with.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SB := $(BIN)/mastodon-sandbox
-SANDBOX_SERVER ?= official
-export SANDBOX_SERVER
 
 .PHONY: install up down destroy status logs info env test test-unit verify-real bench lint
 
