@@ -9,8 +9,12 @@ import sys
 
 from . import __version__
 from .config import S3_BACKENDS, SERVERS, parse_accounts, settings_from_env
+from .docker_env import doctor
 from .errors import SandboxError
+from .lifecycle import destroy, down, open_sandbox, up
 from .progress import Progress
+from .provision import env_exports as token_exports
+from .provision.cli import add_commands
 from .stack import Stack
 from .state import State
 
@@ -29,15 +33,11 @@ def _requested(args: argparse.Namespace) -> dict:
 
 
 def _open(args) -> tuple[State, Stack]:
-    from .lifecycle import open_sandbox
-
     _, state, stack = open_sandbox(args.name)
     return state, stack
 
 
 def cmd_up(args) -> int:
-    from .lifecycle import up
-
     progress = Progress(quiet=args.quiet)
     config, state, _ = up(args.name, _requested(args), progress, provision=not args.no_provision)
     progress.step(f"sandbox {config.name!r} is up at {config.base_url} ({config.server} server): `mastodon-sandbox info` for logins, `eval \"$(mastodon-sandbox env)\"` for a shell")
@@ -45,15 +45,11 @@ def cmd_up(args) -> int:
 
 
 def cmd_down(args) -> int:
-    from .lifecycle import down
-
     down(args.name, Progress())
     return 0
 
 
 def cmd_destroy(args) -> int:
-    from .lifecycle import destroy
-
     if not args.yes:
         if not sys.stdin.isatty():
             raise SandboxError(f"destroy removes sandbox {args.name!r} with its data and secrets: confirm with --yes")
@@ -88,8 +84,6 @@ def cmd_logs(args) -> int:
 
 
 def env_exports(state: State) -> dict[str, str]:
-    from .provision import env_exports as token_exports
-
     config = state.load_config()
     return {
         "SANDBOX_NAME": config.name,
@@ -156,8 +150,6 @@ def cmd_mail(args) -> int:
 
 
 def cmd_doctor(args) -> int:
-    from .docker_env import doctor
-
     state = State(args.name)
     port = args.port or (state.load_config().port if state.exists() else settings_from_env().get("port", 443))
     checks = doctor(port, state.dir)
@@ -204,8 +196,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", parents=[common], help="check Docker, Compose, the port and disk")
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_doctor)
-
-    from .provision.cli import add_commands
 
     add_commands(sub, common)
     return parser
