@@ -151,8 +151,10 @@ def cmd_mail(args) -> int:
 
 def cmd_doctor(args) -> int:
     state = State(args.name)
-    port = args.port or (state.load_config().port if state.exists() else settings_from_env().get("port", 443))
-    checks = doctor(port, state.dir)
+    config = state.load_config() if state.exists() else None
+    port = args.port or (config.port if config else settings_from_env().get("port", 443))
+    held = args.name if config and port == config.port and Stack(config, state).is_running() else None
+    checks = doctor(port, state.dir, port_held_by=held)
     for c in checks:
         print(f"{'ok  ' if c.ok else 'FAIL'} {c.name:<12} {c.detail}")
     return 0 if all(c.ok for c in checks) else 1

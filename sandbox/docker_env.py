@@ -94,8 +94,11 @@ def free_disk_gb(path: Path) -> float:
     return shutil.disk_usage(path).free / 1e9
 
 
-def doctor(port: int, state_dir: Path) -> list[Check]:
-    """Every precondition of `up`, each with what to do when it fails."""
+def doctor(port: int, state_dir: Path, port_held_by: str | None = None) -> list[Check]:
+    """Every precondition of `up`, each with what to do when it fails.
+
+    `port_held_by` names the running sandbox that already listens on the port (then it is not a problem).
+    """
     checks = []
     try:
         client = docker_client()
@@ -108,7 +111,9 @@ def doctor(port: int, state_dir: Path) -> list[Check]:
         checks.append(Check("compose", True, f"{' '.join(argv)} {_compose_version(argv)}"))
     except SandboxError as e:
         checks.append(Check("compose", False, str(e)))
-    if port_is_free(port):
+    if port_held_by:
+        checks.append(Check("port", True, f"127.0.0.1:{port} is served by sandbox {port_held_by!r}"))
+    elif port_is_free(port):
         checks.append(Check("port", True, f"127.0.0.1:{port} is free"))
     else:
         checks.append(Check("port", False, f"127.0.0.1:{port} is taken: stop what uses it, or choose another with --port"))

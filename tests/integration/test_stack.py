@@ -203,11 +203,17 @@ def test_media_path_reaches_the_bucket_and_reads_need_no_credentials(sandbox):
     assert r.status_code == 404 and "NoSuchKey" in r.text
 
 
-def test_doctor_reports_a_taken_port(sandbox):
-    out = cli("doctor", "--port", str(sandbox.config.port))
-    assert out.returncode == 1
-    assert any(line.startswith("FAIL port") for line in out.stdout.splitlines())
-    assert any(line.startswith("ok   docker engine") for line in out.stdout.splitlines())
+def test_doctor_tells_a_taken_port_from_the_sandboxs_own(sandbox):
+    own = cli("doctor", "--name", sandbox.config.name)
+    assert own.returncode == 0, own.stdout
+    assert any(line.startswith("ok   port") and "served by sandbox" in line for line in own.stdout.splitlines())
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = cli("doctor", "--name", sandbox.config.name, "--port", str(s.getsockname()[1]))
+    assert busy.returncode == 1
+    assert any(line.startswith("FAIL port") for line in busy.stdout.splitlines())
+    assert any(line.startswith("ok   docker engine") for line in busy.stdout.splitlines())
 
 
 def test_registrations_set_at_creation_and_kept_through_an_upgrade(make_sandbox):
