@@ -101,10 +101,15 @@ ERROR_TITLES = {
 }
 
 
+# content_for :page_title where it is not the message itself (errors/422.html.haml).
+ERROR_PAGE_TITLES = {422: "Security verification failed"}
+
+
 def error_page(code: int) -> str:
-    """layout 'error' + errors/<code>."""
-    return layout("Mastodon", _t("error").substitute(message=esc(ERROR_TITLES.get(code, str(code)))), "",
-                  "error")
+    """layout 'error' + errors/<code>; the layout titles it "<page title> - <site_title>" (default "Mastodon")."""
+    message = ERROR_TITLES.get(code, str(code))
+    return layout(f"{ERROR_PAGE_TITLES.get(code, message)} - Mastodon",
+                  _t("error").substitute(message=esc(message)), "", "error")
 
 
 def home(disclaimer: str) -> str:
