@@ -134,20 +134,45 @@ def stale_builds(stack: Stack) -> list[str]:
     return stale
 
 
-def build_images(stack: Stack, progress: Progress) -> None:
-    """Build the local images that are missing or out of date (a cached build still costs seconds)."""
+def build_images(stack: Stack, progress: Progress) -> list[str]:
+    """Build the local images that are missing or out of date (a cached build still costs seconds).
+
+    Returns the ids of the images the new builds replaced, for `remove_replaced_images`.
+    """
     if stack.config.server == "standin":
         ensure_local_base(progress)
     if stack.config.s3 == "seaweedfs":
         stage_seaweedfs_binary()
     services = stale_builds(stack)
     if not services:
-        return
+        return []
+    client = docker_client()
+    model = stack.config_json()["services"]
+    replaced = []
+    for name in services:
+        try:
+            replaced.append(client.images.get(model[name]["image"]).id)
+        except Exception:
+            pass  # not built yet
     progress.step(f"building local images: {', '.join(services)}")
     proc = stack.run("build", *services, check=False)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()
         raise SandboxError(f"building the sandbox images failed: {tail[-1] if tail else 'see docker compose build'}")
+    return replaced
+
+
+def remove_replaced_images(image_ids: list[str]) -> None:
+    """Drop images a rebuild left untagged, once no container uses them (others' still may: kept)."""
+    import docker.errors
+
+    client = docker_client()
+    for image_id in image_ids:
+        try:
+            if not client.images.get(image_id).tags:
+                client.images.remove(image_id)
+        except docker.errors.APIError:
+            pass  # still used by a container, or already gone
 
 
 def wait_app_ready(config: SandboxConfig, state: State, timeout: float = 60) -> dict:
@@ -192,7 +217,7 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
     write_env_files(config, state, images_for(config))
     try:
         pull_missing_images(stack, progress)
-        build_images(stack, progress)
+        replaced = build_images(stack, progress)
     except SandboxError:
         if is_new:
             # Nothing was started yet: leave no half-made sandbox behind, so the user can retry with
@@ -203,6 +228,7 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
 
     progress.step("starting containers")
     stack.run("up", "--detach", "--remove-orphans")
+    remove_replaced_images(replaced)
     with progress.waiting("waiting for every service to report healthy") as update:
         stack.wait_ready(
             timeout=900 if config.server == "official" else 300,
