@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SandboxError
@@ -90,7 +90,6 @@ class SandboxConfig:
     pool_size: int = 8
     web_concurrency: int = 0  # Puma workers; 0 = one process (upstream's 2 workers cost ~300 MB more)
     max_threads: int = 5
-    extra: dict = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}", self.name):
@@ -126,7 +125,6 @@ class SandboxConfig:
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
         d["accounts"] = [dataclasses.asdict(a) for a in self.accounts]
-        d.pop("extra")
         return d
 
     @classmethod
