@@ -21,7 +21,6 @@ from sandbox.stack import Stack
 from sandbox.state import State
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 
 def pytest_report_header(config):
@@ -67,15 +66,6 @@ def sandbox() -> Sandbox:
     except requests.RequestException as e:
         require_docker_tier(f"sandbox {name!r} does not answer at {config.base_url} ({type(e).__name__}): run `make up`")
     return Sandbox(config, state, Stack(config, state))
-
-
-@pytest.fixture(scope="session")
-def live_corpus() -> Path:
-    """Real Mastodon v4.6.5 exchanges, when ../shared is beside the project."""
-    path = SHARED / "corpus" / "mastodon-4.6.5-live"
-    if not path.is_dir():
-        pytest.skip(f"{path} is absent: the fidelity checks need the shared corpus")
-    return path
 
 
 def cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:

@@ -11,10 +11,10 @@ import secrets
 
 import pytest
 
+from sandbox import server_commands
 from tests.corpus import exchange
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BULK_RB = os.path.join(REPO, "sandbox", "provision", "scripts", "bulk_accounts.rb")
 
 pytestmark = [
     pytest.mark.docker,
@@ -93,9 +93,7 @@ def test_modify_sequence(web, tag):
 
 
 def test_bulk_accounts_contract(web, tag):
-    if not os.path.exists(BULK_RB):
-        pytest.skip("sandbox/provision/scripts/bulk_accounts.rb absent")
-    script = open(BULK_RB, encoding="utf-8").read()
+    script = server_commands.script_text("bulk_accounts")
     spec = {"app": {"name": f"pool-{tag}", "scopes": "read write follow push",
                     "redirect_uri": "urn:ietf:wg:oauth:2.0:oob"},
             "password": secrets.token_hex(16), "email_domain": "example.test",

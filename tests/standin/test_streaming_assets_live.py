@@ -11,10 +11,10 @@ import secrets
 import pytest
 import requests
 
+from sandbox import server_commands
 from tests.corpus import exchange
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BULK_RB = os.path.join(REPO, "sandbox", "provision", "scripts", "bulk_accounts.rb")
 
 pytestmark = [pytest.mark.docker]
 
@@ -41,15 +41,13 @@ def pool(sandbox):
     """Two fresh users (each with a read write follow push token) and their app, made by bulk_accounts in the
     web container; nothing is registered through POST /api/v1/apps (rate limited). The first token gets
     revoked by a test, the second stays valid."""
-    if not os.path.exists(BULK_RB):
-        pytest.skip("sandbox/provision/scripts/bulk_accounts.rb absent")
     tag = secrets.token_hex(3)
     spec = {"app": {"name": f"stream-{tag}", "scopes": "read write follow push",
                     "redirect_uri": "urn:ietf:wg:oauth:2.0:oob"},
             "password": secrets.token_hex(16), "email_domain": "example.test",
             "accounts": [{"username": f"strm{tag}_{i}", "email": f"strm{tag}_{i}@example.test", "role": None}
                          for i in range(2)]}
-    p = sandbox.stack.exec("web", ["bin/rails", "runner", open(BULK_RB, encoding="utf-8").read()],
+    p = sandbox.stack.exec("web", ["bin/rails", "runner", server_commands.script_text("bulk_accounts")],
                            input=json.dumps(spec))
     assert p.returncode == 0, p.stderr
     doc = json.loads([x for x in p.stdout.splitlines() if x.startswith("SANDBOX-JSON ")][-1][13:])
