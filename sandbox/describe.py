@@ -11,8 +11,7 @@ def describe(name: str) -> str:
         config = State(name).load_config()
     except SandboxError:
         return "no such sandbox: run `make up` first"
-    what = "the offline stand-in, not Mastodon" if config.server == "standin" else "official Mastodon images"
-    return f"{config.server} server: {what}, version {config.release.version}, {config.base_url}"
+    return f"{config.server} server: {config.description}, {config.base_url}"
 
 
 if __name__ == "__main__":

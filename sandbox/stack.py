@@ -13,23 +13,8 @@ from .docker_env import find_compose
 from .errors import SandboxError
 from .state import State
 
-LOCAL_BASE = "local/debian:bookworm"
-PUBLIC_BASE = "debian:bookworm-slim"
 # One-shot services: done when they exit 0.
 ONE_SHOT = {"db-prepare", "s3-init"}
-
-
-def images_for(config: SandboxConfig) -> dict[str, str]:
-    """The image variables of compose.env for this sandbox's server and version."""
-    rel = config.release
-    if config.server == "official":
-        return {
-            "MASTODON_IMAGE": f"ghcr.io/mastodon/mastodon:{rel.tag}",
-            "STREAMING_IMAGE": f"ghcr.io/mastodon/mastodon-streaming:{rel.tag}",
-            "BUILD_BASE": PUBLIC_BASE,
-            "BUILD_BASE_TAG": "bookworm-slim",
-        }
-    return {"BUILD_BASE": LOCAL_BASE, "BUILD_BASE_TAG": "local"}
 
 
 @dataclass(frozen=True)
@@ -74,17 +59,20 @@ class Stack:
             argv += ["--file", str(f)]
         return [*argv, "--env-file", str(self.state.compose_env), *args]
 
-    def run(self, *args: str, input: str | None = None, capture: bool = True, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run(self.command(*args), input=input, text=True, capture_output=capture)
+    def run(self, *args: str, input: str | None = None, capture: bool = True, check: bool = True, timeout: float | None = 600) -> subprocess.CompletedProcess:
+        try:
+            proc = subprocess.run(self.command(*args), input=input, text=True, capture_output=capture, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise SandboxError(f"docker compose {' '.join(args[:3])} did not finish within {timeout:.0f} s: see `mastodon-sandbox logs`") from None
         if check and proc.returncode != 0:
             detail = (proc.stderr or proc.stdout or "").strip().splitlines()
             last = detail[-1] if detail else f"exit code {proc.returncode}"
             raise SandboxError(f"docker compose {args[0]} failed: {last}")
         return proc
 
-    def exec(self, service: str, argv: list[str], input: str | None = None) -> subprocess.CompletedProcess:
+    def exec(self, service: str, argv: list[str], input: str | None = None, timeout: float | None = 600) -> subprocess.CompletedProcess:
         """Run a command in a running service's container; never raises on its exit code."""
-        return self.run("exec", "-T", service, *argv, input=input, check=False)
+        return self.run("exec", "-T", service, *argv, input=input, check=False, timeout=timeout)
 
     def config_json(self) -> dict:
         """The merged compose model (asked once per Stack: the files do not change under it)."""
@@ -93,7 +81,7 @@ class Stack:
         return self._model
 
     def services(self) -> list[ServiceState]:
-        out = self.run("ps", "--all", "--format", "json", check=False).stdout.strip()
+        out = self.run("ps", "--all", "--format", "json", timeout=60).stdout.strip()
         if not out:
             return []
         # Compose prints one JSON object per line (2.21+) or one array (older releases).

@@ -1,7 +1,14 @@
 """Shared fixtures: the running sandbox the Docker tier tests (`make up` starts it).
 
 Without a running sandbox the Docker tier skips with a reason — and fails instead when
-SANDBOX_REQUIRE_DOCKER=1, as `make test` and CI set it: CI must never pass by skipping.
+SANDBOX_REQUIRE_DOCKER=1, as `make test` and CI set it: CI must never pass by skipping, so under it
+every skip is a failure.
+
+Suites know which server they face. Two markers choose, and the run's header says in one line what
+was left out and why (deselected, never skipped):
+  needs_mastodon  needs more of Mastodon than the offline stand-in offers (statuses, media, timelines,
+                  streaming events): runs on the official and source-built servers only;
+  standin_only    tests the stand-in's own internals: runs on the stand-in only.
 """
 
 from __future__ import annotations
@@ -23,9 +30,60 @@ from sandbox.state import State
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _sandbox_name() -> str:
+    return os.environ.get("SANDBOX_NAME") or "default"
+
+
+def _server() -> str | None:
+    """The server of the sandbox under test, or None when there is none yet."""
+    state = State(_sandbox_name())
+    try:
+        return state.load_config().server if state.exists() else None
+    except Exception:
+        return None
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs_mastodon: needs real Mastodon (official or source-built): the stand-in does not offer it")
+    config.addinivalue_line("markers", "standin_only: tests the stand-in's own internals")
+
+
+def pytest_collection_modifyitems(config, items):
+    server = _server()
+    if server is None:
+        return
+    left_out = "standin_only" if server != "standin" else "needs_mastodon"
+    deselected = [item for item in items if left_out in item.keywords]
+    if not deselected:
+        return
+    config.hook.pytest_deselected(items=deselected)
+    items[:] = [item for item in items if left_out not in item.keywords]
+    if left_out == "needs_mastodon":
+        config._sandbox_left_out = f"{len(deselected)} tests need real Mastodon: the stand-in does not offer statuses, media, timelines or streaming events"
+    else:
+        config._sandbox_left_out = f"{len(deselected)} tests of the stand-in's internals do not apply to real Mastodon"
+
+
 def pytest_report_header(config):
-    name = os.environ.get("SANDBOX_NAME") or "default"
+    name = _sandbox_name()
     return f"sandbox {name!r}: {describe(name)}"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    note = getattr(config, "_sandbox_left_out", None)
+    if note:
+        terminalreporter.write_line(f"server-specific: {note} (deselected)")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under SANDBOX_REQUIRE_DOCKER=1 (make test, CI) a skip is a failure: nothing passes by skipping."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("SANDBOX_REQUIRE_DOCKER") == "1" and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under make test, which counts a skip as a failure: {reason}"
 
 
 def require_docker_tier(reason: str):
@@ -76,14 +134,17 @@ def cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.C
 
 @pytest.fixture
 def make_sandbox(sandbox):
-    """Makes extra named sandboxes with the shared one's server and version (`extra` options win:
-    argparse keeps the last), and destroys them afterwards."""
+    """Makes extra named sandboxes with the shared one's server, version, S3 backend and source folder
+    (`extra` options win: argparse keeps the last), and destroys them afterwards."""
     made = []
 
     def make(name: str, port: int, *extra: str, provision: bool = False) -> subprocess.CompletedProcess:
         made.append(name)
         args = ["up", "--name", name, "--port", str(port), "--server", sandbox.config.server,
-                "--version", sandbox.config.version, "--quiet", *extra]
+                "--version", sandbox.config.version, "--s3", sandbox.config.s3, "--quiet"]
+        if sandbox.config.source_dir:
+            args += ["--source", sandbox.config.source_dir]
+        args += extra
         return cli(*args, *([] if provision else ["--no-provision"]))
 
     yield make

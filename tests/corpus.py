@@ -1,6 +1,6 @@
-"""Real Mastodon v4.6.5 exchanges (../shared/corpus/mastodon-4.6.5-live), for tests that compare with them.
+"""Real Mastodon v4.6.5 exchanges (tests/recordings/mastodon-4.6.5-live), for tests that compare with them.
 
-The folder sits beside the project, not in it: tests that need it skip, with the reason, where it is absent.
+The recordings live in the project (tests/recordings/README.md), so every test runs on a fresh clone.
 """
 
 from __future__ import annotations
@@ -9,20 +9,15 @@ import functools
 import json
 from pathlib import Path
 
-import pytest
-
-LIVE = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "mastodon-4.6.5-live"
-ABSENT = f"the shared corpus is absent ({LIVE})"
-requires_live = pytest.mark.skipif(not LIVE.is_dir(), reason=ABSENT)
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
+LIVE = RECORDINGS / "mastodon-4.6.5-live"
+PRE_4_4 = RECORDINGS / "mastodon-pre-4.4"
 
 
 @functools.cache
 def exchanges(flow: str) -> tuple[dict, ...]:
     """Every exchange of one recording, e.g. 'f2-tootctl.jsonl', in order."""
-    path = LIVE / flow
-    if not path.exists():
-        pytest.skip(ABSENT)
-    with path.open(encoding="utf-8") as f:
+    with (LIVE / flow).open(encoding="utf-8") as f:
         return tuple(json.loads(line) for line in f if line.strip())
 
 

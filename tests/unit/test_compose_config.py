@@ -9,19 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.config import RELEASES, S3_BACKENDS, SandboxConfig, compose_dir
+from sandbox.config import RELEASES, S3_BACKENDS, SOURCE_RELEASES, SandboxConfig, compose_dir
 from sandbox.environment import write_env_files
-from sandbox.stack import Stack, images_for
+from sandbox.images import images_for
+from sandbox.stack import Stack
 from sandbox.state import State
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = [("official", r.version, s3) for r in RELEASES.values() for s3 in S3_BACKENDS] + [
     ("standin", "4.6.5", s3) for s3 in S3_BACKENDS
-] + [("standin", "4.3.24", "seaweedfs")]
+] + [("standin", "4.3.24", "seaweedfs")] + [("source", r.version, "seaweedfs") for r in SOURCE_RELEASES.values()]
+
+
+def make_config(server, version, s3) -> SandboxConfig:
+    source = "/opt/mastodon-source" if server == "source" else ""
+    return SandboxConfig(name="golden", server=server, version=version, s3=s3, port=8443, source_dir=source)
 
 
 def render(tmp_path, server, version, s3) -> str:
-    config = SandboxConfig(name="golden", server=server, version=version, s3=s3, port=8443)
+    config = make_config(server, version, s3)
     state = State("golden", root=tmp_path)
     write_env_files(config, state, images_for(config))
     out = Stack(config, state).run("config", "--no-env-resolution").stdout
@@ -40,7 +46,7 @@ def test_compose_config_matches_golden(tmp_path, server, version, s3):
 
 def test_every_published_port_binds_to_loopback(tmp_path):
     for server, version, s3 in CASES:
-        config = SandboxConfig(name="golden", server=server, version=version, s3=s3, port=8443)
+        config = make_config(server, version, s3)
         state = State("golden", root=tmp_path / f"{server}{version}{s3}")
         write_env_files(config, state, images_for(config))
         services = Stack(config, state).config_json()["services"]
@@ -56,3 +62,17 @@ def test_official_server_runs_pinned_official_images(tmp_path):
     assert {services[s]["image"] for s in ("web", "sidekiq", "db-prepare")} == {"ghcr.io/mastodon/mastodon:v4.5.15"}
     assert services["streaming"]["image"] == "ghcr.io/mastodon/mastodon-streaming:v4.5.15"
     assert "@sha256:" in services["s3"]["image"] and services["s3"]["image"].startswith("quay.io/minio/minio:RELEASE.")
+
+
+def test_source_server_runs_local_images_never_pulled(tmp_path):
+    config = make_config("source", "4.6", "seaweedfs")
+    state = State("golden", root=tmp_path)
+    write_env_files(config, state, images_for(config))
+    services = Stack(config, state).config_json()["services"]
+    assert {services[s]["image"] for s in ("web", "sidekiq", "db-prepare")} == {"mastodon-sandbox/mastodon:4.6.5-source"}
+    assert services["streaming"]["image"] == "mastodon-sandbox/mastodon-streaming:4.6.5-source"
+    assert all(services[s]["pull_policy"] == "never" for s in ("web", "sidekiq", "db-prepare", "streaming"))
+    # Everything else is built here from the debootstrap base: nothing comes from a registry.
+    from sandbox.images import registry_images
+
+    assert registry_images({"services": services}) == []

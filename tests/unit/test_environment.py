@@ -11,7 +11,7 @@ from sandbox.environment import (
     mastodon_env,
     write_env_files,
 )
-from sandbox.stack import images_for
+from sandbox.images import images_for
 from sandbox.state import State, read_env_file
 
 

@@ -13,9 +13,8 @@ from sandbox.provision.oauth import (
     read_redirect,
 )
 from tests.corpus import exchange as corpus_exchange
-from tests.corpus import exchanges, requires_live
+from tests.corpus import exchanges
 
-pytestmark = requires_live
 
 
 def f4() -> tuple[dict, ...]:

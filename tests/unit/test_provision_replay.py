@@ -14,9 +14,8 @@ from requests.adapters import BaseAdapter
 from sandbox.errors import SandboxError
 from sandbox.provision import oauth
 from sandbox.provision.http import Http
-from tests.corpus import exchanges, requires_live
+from tests.corpus import exchanges
 
-pytestmark = requires_live
 
 
 def load(name: str) -> dict[str, dict]:

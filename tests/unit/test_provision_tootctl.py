@@ -15,9 +15,8 @@ from sandbox.provision.accounts import ensure_account
 from sandbox.provision.credentials import Credentials
 from sandbox.provision.tootctl import interpret, parse_error, parse_new_password, saw_ok
 from sandbox.state import State
-from tests.corpus import exchanges, requires_live
+from tests.corpus import exchanges
 
-pytestmark = requires_live
 
 
 def records(name: str) -> dict[str, dict]:

