@@ -18,6 +18,13 @@ from .errors import SandboxError
 
 SERVERS = ("official", "source", "standin")
 S3_BACKENDS = ("minio", "seaweedfs", "local")
+# The roles Mastodon seeds (config/roles.yml, db/seeds/03_roles.rb); others are made by an admin first.
+DEFAULT_ROLES = ("Owner", "Admin", "Moderator")
+MAX_POOL_SIZE = 500
+# Local usernames: /\A[a-z0-9_]+\z/i, at most 30 characters (app/models/account.rb, UsernameValidator).
+USERNAME_RE = re.compile(r"[A-Za-z0-9_]{1,30}")
+# A host name of dot-separated labels with a letter in its last one (a domain Mastodon can mail).
+EMAIL_DOMAIN_RE = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 REGISTRATION_MODES = ("none", "approved", "open")
 
 
@@ -86,6 +93,14 @@ class Account:
 
 
 DEFAULT_ACCOUNTS = (Account("admin", "Owner"), Account("alice"), Account("bob"))
+# Before 4.4, tootctl checks Setting.reserved_usernames too (config/settings.yml; 4.4 bypasses it for
+# tootctl): `admin` cannot be created there, so a 4.3 sandbox's Owner is `owner`.
+RESERVED_BEFORE_4_4 = ("admin", "support", "help", "root", "webmaster", "administrator", "mod", "moderator")
+DEFAULT_ACCOUNTS_4_3 = (Account("owner", "Owner"), Account("alice"), Account("bob"))
+
+
+def default_accounts(version: str, server: str = "official") -> tuple[Account, ...]:
+    return DEFAULT_ACCOUNTS_4_3 if release(version, server).key() < (4, 4) else DEFAULT_ACCOUNTS
 
 
 @dataclass(frozen=True)
@@ -97,7 +112,7 @@ class SandboxConfig:
     s3: str = "minio"
     email_domain: str = "example.test"
     registrations: str = "none"
-    accounts: tuple[Account, ...] = DEFAULT_ACCOUNTS
+    accounts: tuple[Account, ...] = ()  # empty: the version's defaults (default_accounts)
     pool_size: int = 8
     source_dir: str = ""  # the source server's folder (SANDBOX_MASTODON_SOURCE): README, "Mastodon from source"
     web_concurrency: int = 0  # Puma workers; 0 = one process (upstream's 2 workers cost ~300 MB more)
@@ -114,7 +129,29 @@ class SandboxConfig:
             raise SandboxError(f"unknown registrations mode {self.registrations!r}: choose none, approved or open")
         if not 1 <= self.port <= 65535:
             raise SandboxError(f"bad port {self.port}: choose 1-65535")
+        if not 0 <= self.pool_size <= MAX_POOL_SIZE:
+            raise SandboxError(f"bad pool size {self.pool_size}: choose 0-{MAX_POOL_SIZE}")
+        if not EMAIL_DOMAIN_RE.fullmatch(self.email_domain):
+            raise SandboxError(f"bad e-mail domain {self.email_domain!r}: use a domain such as example.test")
+        for acct in self.accounts:
+            if not USERNAME_RE.fullmatch(acct.username):
+                raise SandboxError(f"bad username {acct.username!r}: Mastodon allows only letters, digits and underscores (at most 30)")
+            if acct.role is not None and acct.role not in DEFAULT_ROLES:
+                raise SandboxError(
+                    f"unknown role {acct.role!r} for {acct.username}: Mastodon's roles are {', '.join(DEFAULT_ROLES)}; a custom role "
+                    "is made by an admin (Administration > Roles), then given with `tootctl accounts modify NAME --role ROLE`"
+                )
+        reserved = [a.username for a in self.accounts if a.username.lower() in RESERVED_BEFORE_4_4]
+        if reserved and self.release.key() < (4, 4):
+            raise SandboxError(
+                f"Mastodon {self.release.version} reserves the username {reserved[0]!r} (config/settings.yml reserved_usernames): "
+                "choose another, e.g. --accounts owner:Owner,alice,bob"
+            )
+        if len({a.username.lower() for a in self.accounts}) != len(self.accounts):
+            raise SandboxError("an account is named twice in the accounts setting")
         release(self.version, self.server)
+        if not self.accounts:
+            object.__setattr__(self, "accounts", default_accounts(self.version, self.server))
         if self.server == "source" and not self.source_dir:
             raise SandboxError(
                 "the source server builds Mastodon from a folder: set SANDBOX_MASTODON_SOURCE (or --source) to one holding "

@@ -18,13 +18,14 @@ from .environment import write_env_files
 from .errors import SandboxError
 from .images import build_images, images_for, pull_missing_images, remove_replaced_images
 from .progress import Progress
-from .stack import Stack
+from .stack import ONE_SHOT, Stack
 from .state import State
 from .tls import ensure_tls
 
 # Settings a sandbox keeps for life: Mastodon cannot change its domain once data exists, and the
 # server and storage own the volumes' contents.
 FIXED_SETTINGS = ("server", "port", "s3", "email_domain")
+CHANGEABLE_SETTINGS = ("source_dir", "registrations", "accounts", "pool_size")
 
 
 def resolve_config(name: str, requested: dict, state: State) -> tuple[SandboxConfig, bool]:
@@ -45,8 +46,11 @@ def resolve_config(name: str, requested: dict, state: State) -> tuple[SandboxCon
                 f"sandbox {name!r} was created with {key}={getattr(saved, key)} and keeps it; "
                 f"use another --name, or `mastodon-sandbox destroy --name {name}` first"
             )
-    if requested.get("source_dir") and requested["source_dir"] != saved.source_dir:
-        saved = dataclasses.replace(saved, source_dir=requested["source_dir"])  # the folder may move
+    # Settings that may change on an existing sandbox are applied, never silently dropped: the source
+    # folder may move, and accounts, the pool and the registration mode are provisioned anew by `up`.
+    changed = {k: requested[k] for k in CHANGEABLE_SETTINGS if k in requested and requested[k] != getattr(saved, k)}
+    if changed:
+        saved = dataclasses.replace(saved, **changed)
     if "version" in requested:
         wanted = release(requested["version"], saved.server)
         if wanted.key() < saved.release.key():
@@ -110,23 +114,80 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         raise
     state.save_config(config)
 
-    progress.step("starting containers")
-    stack.run("up", "--detach", "--remove-orphans")
+    start_services(config, state, stack, is_new, progress)
     remove_replaced_images(replaced)
-    with progress.waiting("waiting for every service to report healthy") as update:
-        stack.wait_ready(
-            timeout=300 if config.server == "standin" else 900,
-            on_change=lambda states: update(" ".join(f"{s.service}:{'ok' if s.ready else (s.health or s.state)}" for s in states)),
-        )
     instance = wait_app_ready(config, state)
     progress.step(f"{config.base_url} is ready: {instance.get('title')} {instance.get('version')}")
     if provision:
         from .provision import provision as provision_accounts
 
         provision_accounts(config, state, stack, progress)
-    if is_new and config.registrations != "none":
-        set_registrations(stack, config.registrations)
+    apply_registrations(config, state, stack, progress)
     return config, state, stack
+
+
+PREPARED_FILE = "prepared.json"
+
+
+def prepared_marker(config: SandboxConfig, stack: Stack) -> dict:
+    """What db:prepare last ran for: the Mastodon image (by id) and version. Another image or version
+    means new code, whose migrations must run."""
+    image = stack.config_json()["services"]["db-prepare"]["image"]
+    try:
+        image_id = docker_client().images.get(image).id
+    except Exception as e:  # docker.errors.ImageNotFound and engine faults alike: say which
+        raise SandboxError(f"the image {image} of db-prepare cannot be read: {e}") from None
+    return {"image": image, "image_id": image_id, "version": config.release.version}
+
+
+def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bool, progress: Progress) -> None:
+    """Start what is not running, and only that. db:prepare (a Rails boot: about 20 s on real Mastodon)
+    runs when the database is new or the Mastodon image or version changed since it last ran; otherwise
+    healthy services are left alone and dead ones are started again on their own."""
+    marker = prepared_marker(config, stack)
+    last = state.read_json(state.dir / PREPARED_FILE, default=None)
+    if is_new or last is None:
+        reason = "a new database" if is_new else "no record of an earlier db:prepare"
+    elif last.get("image_id") != marker["image_id"]:
+        reason = f"the Mastodon image changed ({last.get('image')} {str(last.get('image_id'))[7:19]} -> {marker['image_id'][7:19]})"
+    elif last.get("version") != marker["version"]:
+        reason = f"Mastodon {last.get('version')} -> {marker['version']}"
+    else:
+        reason = None
+    if reason:
+        progress.step(f"starting containers; db:prepare runs: {reason}")
+        stack.run("up", "--detach", "--remove-orphans")
+    else:
+        states = {s.service: s for s in stack.services()}
+        wanted = [name for name in stack.config_json()["services"] if name not in ONE_SHOT]
+        down = [name for name in wanted if name not in states or not states[name].ready]
+        if not down:
+            progress.step("every service is running and healthy; nothing to start")
+        else:
+            progress.step(f"starting {', '.join(down)} (db:prepare is current: not run again)")
+        # --no-deps: db-prepare is not run again; compose recreates a service only if its image or
+        # configuration changed, and leaves running ones alone.
+        stack.run("up", "--detach", "--no-deps", "--remove-orphans", *wanted)
+    with progress.waiting("waiting for every service to report healthy") as update:
+        stack.wait_ready(
+            timeout=300 if config.server == "standin" else 900,
+            on_change=lambda states: update(" ".join(f"{s.service}:{'ok' if s.ready else (s.health or s.state)}" for s in states)),
+        )
+    state.write_json(state.dir / PREPARED_FILE, marker)
+
+
+APPLIED_FILE = "applied.json"
+
+
+def apply_registrations(config: SandboxConfig, state: State, stack: Stack, progress: Progress) -> None:
+    """The registration mode asked for, applied once with tootctl and recorded, so that it survives a
+    first `up` that failed after saving the configuration, and a changed setting is applied."""
+    applied = state.read_json(state.dir / APPLIED_FILE, default={}) or {}
+    if applied.get("registrations", "none") == config.registrations:
+        return
+    progress.step(f"setting registrations to {config.registrations} with tootctl")
+    set_registrations(stack, config.registrations)
+    state.write_json(state.dir / APPLIED_FILE, {**applied, "registrations": config.registrations})
 
 
 def set_registrations(stack: Stack, mode: str) -> None:

@@ -61,6 +61,12 @@ COMMANDS: tuple[ServerCommand, ...] = (
         "JSON spec (sandbox/provision/bulk.py)",
         "stdout: one line `SANDBOX-JSON {...}` (log lines may precede it); rc 1 and a Ruby error otherwise",
     ),
+    ServerCommand(
+        "runner tootctl_batch", "web", ("bin/rails", "runner", "{SCRIPT tootctl_batch}"),
+        "JSON list of tootctl argv lists (without `tootctl`)",
+        "stdout: one line `SANDBOX-JSON [{\"status\", \"stdout\", \"stderr\"}, ...]`, each as that tootctl call "
+        "prints it alone",
+    ),
 )
 
 COMMANDS_BY_NAME = {c.name: c for c in COMMANDS}
@@ -94,6 +100,11 @@ def cache_clear() -> tuple[str, list[str]]:
 
 def version() -> tuple[str, list[str]]:
     return "web", ["tootctl", "version"]
+
+
+def tootctl_batch() -> tuple[str, list[str]]:
+    """Several tootctl commands in one Rails boot; the JSON list of argv lists goes on stdin."""
+    return rails_runner("tootctl_batch")
 
 
 def script_text(name: str) -> str:

@@ -9,6 +9,8 @@ was left out and why (deselected, never skipped):
   needs_mastodon  needs more of Mastodon than the offline stand-in offers (statuses, media, timelines,
                   streaming events): runs on the official and source-built servers only;
   standin_only    tests the stand-in's own internals: runs on the stand-in only.
+A third, differential, marks the check of the stand-in against a real Mastodon: it runs only when
+SANDBOX_REFERENCE names the real sandbox (`make differential`).
 """
 
 from __future__ import annotations
@@ -46,9 +48,15 @@ def _server() -> str | None:
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs_mastodon: needs real Mastodon (official or source-built): the stand-in does not offer it")
     config.addinivalue_line("markers", "standin_only: tests the stand-in's own internals")
+    config.addinivalue_line("markers", "differential: the stand-in against a real Mastodon (SANDBOX_REFERENCE)")
 
 
 def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("SANDBOX_REFERENCE"):
+        differential = [item for item in items if "differential" in item.keywords]
+        if differential:
+            config.hook.pytest_deselected(items=differential)
+            items[:] = [item for item in items if "differential" not in item.keywords]
     server = _server()
     if server is None:
         return
@@ -112,9 +120,8 @@ class Sandbox:
         return requests.get(self.url + path, verify=str(self.state.ca_file), **kw)
 
 
-@pytest.fixture(scope="session")
-def sandbox() -> Sandbox:
-    name = os.environ.get("SANDBOX_NAME") or "default"
+def open_running(name: str) -> Sandbox:
+    """A running sandbox by name, or a skip (a failure under make test) saying how to start it."""
     state = State(name)
     if not state.exists():
         require_docker_tier(f"no sandbox {name!r} at {state.dir}: run `make up` first")
@@ -124,6 +131,19 @@ def sandbox() -> Sandbox:
     except requests.RequestException as e:
         require_docker_tier(f"sandbox {name!r} does not answer at {config.base_url} ({type(e).__name__}): run `make up`")
     return Sandbox(config, state, Stack(config, state))
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Sandbox:
+    return open_running(_sandbox_name())
+
+
+@pytest.fixture(scope="session")
+def reference() -> Sandbox:
+    """The real Mastodon the differential check compares the stand-in with (SANDBOX_REFERENCE)."""
+    ref = open_running(os.environ["SANDBOX_REFERENCE"])
+    assert ref.config.server != "standin", f"SANDBOX_REFERENCE={ref.config.name} is a stand-in, not real Mastodon"
+    return ref
 
 
 def cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:

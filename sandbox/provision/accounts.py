@@ -6,7 +6,7 @@ from .. import server_commands
 from ..config import Account, SandboxConfig
 from ..errors import SandboxError
 from .credentials import Credentials
-from .tootctl import Executor, run
+from .tootctl import Executor, TootctlResult, run, run_batch
 
 # Local usernames must match /\A[a-z0-9_]+\z/i, at most 30 characters (app/models/account.rb).
 USERNAME_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
@@ -38,6 +38,29 @@ def ensure_account(
     if reset_password:
         return reset_account_password(stack, creds, account.username, email=email, role=account.role)
     result = run(stack, server_commands.accounts_create(account.username, email, account.role))
+    return _save_created(creds, account, email, result)
+
+
+def ensure_accounts(config: SandboxConfig, stack: Executor, creds: Credentials, accounts: list[Account]) -> list[dict]:
+    """Every account the state has no password for, created by tootctl in ONE Rails boot (tootctl_batch);
+    saved ones are reused untouched. Each is saved as soon as its answer is read."""
+    for account in accounts:
+        check_username(account.username)
+    missing = [a for a in accounts if not (creds.account(a.username) or {}).get("password")]
+    if len(missing) > 1:
+        commands = [server_commands.accounts_create(a.username, email_for(config, a.username), a.role) for a in missing]
+        failures = []
+        for account, result in zip(missing, run_batch(stack, commands)):
+            try:
+                _save_created(creds, account, email_for(config, account.username), result)
+            except SandboxError as e:
+                failures.append(str(e))
+        if failures:
+            raise SandboxError("; ".join(failures))
+    return [ensure_account(config, stack, creds, a) for a in accounts]
+
+
+def _save_created(creds: Credentials, account: Account, email: str, result: TootctlResult) -> dict:
     if not result.ok:
         if "username taken" in (result.error or ""):
             raise SandboxError(

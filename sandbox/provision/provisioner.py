@@ -275,10 +275,12 @@ class Provisioner:
     def provision(self) -> None:
         self.step("reading the server's OAuth metadata")
         supported_scopes(self.http)
-        for acct in self.config.accounts:
-            if not (self.creds.account(acct.username) or {}).get("password"):
-                self.step(f"creating the account {acct.username} with tootctl (about 8 s)")
-            self.ensure_account(acct.username, acct.role)
+        missing = [a.username for a in self.config.accounts if not (self.creds.account(a.username) or {}).get("password")]
+        if missing:
+            self.step(f"creating the accounts {', '.join(missing)} with tootctl, in one Rails boot")
+        if self.stack is None:
+            raise SandboxError("creating accounts needs the running stack: start it with `mastodon-sandbox up`")
+        accounts_mod.ensure_accounts(self.config, self.stack, self.creds, list(self.config.accounts))
         self.step("registering the sandbox's app (or reusing it)")
         self.default_app()
         for acct in self.config.accounts:

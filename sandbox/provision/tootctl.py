@@ -7,6 +7,7 @@ on stdout; errors go to stderr with exit status 1. A Sidekiq "connecting to Redi
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from dataclasses import dataclass
@@ -88,3 +89,26 @@ def run(stack: Executor, command: tuple[str, list[str]]) -> TootctlResult:
     except FileNotFoundError as e:  # docker itself missing
         raise SandboxError(f"cannot run {' '.join(argv[:3])}: {e}; is Docker installed?") from None
     return interpret(proc)
+
+
+BATCH_PREFIX = "SANDBOX-JSON "
+
+
+def run_batch(stack: Executor, commands: list[tuple[str, list[str]]]) -> list[TootctlResult]:
+    """Several tootctl commands in one Rails boot (the shipped tootctl_batch script): each is tootctl's own
+    code and reads as a separate call would (server_commands: runner tootctl_batch)."""
+    from .. import server_commands
+
+    argvs = []
+    for _, argv in commands:
+        if argv[:1] != ["tootctl"]:
+            raise SandboxError(f"not a tootctl command: {' '.join(argv[:2])}")
+        argvs.append(argv[1:])
+    service, argv = server_commands.tootctl_batch()
+    proc = stack.exec(service, argv, input=json.dumps(argvs))
+    line = next((ln for ln in _lines(proc.stdout) if ln.startswith(BATCH_PREFIX)), None)
+    if proc.returncode != 0 or line is None:
+        detail = [ln for ln in _lines(proc.stderr or proc.stdout) if ln.strip()]
+        raise SandboxError(f"the tootctl_batch script failed: {detail[-1] if detail else f'exit code {proc.returncode}'}")
+    answers = json.loads(line[len(BATCH_PREFIX):])
+    return [interpret(subprocess.CompletedProcess(argv, a["status"], a["stdout"], a["stderr"])) for argv, a in zip(argvs, answers)]

@@ -15,7 +15,7 @@ def test_other_code_is_refused(capsys):
     assert runner.main(["puts 1"], cfg) == 1
     err = capsys.readouterr().err
     assert err.strip() == ("stand-in: bin/rails runner only runs the scripts mastodon-sandbox ships "
-                           "(bulk_accounts); this one is not one of them")
+                           "(bulk_accounts, tootctl_batch); this one is not one of them")
 
 
 @pytest.mark.parametrize("env,version,password", [({}, "4.6.5+standin", False),

@@ -96,3 +96,33 @@ def test_damaged_state_folder_is_reported_not_overwritten(tmp_path):
     with pytest.raises(SandboxError, match="damaged"):
         resolve_config("t", {}, state)
     assert state.config_file.read_text() == "{not json"
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"pool_size": -3}, "bad pool size -3"),
+    ({"pool_size": 100000}, "bad pool size"),
+    ({"email_domain": "not a domain"}, "bad e-mail domain 'not a domain'"),
+    ({"email_domain": "localhost"}, "bad e-mail domain"),
+    ({"accounts": parse_accounts("bad-name")}, "bad username 'bad-name'"),
+    ({"accounts": parse_accounts("admin:God")}, "unknown role 'God' for admin: Mastodon's roles are Owner, Admin, Moderator"),
+    ({"accounts": parse_accounts("alice,Alice")}, "named twice"),
+    ({"version": "4.3", "accounts": parse_accounts("admin:Owner,alice")}, "reserves the username 'admin'"),
+])
+def test_each_bad_setting_is_one_line_before_anything_is_made(tmp_path, kw, message):
+    state = State("t", root=tmp_path)
+    with pytest.raises(SandboxError, match=message) as e:
+        resolve_config("t", kw, state)
+    assert "\n" not in str(e.value)
+    assert not state.dir.exists()  # resolve_config is the first thing `up` does: nothing was created
+
+
+def test_a_43_sandbox_defaults_to_an_owner_that_43_allows():
+    assert [(a.username, a.role) for a in SandboxConfig(version="4.3").accounts] == [("owner", "Owner"), ("alice", None), ("bob", None)]
+    assert SandboxConfig().accounts[0].username == "admin"
+
+
+def test_changeable_settings_are_applied_to_an_existing_sandbox(tmp_path):
+    state = _saved(tmp_path, server="standin", s3="seaweedfs")
+    config, new = resolve_config("t", {"registrations": "open", "pool_size": 3, "accounts": parse_accounts("admin:Owner,alice,carol")}, state)
+    assert not new and config.registrations == "open" and config.pool_size == 3
+    assert [a.username for a in config.accounts] == ["admin", "alice", "carol"]

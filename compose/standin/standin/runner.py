@@ -10,8 +10,8 @@ from typing import Callable
 from . import accounts, config, oauth
 from .db import connect
 
-REFUSAL = ("stand-in: bin/rails runner only runs the scripts mastodon-sandbox ships (bulk_accounts); "
-           "this one is not one of them")
+REFUSAL = ("stand-in: bin/rails runner only runs the scripts mastodon-sandbox ships (bulk_accounts, "
+           "tootctl_batch); this one is not one of them")
 
 
 def script_name(code: str) -> str | None:
@@ -72,7 +72,27 @@ def bulk_accounts(cfg: config.Config, conn, doc: dict, log: Callable[[str], None
             "accounts": out_accounts}
 
 
-SCRIPTS = {"bulk_accounts": bulk_accounts}
+def tootctl_batch(cfg: config.Config, conn, doc: list, log: Callable[[str], None] = print) -> list:
+    """Contract of sandbox/provision/scripts/tootctl_batch.rb: each argv runs as `tootctl ARGV` alone would,
+    its stdout, stderr and exit status captured apart."""
+    import contextlib
+    import io
+
+    from . import tootctl
+
+    out = []
+    for argv in doc:
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                status = tootctl.main([str(a) for a in argv])
+            except SystemExit as e:
+                status = e.code if isinstance(e.code, int) else 1
+        out.append({"status": status, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()})
+    return out
+
+
+SCRIPTS = {"bulk_accounts": bulk_accounts, "tootctl_batch": tootctl_batch}
 
 
 def main(argv: list[str], cfg: config.Config) -> int:

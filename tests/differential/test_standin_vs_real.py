@@ -1,0 +1,200 @@
+"""The differential check: the same scripted flows against the stand-in (SANDBOX_NAME) and a real Mastodon
+(SANDBOX_REFERENCE, the source-built or official server), compared exchange by exchange on what clients
+rely on: status, content type, the presence of the rate-limit and WWW-Authenticate headers, the Location's
+path and query keys, JSON shape both ways, and tootctl's exit status and output lines. Where they differ,
+the stand-in is wrong. Each flow prints one line of agreement; `make differential` runs it in CI.
+
+Deselected unless SANDBOX_REFERENCE names a running sandbox (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from types import SimpleNamespace
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from tests.corpus import exchange
+from tests.flows import F3, base_ct, client, has_header, replay_f4, shape_diff
+
+pytestmark = [pytest.mark.docker, pytest.mark.differential]
+
+
+def compare(label: str, standin, real) -> list[str]:
+    """What a client would notice between two answers to the same request."""
+    out = []
+    if standin.status_code != real.status_code:
+        out.append(f"status {standin.status_code}, real {real.status_code}")
+    if base_ct(standin.headers) != base_ct(real.headers):
+        out.append(f"content-type {base_ct(standin.headers)!r}, real {base_ct(real.headers)!r}")
+    for h in ("x-ratelimit-limit", "www-authenticate", "location"):
+        if has_header(standin.headers, h) != has_header(real.headers, h):
+            out.append(f"{h} {'present' if has_header(standin.headers, h) else 'absent'}, real the opposite")
+    if "location" in real.headers and "location" in standin.headers:
+        a, b = urlsplit(standin.headers["location"]), urlsplit(real.headers["location"])
+        if (a.path, sorted(k for k, _ in parse_qsl(a.query))) != (b.path, sorted(k for k, _ in parse_qsl(b.query))):
+            out.append(f"location {a.path}?{a.query[:40]}, real {b.path}?{b.query[:40]}")
+    if base_ct(real.headers) == "application/json":
+        try:
+            got, want = standin.json(), real.json()
+        except ValueError:
+            out.append("body is not JSON")
+        else:
+            out += shape_diff(want, got) + [f"(extra) {d}" for d in shape_diff(got, want) if d.endswith(": missing")]
+    return [f"{label}: {d}" for d in out]
+
+
+class Table:
+    """One line per flow: how many exchanges agree, and the first difference."""
+
+    def __init__(self, flow: str):
+        self.flow, self.total, self.problems = flow, 0, []
+
+    def add(self, label: str, standin, real) -> None:
+        self.total += 1
+        self.problems += compare(label, standin, real)
+
+    def report(self) -> None:
+        bad = len({p.split(":")[0] for p in self.problems})
+        print(f"\n[differential] {self.flow:<28} {self.total - bad}/{self.total} exchanges agree"
+              + (f"; first difference: {self.problems[0]}" if self.problems else ""))
+        assert not self.problems, "the stand-in differs from real Mastodon:\n" + "\n".join(self.problems)
+
+
+@pytest.fixture(scope="module")
+def both(sandbox, reference):
+    return SimpleNamespace(standin=sandbox, real=reference)
+
+
+def each(both, fn):
+    return fn(both.standin), fn(both.real)
+
+
+def test_public_endpoints(both):
+    table = Table("instance and discovery")
+    for path in ("/health", "/api/v2/instance", "/api/v1/instance", "/.well-known/oauth-authorization-server",
+                 "/.well-known/nodeinfo", "/api/v1/streaming/health", "/api/v1/instance/", "/api/v1/no-such-route"):
+        a, b = each(both, lambda s: client(s)("GET", path))
+        table.add(f"GET {path}", a, b)
+    a, b = each(both, lambda s: client(s)("GET", "/api/v2/instance", headers={"Host": "other.test"}))
+    table.add("foreign Host", a, b)
+    table.report()
+
+
+@pytest.fixture(scope="module")
+def apps(both):
+    """One app registration on each server (5 per 10 minutes per address), f3's "register app" body."""
+    form = exchange(F3, "register app")["request"]["body"]
+    body = {**form, "client_name": f"differential {secrets.token_hex(3)}", "redirect_uris": form["redirect_uris"].split("\n")}
+    a, b = each(both, lambda s: client(s)("POST", "/api/v1/apps", json=body))
+    return SimpleNamespace(standin=a, real=b)
+
+
+def test_apps_and_tokens(both, apps):
+    table = Table("apps and tokens")
+    table.add("register app", apps.standin, apps.real)
+    assert apps.real.status_code == 200, apps.real.text
+
+    def flow(s, app):
+        go = client(s)
+        creds = {"client_id": app["client_id"], "client_secret": app["client_secret"]}
+        out = {"client credentials": go("POST", "/oauth/token", data={"grant_type": "client_credentials", **creds, "scope": "read"})}
+        auth = {"Authorization": f"Bearer {out['client credentials'].json().get('access_token', '')}"}
+        out["verify app"] = go("GET", "/api/v1/apps/verify_credentials", headers=auth)
+        out["app token on a user endpoint"] = go("GET", "/api/v1/accounts/verify_credentials", headers=auth)
+        out["app token on home"] = go("GET", "/api/v1/timelines/home", headers=auth)
+        out["no token"] = go("GET", "/api/v1/accounts/verify_credentials")
+        out["bad token"] = go("GET", "/api/v1/accounts/verify_credentials", headers={"Authorization": "Bearer nope"})
+        out["unknown client"] = go("POST", "/oauth/token", data={"grant_type": "client_credentials", "client_id": "nope", "client_secret": "x"})
+        out["password grant"] = go("POST", "/oauth/token", data={"grant_type": "password", **creds, "username": "x@example.test", "password": "x"})
+        out["write-only token"] = go("POST", "/oauth/token", data={"grant_type": "client_credentials", **creds, "scope": "write"})
+        out["revoke"] = go("POST", "/oauth/revoke", data={**creds, "token": out["client credentials"].json().get("access_token", "")})
+        out["verify revoked"] = go("GET", "/api/v1/apps/verify_credentials", headers=auth)
+        return out
+
+    a, b = flow(both.standin, apps.standin.json()), flow(both.real, apps.real.json())
+    for label in b:
+        table.add(label, a[label], b[label])
+    table.report()
+
+
+def _user(s):
+    name = f"dif{secrets.token_hex(4)}"
+    email = f"{name}@{s.config.email_domain}"
+    p = s.stack.exec("web", ["tootctl", "accounts", "create", name, "--email", email, "--confirmed", "--approve"])
+    m = re.search(r"^New password: (\S+)\s*$", p.stdout, re.MULTILINE)
+    assert p.returncode == 0 and m, p.stdout + p.stderr
+    return SimpleNamespace(name=name, email=email, password=m.group(1))
+
+
+def test_oauth_code_flow(both, apps):
+    """f4's whole flow (sign-in, authorize, approve, PKCE, token errors, deny) in one browser session on each."""
+    table = Table("sign-in and code flow")
+    app_of = {id(both.standin): SimpleNamespace(json=apps.standin.json()), id(both.real): SimpleNamespace(json=apps.real.json())}
+    a, b = each(both, lambda s: replay_f4(s, app_of[id(s)], _user(s)).got)
+    for key in b:
+        table.add(key[1], a[key], b[key])
+    table.report()
+
+
+def test_tootctl(both):
+    """Exit status and the shape of what tootctl prints (passwords and names aside)."""
+    rows = []
+
+    def run(s):
+        tag = secrets.token_hex(3)
+        cmds = {
+            "create": ["accounts", "create", f"t{tag}", "--email", f"t{tag}@{s.config.email_domain}", "--confirmed", "--approve"],
+            "create duplicate": ["accounts", "create", f"t{tag}", "--email", f"u{tag}@{s.config.email_domain}"],
+            "create bad email": ["accounts", "create", f"v{tag}", "--email", "not-an-email"],
+            "create unknown role": ["accounts", "create", f"w{tag}", "--email", f"w{tag}@{s.config.email_domain}", "--role", "Nope"],
+            "reset password": ["accounts", "modify", f"t{tag}", "--reset-password"],
+            "modify unknown": ["accounts", "modify", f"nobody{tag}", "--approve"],
+            "version": ["version"],
+        }
+        out = {}
+        for label, argv in cmds.items():
+            p = s.stack.exec("web", ["tootctl", *argv])
+            norm = lambda text: [re.sub(r"[0-9a-f]{32}", "<hex>", re.sub(rf"\b\w*{tag}\w*\b", "<name>", line)).strip()
+                                 for line in re.sub(r"\x1b\[[0-9;]*m", "", text).splitlines()
+                                 if line.strip() and not re.match(r"^(INFO|WARN|DEBUG|\d{4}-\d\d-\d\dT)", line.strip())]
+            out[label] = (p.returncode, norm(p.stdout), norm(p.stderr))
+        return out
+
+    a, b = each(both, run)
+    for label in b:
+        if label == "version":  # the stand-in says what it is: 4.6.5+standin
+            same = a[label][0] == b[label][0] and a[label][1][0].split("+")[0] == b[label][1][0]
+        else:
+            same = a[label] == b[label]
+        if not same:
+            rows.append(f"tootctl {label}: stand-in {a[label]}, real {b[label]}")
+    print(f"\n[differential] {'tootctl':<28} {len(b) - len(rows)}/{len(b)} commands agree" + (f"; first difference: {rows[0]}" if rows else ""))
+    assert not rows, "\n".join(rows)
+
+
+def test_streaming_refusals(both):
+    import websocket
+
+    table = Table("streaming authentication")
+    for label, path, headers in (
+        ("SSE without a token", "/api/v1/streaming/user", {}),
+        ("SSE with a bad token", "/api/v1/streaming/user", {"Authorization": "Bearer nope"}),
+        ("SSE unknown channel", "/api/v1/streaming/nope", {"Authorization": "Bearer nope"}),
+    ):
+        a, b = each(both, lambda s: client(s)("GET", path, headers=headers, stream=True, timeout=10))
+        table.add(label, a, b)
+    statuses = []
+    for s in (both.standin, both.real):
+        try:
+            websocket.create_connection(s.url.replace("https", "wss") + "/api/v1/streaming?stream=user&access_token=nope",
+                                        sslopt={"ca_certs": str(s.state.ca_file)}, timeout=10).close()
+            statuses.append(101)
+        except websocket.WebSocketBadStatusException as e:
+            statuses.append(e.status_code)
+    table.total += 1
+    if statuses[0] != statuses[1]:
+        table.problems.append(f"WebSocket with a bad token: status {statuses[0]}, real {statuses[1]}")
+    table.report()
