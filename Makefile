@@ -42,7 +42,7 @@ env: install
 # The whole suite against the running sandbox (`make up` first); the Docker tier fails, never skips.
 test: install
 	@echo "make test: testing sandbox '$${SANDBOX_NAME:-default}' ($$($(BIN)/python -m sandbox.describe))"
-	SANDBOX_REQUIRE_DOCKER=1 $(BIN)/pytest -p no:cacheprovider
+	SANDBOX_REQUIRE_DOCKER=1 $(BIN)/pytest -p no:cacheprovider --durations=15
 
 # What needs no Docker: the unit tests and the stand-in's Docker-free tests.
 test-unit: install

@@ -74,7 +74,11 @@ def cmd_status(args) -> int:
     for s in sorted(services, key=lambda s: s.service):
         mark = "ok" if s.ready else "--"
         print(f"  {mark} {s.service:<11} {s.state}{' ' + s.health if s.health else ''}{' exit ' + str(s.exit_code) if s.state == 'exited' else ''}")
-    return 0 if all(s.ready for s in services) else 1
+    down = [s.service for s in services if not s.ready]
+    if down:
+        # restart: unless-stopped does not bring back a killed container (Docker counts a kill as a stop).
+        print(f"  down: {', '.join(sorted(down))}: `mastodon-sandbox up --name {config.name}` starts them again, and only them")
+    return 0 if not down else 1
 
 
 def cmd_logs(args) -> int:

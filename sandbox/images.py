@@ -192,6 +192,15 @@ def inputs_digest(recipe: SourceRecipe, verified: dict[str, str]) -> str:
     return h.hexdigest()[:24]
 
 
+def image_id(image: str) -> str | None:
+    import docker.errors
+
+    try:
+        return docker_client().images.get(image).id
+    except docker.errors.ImageNotFound:
+        return None
+
+
 def built_inputs(image: str) -> str | None:
     """The inputs digest of a built source image, or None when there is no such image."""
     import docker.errors
@@ -288,8 +297,10 @@ def _docker_build(context: Path, target: str, tag: str, args: dict[str, str], la
         raise SandboxError(f"building {tag} failed; its log: {log.name}")
 
 
-def ensure_source_images(config: SandboxConfig, progress: Progress) -> None:
-    """Build Mastodon from the source folder, unless images built from the same inputs exist."""
+def ensure_source_images(config: SandboxConfig, progress: Progress) -> list[str]:
+    """Build Mastodon from the source folder, unless images built from the same inputs exist.
+
+    Returns the ids of the images a rebuild replaced, for `remove_replaced_images`."""
     version = config.release.version
     recipe = SOURCE_RECIPES[version]
     folder = source_folder(config)
@@ -298,11 +309,12 @@ def ensure_source_images(config: SandboxConfig, progress: Progress) -> None:
     digest = inputs_digest(recipe, verified)
     images = source_images(version)
     if all(built_inputs(img) == digest for img in images.values()):
-        return
+        return []
+    replaced = [image_id(img) for img in images.values()]
     ensure_base(SOURCE_BASE, progress)
     log_path = build_log_path(version)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    progress.step(f"building Mastodon {version} from source (about 20 minutes the first time; log: {log_path})")
+    progress.step(f"building Mastodon {version} from source (about 10 minutes the first time; log: {log_path})")
     args = {
         "BASE": SOURCE_BASE,
         "BUNDLER_VERSION": recipe.bundler,
@@ -319,6 +331,7 @@ def ensure_source_images(config: SandboxConfig, progress: Progress) -> None:
         _docker_build(context, "runtime", images["MASTODON_IMAGE"], args, labels, log, progress, deadline)
         _docker_build(context, "streaming", images["STREAMING_IMAGE"], args, labels, log, progress, deadline)
     progress.step(f"built {images['MASTODON_IMAGE']} and {images['STREAMING_IMAGE']}")
+    return [i for i in replaced if i]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,16 +412,14 @@ def build_images(stack, progress: Progress) -> list[str]:
     config = stack.config
     if config.server != "official":
         ensure_base(LOCAL_BASE, progress)
-    if config.server == "source":
-        ensure_source_images(config, progress)
+    replaced = ensure_source_images(config, progress) if config.server == "source" else []
     if config.s3 == "seaweedfs":
         stage_seaweedfs_binary()
     model = stack.config_json()
     services = stale_builds(model)
     if not services:
-        return []
+        return replaced
     client = docker_client()
-    replaced = []
     for name in services:
         try:
             replaced.append(client.images.get(model["services"][name]["image"]).id)

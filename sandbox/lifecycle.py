@@ -7,6 +7,8 @@ secrets. Only `destroy` removes state.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import time
 
 import requests
@@ -114,7 +116,7 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         raise
     state.save_config(config)
 
-    start_services(config, state, stack, is_new, progress)
+    start_services(config, state, stack, is_new, bool(replaced), progress)
     remove_replaced_images(replaced)
     instance = wait_app_ready(config, state)
     progress.step(f"{config.base_url} is ready: {instance.get('title')} {instance.get('version')}")
@@ -137,23 +139,29 @@ def prepared_marker(config: SandboxConfig, stack: Stack) -> dict:
         image_id = docker_client().images.get(image).id
     except Exception as e:  # docker.errors.ImageNotFound and engine faults alike: say which
         raise SandboxError(f"the image {image} of db-prepare cannot be read: {e}") from None
-    return {"image": image, "image_id": image_id, "version": config.release.version}
+    # The merged compose model (env files inlined): a change to it means containers to recreate.
+    model = hashlib.sha256(json.dumps(stack.config_json(), sort_keys=True).encode()).hexdigest()[:16]
+    return {"image": image, "image_id": image_id, "version": config.release.version, "model": model}
 
 
-def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bool, progress: Progress) -> None:
+def prepare_reason(is_new: bool, last: dict | None, marker: dict) -> str | None:
+    """Why db:prepare must run (new database, another image or version), or None when it is current."""
+    if is_new or last is None:
+        return "a new database" if is_new else "no record of an earlier db:prepare"
+    if last.get("image_id") != marker["image_id"]:
+        return f"the Mastodon image changed ({marker['image']}: {str(last.get('image_id'))[7:19]} -> {marker['image_id'][7:19]})"
+    if last.get("version") != marker["version"]:
+        return f"Mastodon {last.get('version')} -> {marker['version']}"
+    return None
+
+
+def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bool, rebuilt: bool, progress: Progress) -> None:
     """Start what is not running, and only that. db:prepare (a Rails boot: about 20 s on real Mastodon)
     runs when the database is new or the Mastodon image or version changed since it last ran; otherwise
     healthy services are left alone and dead ones are started again on their own."""
     marker = prepared_marker(config, stack)
     last = state.read_json(state.dir / PREPARED_FILE, default=None)
-    if is_new or last is None:
-        reason = "a new database" if is_new else "no record of an earlier db:prepare"
-    elif last.get("image_id") != marker["image_id"]:
-        reason = f"the Mastodon image changed ({last.get('image')} {str(last.get('image_id'))[7:19]} -> {marker['image_id'][7:19]})"
-    elif last.get("version") != marker["version"]:
-        reason = f"Mastodon {last.get('version')} -> {marker['version']}"
-    else:
-        reason = None
+    reason = prepare_reason(is_new, last, marker)
     if reason:
         progress.step(f"starting containers; db:prepare runs: {reason}")
         stack.run("up", "--detach", "--remove-orphans")
@@ -161,10 +169,12 @@ def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bo
         states = {s.service: s for s in stack.services()}
         wanted = [name for name in stack.config_json()["services"] if name not in ONE_SHOT]
         down = [name for name in wanted if name not in states or not states[name].ready]
-        if not down:
+        same_stack = last.get("model") == marker["model"] and not rebuilt
+        if not down and same_stack:
             progress.step("every service is running and healthy; nothing to start")
-        else:
-            progress.step(f"starting {', '.join(down)} (db:prepare is current: not run again)")
+            return
+        what = ", ".join(down) if down else "services whose image or configuration changed"
+        progress.step(f"starting {what} (db:prepare is current: not run again)")
         # --no-deps: db-prepare is not run again; compose recreates a service only if its image or
         # configuration changed, and leaves running ones alone.
         stack.run("up", "--detach", "--no-deps", "--remove-orphans", *wanted)

@@ -152,6 +152,12 @@ def cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.C
                           env={**os.environ, **(env or {})}, timeout=timeout)
 
 
+def server_args(sandbox: Sandbox) -> list[str]:
+    """`up` options for another sandbox on the same server, S3 backend and source folder as this one."""
+    args = ["--server", sandbox.config.server, "--s3", sandbox.config.s3]
+    return args + (["--source", sandbox.config.source_dir] if sandbox.config.source_dir else [])
+
+
 @pytest.fixture
 def make_sandbox(sandbox):
     """Makes extra named sandboxes with the shared one's server, version, S3 backend and source folder
@@ -160,11 +166,8 @@ def make_sandbox(sandbox):
 
     def make(name: str, port: int, *extra: str, provision: bool = False) -> subprocess.CompletedProcess:
         made.append(name)
-        args = ["up", "--name", name, "--port", str(port), "--server", sandbox.config.server,
-                "--version", sandbox.config.version, "--s3", sandbox.config.s3, "--quiet"]
-        if sandbox.config.source_dir:
-            args += ["--source", sandbox.config.source_dir]
-        args += extra
+        args = ["up", "--name", name, "--port", str(port), *server_args(sandbox), "--version", sandbox.config.version,
+                "--quiet", *extra]
         return cli(*args, *([] if provision else ["--no-provision"]))
 
     yield make

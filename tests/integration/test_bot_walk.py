@@ -129,9 +129,13 @@ def test_a_mention_notifies_and_a_reply_threads(alice, bob, toot):
 
 
 def test_a_direct_message_starts_a_conversation(alice, bob):
+    # A direct status reaches the conversations of the mentioned accounts that follow its author
+    # (FanOutOnWriteService#deliver_to_mentioned_followers!), and the author's own.
+    alice.account_follow(bob.me()["id"])
     dm = bob.status_post("@alice just between us", visibility="direct")
     assert dm["visibility"] == "direct"
-    eventually("the conversation", lambda: any(c["last_status"] and c["last_status"]["id"] == dm["id"] for c in alice.conversations()))
+    for who in (bob, alice):
+        eventually("the conversation", lambda: any(c["last_status"] and c["last_status"]["id"] == dm["id"] for c in who.conversations()))
 
 
 def test_a_scheduled_status_waits_and_can_be_cancelled(alice):

@@ -126,3 +126,15 @@ def test_changeable_settings_are_applied_to_an_existing_sandbox(tmp_path):
     config, new = resolve_config("t", {"registrations": "open", "pool_size": 3, "accounts": parse_accounts("admin:Owner,alice,carol")}, state)
     assert not new and config.registrations == "open" and config.pool_size == 3
     assert [a.username for a in config.accounts] == ["admin", "alice", "carol"]
+
+
+def test_db_prepare_runs_only_for_a_new_database_or_new_code():
+    from sandbox.lifecycle import prepare_reason
+
+    marker = {"image": "mastodon-sandbox/mastodon:4.6.5-source", "image_id": "sha256:" + "a" * 64, "version": "4.6.5", "model": "m"}
+    assert prepare_reason(True, None, marker) == "a new database"
+    assert prepare_reason(False, None, marker) == "no record of an earlier db:prepare"
+    assert prepare_reason(False, dict(marker), marker) is None
+    assert prepare_reason(False, {**marker, "model": "other"}, marker) is None  # recreating containers needs no migration
+    assert "image changed" in prepare_reason(False, {**marker, "image_id": "sha256:" + "b" * 64}, marker)
+    assert prepare_reason(False, {**marker, "version": "4.3.23"}, marker) == "Mastodon 4.3.23 -> 4.6.5"

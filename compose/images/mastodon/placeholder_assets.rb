@@ -5,17 +5,30 @@
 # The official image precompiles the web front end; where no container registry is reachable, some of
 # its npm packages cannot be had (4.6: @formatjs/unplugin, emoji-mart-lazyload), so this build skips
 # it. Every HTML page still renders (sign-in, authorization, settings) with its real forms, and the API,
-# streaming and Sidekiq are untouched; asset URLs under /packs/stub/ answer 404. This file is the one
-# difference from the official image.
+# streaming and Sidekiq are untouched; asset URLs point under /packs/stub/, where the Dockerfile puts the
+# source's images and icons (the instance thumbnail loads) and one empty stylesheet for every style entry
+# (mails are sent, unstyled); scripts answer 404. This file is the one difference from the official image.
 module SandboxPlaceholderAssets
+  # An empty stylesheet: pages link it, and mails inline it (Premailer reads stylesheets from
+  # public/, lib/premailer_bundled_asset_strategy.rb) — a missing one fails every HTML mail.
+  STYLESHEET = '/packs/stub/placeholder.css'
+
   def self.path(name)
     "/packs/stub/#{name}"
+  end
+
+  def self.stylesheet?(name, type)
+    type == :stylesheet || name.to_s.match?(/\.s?css\z/) || name.to_s.start_with?('themes/')
   end
 
   # 4.4+: vite_ruby (lib/vite_ruby/sri_extensions.rb looks entries up by name in the manifest).
   module Vite
     def lookup!(name, **options)
-      lookup(name, **options) || { 'file' => SandboxPlaceholderAssets.path(name), 'imports' => [], 'css' => [] }
+      found = lookup(name, **options)
+      return found if found
+
+      file = SandboxPlaceholderAssets.stylesheet?(name, options[:type]) ? STYLESHEET : SandboxPlaceholderAssets.path(name)
+      { 'file' => file, 'imports' => [], 'css' => [] }
     end
 
     def resolve_virtual_entry(name)
@@ -31,7 +44,8 @@ module SandboxPlaceholderAssets
       found = lookup(name, pack_type)
       return found if found
 
-      pack_type[:with_integrity] ? [SandboxPlaceholderAssets.path(name), nil] : SandboxPlaceholderAssets.path(name)
+      path = SandboxPlaceholderAssets.stylesheet?(name, pack_type[:type]) ? STYLESHEET : SandboxPlaceholderAssets.path(name)
+      pack_type[:with_integrity] ? [path, nil] : path
     end
   end
 end

@@ -124,8 +124,9 @@ def create_local(cfg: Config, conn, username: str, email: str, password: str | N
         raise ValidationFailed(errors)
     password = password or secrets.token_hex(16)  # SecureRandom.hex: 32 hex characters
     # User#set_approved (before_create): open registrations approve at once; closed/approved modes leave
-    # the user pending unless --approve.
-    approved = registrations_mode(conn) == "open" or approve
+    # the user pending until tootctl's `approve!`, which comes after the confirmation (accounts.rb create).
+    approved_at_create = registrations_mode(conn) == "open"
+    approved = approved_at_create or approve
     with conn.transaction():
         if reattach_account_id:
             account = conn.execute("UPDATE accounts SET suspended_at = NULL, updated_at = now() WHERE id = %s "
@@ -148,11 +149,15 @@ def create_local(cfg: Config, conn, username: str, email: str, password: str | N
         conn.execute("UPDATE users SET confirmation_sent_at = now() WHERE id = %s", (user["id"],))
         jobs.deliver_later(cfg, "UserMailer", "confirmation_instructions", user["id"],
                            extra={"token": user["confirmation_token"]})
-    if confirmed and approved:
-        # User#prepare_new_user!: welcome mail an hour later, through the schedule set.
+    if confirmed and approved_at_create:
+        # User#after_confirmation_tasks -> prepare_new_user!: welcome mail an hour later, through the schedule set.
         jobs.deliver_later(cfg, "UserMailer", "welcome", user["id"], wait=3600)
     elif confirmed:
+        # mark_email_as_confirmed! while still pending: staff are told (seen on real v4.6.5 for every
+        # `--confirmed --approve` account while registrations are closed), then approve! welcomes the user.
         notify_staff_about_pending_account(cfg, conn, user["id"])
+        if approve:
+            jobs.deliver_later(cfg, "UserMailer", "welcome", user["id"], wait=3600)
     return Created(account=account, user=user, password=password)
 
 

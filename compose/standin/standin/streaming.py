@@ -130,9 +130,13 @@ async def account_from_request(request, query: dict) -> dict:
 
 def express_headers(request) -> dict:
     # What every Express response of the streaming server carries (f1 "streaming health", f7 "sse open"):
-    # X-Powered-By, X-Request-Id (pino-http), Access-Control-Allow-Origin (cors()), Cache-Control.
-    return {"X-Powered-By": "Express", "X-Request-Id": request["request_id"], "Access-Control-Allow-Origin": "*",
-            "Cache-Control": "private, no-store"}
+    # X-Powered-By, X-Request-Id (pino-http), Access-Control-Allow-Origin (cors()). Cache-Control is set
+    # only by the health route and the event stream (streaming/index.js writeHead in the health handler,
+    # setHeader in streamToHttp): error answers carry none (seen on real v4.6.5).
+    return {"X-Powered-By": "Express", "X-Request-Id": request["request_id"], "Access-Control-Allow-Origin": "*"}
+
+
+NO_STORE = {"Cache-Control": "private, no-store"}
 
 
 def chunked(resp):
@@ -168,7 +172,7 @@ def upgrade_refusal(request, status: int, message: str):
 async def health(request):
     # streaming/index.js: text/plain 'OK' (plus the Express headers, as recorded in f1 "streaming health").
     from aiohttp import web
-    return chunked(web.Response(body=b"OK", headers=express_headers(request) | {"Content-Type": "text/plain"}))
+    return chunked(web.Response(body=b"OK", headers=express_headers(request) | NO_STORE | {"Content-Type": "text/plain"}))
 
 
 def express_not_found(request):
