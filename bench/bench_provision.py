@@ -1,20 +1,19 @@
 """Provisioning time, side by side in one run: 5 and 50 pool accounts with tokens through the bulk
 runner (one Rails boot), and 5 accounts through one `tootctl accounts create` each.
 
-Runs on a throwaway sandbox (`bench-prov`, port 39444) with the server of $SANDBOX_SERVER (default
-official), labelled with it, and removes it afterwards. Goal on real Mastodon: 50 in under 2x the time
+Runs on a throwaway sandbox (`bench-prov`, port 39444) with the server of $SANDBOX_SERVER (else the default
+sandbox's, else official), labelled with it, and removes it afterwards. Goal on real Mastodon: 50 in under 2x the time
 of 5. Usage: python bench/bench_provision.py
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 import uuid
 
 from sandbox import server_commands
+from common import cli, describe, server_settings
 from sandbox.lifecycle import destroy
 from sandbox.progress import Progress
 from sandbox.provision import bulk
@@ -22,7 +21,7 @@ from sandbox.stack import Stack
 from sandbox.state import State
 
 NAME, PORT = "bench-prov", 39444
-SERVER = os.environ.get("SANDBOX_SERVER") or "official"
+SERVER_ARGS = server_settings()
 
 
 def bulk_run(stack: Stack, n: int, tag: str) -> float:
@@ -45,8 +44,8 @@ def tootctl_run(stack: Stack, n: int, tag: str) -> float:
 
 
 def main() -> int:
-    print(f"server: {SERVER} ({'the offline stand-in, not Mastodon' if SERVER == 'standin' else 'official Mastodon images'})")
-    subprocess.run([sys.executable, "-m", "sandbox.cli", "up", "--name", NAME, "--port", str(PORT), "--server", SERVER, "--no-provision", "--quiet"], check=True)
+    print(describe(SERVER_ARGS))
+    cli("up", "--name", NAME, "--port", str(PORT), *SERVER_ARGS, "--no-provision", "--quiet")
     state = State(NAME)
     stack = Stack(state.load_config(), state)
     tag = uuid.uuid4().hex[:6]

@@ -6,33 +6,26 @@
 - each service's start-to-healthy time (the stand-in's web, streaming and Sidekiq included);
 - `down`;
 - memory of the idle stack, per service.
-Runs on a throwaway sandbox (`bench-stack`, port 39443) with the server of $SANDBOX_SERVER (default
-official) and removes it afterwards. Usage: python bench/bench_stack.py
+Runs on a throwaway sandbox (`bench-stack`, port 39443) with the server of $SANDBOX_SERVER (else the default
+sandbox's, else official) and removes it afterwards. Usage: python bench/bench_stack.py
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
 import sys
 import time
 
 import docker
 
+from common import cli, describe, server_settings
 from sandbox.lifecycle import destroy, wait_app_ready
 from sandbox.progress import Progress
 from sandbox.stack import Stack
 from sandbox.state import State
 
 NAME, PORT = "bench-stack", 39443
-SERVER = os.environ.get("SANDBOX_SERVER") or "official"
-
-
-def cli(*args: str) -> float:
-    t = time.monotonic()
-    subprocess.run([sys.executable, "-m", "sandbox.cli", *args], check=True, capture_output=True, text=True)
-    return time.monotonic() - t
+SERVER_ARGS = server_settings()
 
 
 def wipe_volumes(stack: Stack) -> None:
@@ -70,9 +63,9 @@ def memory_mb(client: docker.DockerClient, project: str) -> dict[str, float]:
 
 def main() -> int:
     client = docker.from_env()
-    print(f"server: {SERVER} ({'the offline stand-in, not Mastodon' if SERVER == 'standin' else 'official Mastodon images'})")
+    print(describe(SERVER_ARGS))
     # First run creates state and builds or pulls images: not measured.
-    cli("up", "--name", NAME, "--port", str(PORT), "--server", SERVER, "--no-provision", "--quiet")
+    cli("up", "--name", NAME, "--port", str(PORT), *SERVER_ARGS, "--no-provision", "--quiet")
     state = State(NAME)
     stack = Stack(state.load_config(), state)
     try:

@@ -47,6 +47,20 @@ def cmd_up(args) -> int:
     return 0
 
 
+def cmd_build(args) -> int:
+    """Build Mastodon from source ahead of time (reused while its inputs are unchanged); starts nothing."""
+    from .config import SandboxConfig
+    from .images import LOCAL_BASE, ensure_base, ensure_source_images, remove_replaced_images
+
+    settings = {k: v for k, v in _requested(args).items() if k in ("version", "source_dir")}
+    config = SandboxConfig(name="build", server="source", **settings)
+    progress = Progress(quiet=args.quiet)
+    ensure_base(LOCAL_BASE, progress)
+    remove_replaced_images(ensure_source_images(config, progress))
+    progress.step(f"Mastodon {config.release.version} from source is built: `up --server source --version {config.release.series}` uses it")
+    return 0
+
+
 def cmd_down(args) -> int:
     down(args.name, Progress())
     return 0
@@ -186,6 +200,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-provision", action="store_true", help="start the server only")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("build", help="build Mastodon from source ahead of time (the source server's images); starts nothing")
+    p.add_argument("--version", dest="version", help="Mastodon version or series the folder holds, e.g. 4.6 or 4.3 ($SANDBOX_VERSION)")
+    p.add_argument("--source", dest="source_dir", help="the folder: Mastodon's source, gems and SHA256SUMS ($SANDBOX_MASTODON_SOURCE)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_build)
 
     sub.add_parser("down", parents=[common], help="stop the sandbox, keeping its data").set_defaults(func=cmd_down)
     p = sub.add_parser("destroy", parents=[common], help="remove the sandbox: containers, volumes and state")

@@ -33,8 +33,23 @@ def docker_client():
         client.ping()
         return client
     except Exception as e:  # docker raises several types for one cause: no engine answers
+        if _permission_denied(e):
+            raise SandboxError(
+                "permission denied on the Docker socket: add yourself to the docker group (then log in again), or run as root"
+            ) from None
         hint = "start it (systemctl start docker, or dockerd &)"
         raise SandboxError(f"the Docker engine is not reachable ({type(e).__name__}): {hint}") from None
+
+
+def _permission_denied(error: BaseException) -> bool:
+    """Whether a connection failure was EACCES on the socket (the cause is wrapped several levels deep)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, PermissionError) or "Permission denied" in str(error):
+            return True
+        error = error.__cause__ or error.__context__ or (error.args[0] if error.args and isinstance(error.args[0], BaseException) else None)
+    return False
 
 
 def _compose_version(argv: list[str]) -> str | None:

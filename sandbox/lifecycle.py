@@ -11,6 +11,7 @@ import hashlib
 import json
 import time
 
+import docker.errors
 import requests
 
 from . import server_commands
@@ -141,13 +142,26 @@ def prepared_marker(config: SandboxConfig, stack: Stack) -> dict:
         raise SandboxError(f"the image {image} of db-prepare cannot be read: {e}") from None
     # The merged compose model (env files inlined): a change to it means containers to recreate.
     model = hashlib.sha256(json.dumps(stack.config_json(), sort_keys=True).encode()).hexdigest()[:16]
-    return {"image": image, "image_id": image_id, "version": config.release.version, "model": model}
+    return {"image": image, "image_id": image_id, "version": config.release.version, "model": model,
+            "database": database_volume(config)}
+
+
+def database_volume(config: SandboxConfig) -> str | None:
+    """When the database volume was made (None: there is none yet): a new volume is an empty database."""
+    import docker.errors
+
+    try:
+        return docker_client().volumes.get(f"{config.project}_db").attrs.get("CreatedAt")
+    except docker.errors.NotFound:
+        return None
 
 
 def prepare_reason(is_new: bool, last: dict | None, marker: dict) -> str | None:
     """Why db:prepare must run (new database, another image or version), or None when it is current."""
     if is_new or last is None:
         return "a new database" if is_new else "no record of an earlier db:prepare"
+    if marker.get("database") is None or last.get("database") != marker["database"]:
+        return "a new database volume"
     if last.get("image_id") != marker["image_id"]:
         return f"the Mastodon image changed ({marker['image']}: {str(last.get('image_id'))[7:19]} -> {marker['image_id'][7:19]})"
     if last.get("version") != marker["version"]:
@@ -163,6 +177,12 @@ def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bo
     last = state.read_json(state.dir / PREPARED_FILE, default=None)
     reason = prepare_reason(is_new, last, marker)
     if reason:
+        if last is not None and last.get("version") != marker["version"]:
+            # An upgrade: stop every process of the old code first, then run every migration, the
+            # post-deployment ones included — upstream's upgrade without zero downtime (lib/tasks/db.rake:
+            # "upgrade by stopping all services and running migrations without SKIP_POST_DEPLOYMENT_MIGRATIONS").
+            progress.step(f"upgrading Mastodon {last.get('version')} -> {marker['version']}: stopping web, streaming and Sidekiq")
+            stack.run("stop", "web", "streaming", "sidekiq")
         progress.step(f"starting containers; db:prepare runs: {reason}")
         stack.run("up", "--detach", "--remove-orphans")
     else:
@@ -183,7 +203,7 @@ def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bo
             timeout=300 if config.server == "standin" else 900,
             on_change=lambda states: update(" ".join(f"{s.service}:{'ok' if s.ready else (s.health or s.state)}" for s in states)),
         )
-    state.write_json(state.dir / PREPARED_FILE, marker)
+    state.write_json(state.dir / PREPARED_FILE, prepared_marker(config, stack) if reason else marker)
 
 
 APPLIED_FILE = "applied.json"
@@ -237,10 +257,15 @@ def destroy(name: str, progress: Progress) -> None:
     if not containers and not state.dir.exists():
         raise SandboxError(f"no sandbox named {name!r} here ({state.dir})")
     progress.step(f"removing sandbox {name!r}: {len(containers)} containers, their volumes and the state folder")
-    for c in containers:
-        c.remove(force=True)
-    for v in client.volumes.list(filters={"label": label}):
-        v.remove(force=True)
-    for n in client.networks.list(filters={"label": label}):
-        n.remove()
+    try:
+        for c in containers:
+            c.remove(force=True)
+        for v in client.volumes.list(filters={"label": label}):
+            v.remove(force=True)
+        for n in client.networks.list(filters={"label": label}):
+            n.remove()
+    except docker.errors.NotFound:
+        pass  # removed meanwhile (compose, another destroy): what we wanted
+    except docker.errors.APIError as e:
+        raise SandboxError(f"destroying {name!r} failed in Docker: {e.explanation or e}; the state folder is kept, run destroy again") from None
     state.remove()

@@ -146,7 +146,7 @@ def reference() -> Sandbox:
     return ref
 
 
-def cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+def cli(*args: str, env: dict | None = None, timeout: int = 1500) -> subprocess.CompletedProcess:
     """Run the mastodon-sandbox CLI as a user would, in this test's environment."""
     return subprocess.run([sys.executable, "-m", "sandbox.cli", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout)

@@ -131,10 +131,14 @@ def test_changeable_settings_are_applied_to_an_existing_sandbox(tmp_path):
 def test_db_prepare_runs_only_for_a_new_database_or_new_code():
     from sandbox.lifecycle import prepare_reason
 
-    marker = {"image": "mastodon-sandbox/mastodon:4.6.5-source", "image_id": "sha256:" + "a" * 64, "version": "4.6.5", "model": "m"}
+    marker = {"image": "mastodon-sandbox/mastodon:4.6.5-source", "image_id": "sha256:" + "a" * 64, "version": "4.6.5", "model": "m",
+              "database": "2026-12-01T20:00:00Z"}
     assert prepare_reason(True, None, marker) == "a new database"
     assert prepare_reason(False, None, marker) == "no record of an earlier db:prepare"
     assert prepare_reason(False, dict(marker), marker) is None
     assert prepare_reason(False, {**marker, "model": "other"}, marker) is None  # recreating containers needs no migration
     assert "image changed" in prepare_reason(False, {**marker, "image_id": "sha256:" + "b" * 64}, marker)
     assert prepare_reason(False, {**marker, "version": "4.3.23"}, marker) == "Mastodon 4.3.23 -> 4.6.5"
+    # Volumes wiped (`docker compose down --volumes`) or made anew: an empty database to load.
+    assert prepare_reason(False, marker, {**marker, "database": None}) == "a new database volume"
+    assert prepare_reason(False, marker, {**marker, "database": "2026-12-02T08:00:00Z"}) == "a new database volume"

@@ -49,3 +49,29 @@ def test_port_in_use_is_detected():
         port = s.getsockname()[1]
         assert not port_is_free(port)
     assert port_is_free(port)
+
+
+def test_permission_denied_on_the_socket_says_how_to_fix_it(monkeypatch, tmp_path):
+    """What docker-py raises for a socket the user may not open (as a user outside the docker group); as
+    root the kernel allows every socket, so the error is built here as docker-py words it."""
+    import docker
+    import docker.errors
+
+    from sandbox import docker_env
+
+    def refused(**kw):
+        raise docker.errors.DockerException(
+            "Error while fetching server API version: ('Connection aborted.', PermissionError(13, 'Permission denied'))")
+
+    _fake(tmp_path, "docker", "exit 0\n")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(docker, "from_env", refused)
+    with pytest.raises(SandboxError, match="permission denied on the Docker socket: add yourself to the docker group"):
+        docker_env.docker_client()
+
+    def absent(**kw):
+        raise docker.errors.DockerException("Error while fetching server API version: ('Connection aborted.', FileNotFoundError(2, 'No such file or directory'))")
+
+    monkeypatch.setattr(docker, "from_env", absent)
+    with pytest.raises(SandboxError, match="the Docker engine is not reachable"):
+        docker_env.docker_client()

@@ -149,3 +149,48 @@ def test_reset_password_of_an_account_the_state_lacks_records_it_whole(state):
     rec = ensure_account(SandboxConfig(name="t"), stack, Credentials.load(state), Account("carol"), reset_password=True)
     saved = Credentials.load(state).account("carol")
     assert saved == rec and saved["email"] == "carol@example.test" and re.fullmatch(r"[0-9a-f]{32}", saved["password"])
+
+
+class BatchStack(ReplayStack):
+    """Answers the tootctl_batch runner as the shipped script does: one SANDBOX-JSON line holding each
+    command's recorded exit status and output (a Sidekiq log line first, as on real Mastodon)."""
+
+    def exec(self, service, argv, input=None):
+        import json
+
+        assert (service, argv) == server_commands.tootctl_batch()
+        answers = []
+        for cmd in json.loads(input):
+            rec = next(r for r in self.recs if r["argv"] == ["tootctl", *cmd])
+            answers.append({"status": rec["rc"], "stdout": rec["stdout"], "stderr": rec["stderr"]})
+        self.calls.append(argv)
+        return subprocess.CompletedProcess(argv, 0, "INFO  Sidekiq client with redis_options {}\nSANDBOX-JSON " + json.dumps(answers) + "\n", "")
+
+
+def test_named_accounts_are_made_in_one_boot_and_read_as_separate_calls(tmp_path):
+    from sandbox.provision.accounts import ensure_accounts
+
+    recs = records("f2-tootctl.jsonl")
+    created = [recs["create owner"], recs["create alice"]]
+    assert len(created) == 2
+    accounts = [Account(r["argv"][3], r["argv"][r["argv"].index("--role") + 1] if "--role" in r["argv"] else None) for r in created]
+    config = SandboxConfig(name="t", email_domain=created[0]["argv"][5].split("@")[1], accounts=tuple(accounts))
+    creds = Credentials(State("t", root=tmp_path))
+    stack = BatchStack(recs)
+    ensure_accounts(config, stack, creds, list(config.accounts))
+    assert len(stack.calls) == 1  # one Rails boot for both
+    for r, acct in zip(created, accounts):
+        assert creds.account(acct.username)["password"] == parse_new_password(r["stdout"])
+
+
+def test_a_failed_command_in_a_batch_is_named_and_the_others_are_kept(tmp_path):
+    from sandbox.provision.accounts import ensure_accounts
+
+    recs = records("f2-tootctl.jsonl")
+    dup, ok = recs["create duplicate"], recs["create bob"]
+    config = SandboxConfig(name="t", accounts=(Account(ok["argv"][3]), Account("alice")))
+    creds = Credentials(State("t", root=tmp_path))
+    stack = BatchStack({"ok": ok, "dup": {**dup, "argv": ["tootctl", "accounts", "create", "alice", "--email", "alice@example.test", "--confirmed", "--approve"]}})
+    with pytest.raises(SandboxError, match="alice exists on the server but the sandbox has no password"):
+        ensure_accounts(config, stack, creds, list(config.accounts))
+    assert creds.account(ok["argv"][3])["password"]  # saved at once: the password exists nowhere else

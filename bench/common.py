@@ -1,0 +1,55 @@
+"""What every bench script shares: which server it measures (labelled in its output) and running the CLI
+as a user would, with a one-line error and a non-zero exit when the sandbox cannot be made."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from sandbox.config import SandboxConfig, settings_from_env
+from sandbox.errors import SandboxError
+from sandbox.state import State
+
+
+def server_settings() -> list[str]:
+    """`up` options for the measured server: SANDBOX_SERVER (and SANDBOX_MASTODON_SOURCE), else the
+    server of the default sandbox, else the official images."""
+    env = settings_from_env()
+    server = env.get("server")
+    source = env.get("source_dir", "")
+    if server is None and State("default").exists():
+        saved = State("default").load_config()
+        server, source = saved.server, source or saved.source_dir
+    server = server or "official"
+    args = ["--server", server]
+    if server == "source":
+        if not source:
+            sys.exit("bench: the source server needs SANDBOX_MASTODON_SOURCE (the folder Mastodon is built from)")
+        args += ["--source", source]
+    return args
+
+
+def describe(args: list[str]) -> str:
+    server = args[args.index("--server") + 1]
+    source = args[args.index("--source") + 1] if "--source" in args else ""
+    try:
+        return f"server: {server} ({SandboxConfig(name='bench', server=server, source_dir=source).description})"
+    except SandboxError as e:
+        sys.exit(f"bench: {e}")
+
+
+def cli(*args: str) -> float:
+    """Seconds one CLI call took; its one-line error and a non-zero exit when it fails."""
+    t = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "sandbox.cli", *args], capture_output=True, text=True)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+        sys.exit(f"bench: mastodon-sandbox {args[0]} failed: {lines[-1] if lines else 'exit code ' + str(proc.returncode)}")
+    return time.monotonic() - t
+
+
+if os.environ.get("SANDBOX_NAME"):
+    # A bench makes and removes its own sandboxes; it never touches the one named for tests.
+    os.environ.pop("SANDBOX_NAME")
