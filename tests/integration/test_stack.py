@@ -229,7 +229,7 @@ def test_mail_lists_and_prints_what_mastodon_sent(sandbox):
         time.sleep(1)
     message = cli("mail", address, "--name", sandbox.config.name)
     assert message.returncode == 0 and f"To: {address}" in message.stdout
-    assert re.search(r"^Subject: Mastodon: Confirmation instructions for ", message.stdout, re.MULTILINE)
+    assert re.search(rf"^Subject: Mastodon: Confirmation instructions for {re.escape(sandbox.config.domain)}\r?$", message.stdout, re.MULTILINE)
     assert "/auth/confirmation?confirmation_token=" in message.stdout.replace("=\r\n", "").replace("=\n", "")
     for user in (confirmed, pending):
         sandbox.stack.exec("web", ["tootctl", "accounts", "delete", user])

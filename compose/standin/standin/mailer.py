@@ -33,7 +33,8 @@ FOOTER = "\n-- \nSent by the mastodon-sandbox offline stand-in (not Mastodon).\n
 
 def render(cfg: Config, action: str, to: str, username: str, extra: dict | None = None) -> bytes:
     extra = extra or {}
-    fmt = {"instance": cfg.host_only, "base": cfg.base_url, "username": username, "token": extra.get("token", ""),
+    # @instance = Rails.configuration.x.local_domain (app/mailers/user_mailer.rb, admin_mailer.rb): the port too.
+    fmt = {"instance": cfg.local_domain, "base": cfg.base_url, "username": username, "token": extra.get("token", ""),
            "subject_user": extra.get("subject_user", username)}
     subject = SUBJECTS.get(action, f"Mastodon: {action.replace('_', ' ')}").format(**fmt)
     body = BODIES.get(action, f"{action}\n").format(**fmt) + FOOTER
