@@ -360,3 +360,19 @@ def test_sign_in_with_a_wrong_csrf_token(sandbox, user):
     assert "Location" not in resp.headers and "_session_id" not in _set_cookies(resp.raw.headers)
     # Still signed out: the sign-in page answers, not a redirect.
     assert go("GET", "/auth/sign_in").status_code == 200
+
+
+@pytest.mark.parametrize("accept,content_type", [
+    ("application/json", "application/json"),  # f11 "unknown route json"
+    ("*/*", "*/*"),  # Rails renders errors/404 for Mime::ALL, and says so (seen on real v4.6.5)
+    ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "text/html"),  # a browser's Accept
+])
+def test_unknown_route_answers_in_the_requests_format(http, accept, content_type):
+    """ApplicationController#respond_with_error: format.any renders the HTML error page with the request's
+    format as Content-Type; format.json renders {"error": "Not Found"}."""
+    resp = http("GET", "/api/v1/no-such-route", headers={"Accept": accept})
+    assert resp.status_code == 404 and base_ct(resp.headers) == content_type
+    if content_type == "application/json":
+        assert resp.json() == exchange("f11-pagination-errors.jsonl", "unknown route json")["response"]["json"]
+    else:
+        assert "<title>" in resp.text

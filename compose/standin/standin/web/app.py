@@ -22,7 +22,7 @@ async def static_file(request: web.Request) -> web.Response:
     # with its Cache-Control and nosniff; anything else falls through to the 404 page as in Rails.
     body = assets.image(request.path)
     if body is None:
-        return error_page(404)
+        return error_page(404, request)
     request["static_file"] = True
     resp = web.Response(body=body, content_type="image/png")
     resp.headers["Cache-Control"] = assets.CACHE_CONTROL
@@ -33,7 +33,7 @@ async def static_file(request: web.Request) -> web.Response:
 
 async def not_found(request: web.Request) -> web.Response:
     # config/routes.rb: match '*unmatched_route' -> application#raise_not_found -> errors/404 HTML page.
-    return error_page(404)
+    return error_page(404, request)
 
 
 class RailsRouter(web.UrlDispatcher):

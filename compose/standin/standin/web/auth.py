@@ -56,13 +56,13 @@ async def sign_in(request: web.Request) -> web.Response:
     form = await form_params(request)
     if not csrf_ok(request, form):
         # ApplicationController: rescue_from ActionController::InvalidAuthenticityToken -> 422 error page.
-        return error_page(422)
+        return error_page(422, request)
     done = await _already_signed_in(request)
     if done is not None:
         return done
     hit = await ratelimit.hit(c.redis, "throttle_login_attempts/ip", throttle_key_ip(client_ip(request)))
     if hit.exceeded:
-        return error_page(429)
+        return error_page(429, request)
     email = (form.get("user[email]") or "").strip()
     password = form.get("user[password]") or ""
 
@@ -99,7 +99,7 @@ async def sign_out(request: web.Request) -> web.Response:
     c = ctx(request)
     form = await form_params(request)
     if not csrf_ok(request, form):
-        return error_page(422)
+        return error_page(422, request)
     request["session"].pop("user_id", None)
     sid = request["session"].pop("session_id", None)
     if sid:
@@ -175,7 +175,7 @@ async def authorize(request: web.Request) -> web.Response:
     if method == "POST" and (p.get("_method") or "").lower() == "delete":
         method = "DELETE"
     if method != "GET" and not csrf_ok(request, p):
-        return error_page(422)
+        return error_page(422, request)
     user = await current_user(request)
     if user is None:
         # store_current_location + resource_owner_authenticator { current_user || redirect_to(new_user_session_url) }

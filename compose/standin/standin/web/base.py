@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
@@ -88,8 +90,32 @@ def redirect(location: str, status: int = 302) -> web.Response:
     return resp
 
 
-def error_page(code: int) -> web.Response:
-    return html_response(pages.error_page(code), status=code)
+# ActionDispatch::Http::MimeNegotiation: an Accept header listing */* among other types is a browser's,
+# and ignored (the format is then HTML); otherwise its first type is the request's format.
+BROWSER_LIKE_ACCEPTS = re.compile(r",\s*\*/\*|\*/\*\s*,")
+
+
+def request_format(request: web.Request | None) -> str:
+    accept = request.headers.get("Accept", "") if request is not None else ""
+    if not accept or BROWSER_LIKE_ACCEPTS.search(accept):
+        return "text/html"
+    return accept.split(",")[0].split(";")[0].strip().lower()
+
+
+def error_page(code: int, request: web.Request | None = None) -> web.Response:
+    """ApplicationController#respond_with_error: `format.any` renders errors/CODE in the error layout with
+    the request's format as its Content-Type (real v4.6.5 answers `*/*` to `Accept: */*`), `format.json`
+    renders {"error": <reason phrase>}."""
+    fmt = request_format(request)
+    if fmt == "application/json":
+        resp = json_response({"error": HTTPStatus(code).phrase}, status=code)
+        resp.headers["Cache-Control"] = "private, no-store"
+        resp.headers["Vary"] = "Accept"
+        return resp
+    resp = html_response(pages.error_page(code), status=code)
+    if fmt == "*/*":
+        resp.headers["Content-Type"] = "*/*; charset=utf-8"
+    return resp
 
 
 # ------------------------------------------------------------------ request facts
@@ -150,9 +176,9 @@ async def host_and_ssl(request: web.Request, handler: Callable[[web.Request], Aw
     try:
         resp = await handler(request)
     except web.HTTPNotFound:
-        resp = error_page(404)
+        resp = error_page(404, request)
     except web.HTTPMethodNotAllowed:
-        resp = error_page(404)
+        resp = error_page(404, request)
     except Exception:  # noqa: BLE001  (Rails renders errors/500 and logs the exception)
         import logging
         logging.getLogger("standin.web").exception("error handling %s %s", request.method, request.path)
