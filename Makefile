@@ -50,7 +50,8 @@ test-unit: install
 
 # The same flows against the stand-in (SANDBOX_NAME) and real Mastodon (REFERENCE), agreement per flow.
 differential: install
-	SANDBOX_REFERENCE=$(REFERENCE) SANDBOX_REQUIRE_DOCKER=1 $(BIN)/pytest -p no:cacheprovider -rA tests/differential
+	@test -n "$(REFERENCE)" || { echo "make differential: name the real sandbox, e.g. SANDBOX_NAME=standin make differential REFERENCE=default" >&2; exit 2; }
+	SANDBOX_REFERENCE=$(REFERENCE) SANDBOX_REQUIRE_DOCKER=1 $(BIN)/pytest -p no:cacheprovider -s -q tests/differential
 
 # The integration suites against the official images (machines that can pull from ghcr.io and quay.io).
 verify-real: install

@@ -57,7 +57,8 @@ def cmd_build(args) -> int:
     progress = Progress(quiet=args.quiet)
     ensure_base(LOCAL_BASE, progress)
     remove_replaced_images(ensure_source_images(config, progress))
-    progress.step(f"Mastodon {config.release.version} from source is built: `up --server source --version {config.release.series}` uses it")
+    progress.step(f"Mastodon {config.release.version} from source is built: "
+                  f"`up --server source --source {config.source_dir} --version {config.release.series}` uses it")
     return 0
 
 
@@ -101,7 +102,7 @@ def cmd_logs(args) -> int:
     if args.follow:
         argv.append("--follow")
     argv += args.services
-    return stack.run(*argv, capture=False, check=False).returncode
+    return stack.run(*argv, capture=False, check=False, timeout=None).returncode
 
 
 def env_exports(state: State) -> dict[str, str]:

@@ -129,29 +129,10 @@ class SandboxConfig:
             raise SandboxError(f"unknown registrations mode {self.registrations!r}: choose none, approved or open")
         if not 1 <= self.port <= 65535:
             raise SandboxError(f"bad port {self.port}: choose 1-65535")
-        if not 0 <= self.pool_size <= MAX_POOL_SIZE:
-            raise SandboxError(f"bad pool size {self.pool_size}: choose 0-{MAX_POOL_SIZE}")
-        if not EMAIL_DOMAIN_RE.fullmatch(self.email_domain):
-            raise SandboxError(f"bad e-mail domain {self.email_domain!r}: use a domain such as example.test")
-        for acct in self.accounts:
-            if not USERNAME_RE.fullmatch(acct.username):
-                raise SandboxError(f"bad username {acct.username!r}: Mastodon allows only letters, digits and underscores (at most 30)")
-            if acct.role is not None and acct.role not in DEFAULT_ROLES:
-                raise SandboxError(
-                    f"unknown role {acct.role!r} for {acct.username}: Mastodon's roles are {', '.join(DEFAULT_ROLES)}; a custom role "
-                    "is made by an admin (Administration > Roles), then given with `tootctl accounts modify NAME --role ROLE`"
-                )
-        reserved = [a.username for a in self.accounts if a.username.lower() in RESERVED_BEFORE_4_4]
-        if reserved and self.release.key() < (4, 4):
-            raise SandboxError(
-                f"Mastodon {self.release.version} reserves the username {reserved[0]!r} (config/settings.yml reserved_usernames): "
-                "choose another, e.g. --accounts owner:Owner,alice,bob"
-            )
-        if len({a.username.lower() for a in self.accounts}) != len(self.accounts):
-            raise SandboxError("an account is named twice in the accounts setting")
-        release(self.version, self.server)
-        if not self.accounts:
+        if not self.accounts:  # release() also checks the version
             object.__setattr__(self, "accounts", default_accounts(self.version, self.server))
+        else:
+            release(self.version, self.server)
         if self.server == "source" and not self.source_dir:
             raise SandboxError(
                 "the source server builds Mastodon from a folder: set SANDBOX_MASTODON_SOURCE (or --source) to one holding "
@@ -197,6 +178,31 @@ class SandboxConfig:
         d["accounts"] = tuple(Account(**a) for a in d.get("accounts", []))
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def check_settings(config: "SandboxConfig") -> None:
+    """The settings a user gives, checked before anything is made (`up` runs this for a new sandbox and
+    for changed settings; a saved sandbox is loaded as it was made). Each fault is one line."""
+    if not 0 <= config.pool_size <= MAX_POOL_SIZE:
+        raise SandboxError(f"bad pool size {config.pool_size}: choose 0-{MAX_POOL_SIZE}")
+    if not EMAIL_DOMAIN_RE.fullmatch(config.email_domain):
+        raise SandboxError(f"bad e-mail domain {config.email_domain!r}: use a domain such as example.test")
+    for acct in config.accounts:
+        if not USERNAME_RE.fullmatch(acct.username):
+            raise SandboxError(f"bad username {acct.username!r}: Mastodon allows only letters, digits and underscores (at most 30)")
+        if acct.role is not None and acct.role not in DEFAULT_ROLES:
+            raise SandboxError(
+                f"unknown role {acct.role!r} for {acct.username}: Mastodon's roles are {', '.join(DEFAULT_ROLES)}; a custom role "
+                "is made by an admin (Administration > Roles), then given with `tootctl accounts modify NAME --role ROLE`"
+            )
+    reserved = [a.username for a in config.accounts if a.username.lower() in RESERVED_BEFORE_4_4]
+    if reserved and config.release.key() < (4, 4):
+        raise SandboxError(
+            f"Mastodon {config.release.version} reserves the username {reserved[0]!r} (config/settings.yml reserved_usernames): "
+            "choose another, e.g. --accounts owner:Owner,alice,bob"
+        )
+    if len({a.username.lower() for a in config.accounts}) != len(config.accounts):
+        raise SandboxError("an account is named twice in the accounts setting")
 
 
 def parse_accounts(spec: str) -> tuple[Account, ...]:

@@ -303,11 +303,15 @@ def ensure_source_images(config: SandboxConfig, progress: Progress) -> list[str]
     Returns the ids of the images a rebuild replaced, for `remove_replaced_images`."""
     version = config.release.version
     recipe = SOURCE_RECIPES[version]
+    images = source_images(version)
+    if not Path(config.source_dir).expanduser().is_dir() and all(built_inputs(img) for img in images.values()):
+        # Built before from a folder that is not here now (moved, unmounted): the images still run.
+        progress.step(f"the source folder {config.source_dir} is not here: using the Mastodon {version} images built earlier")
+        return []
     folder = source_folder(config)
     progress.step(f"checking the Mastodon {version} source folder {folder} against SHA256SUMS")
     verified = verify_source_folder(folder, recipe)
     digest = inputs_digest(recipe, verified)
-    images = source_images(version)
     if all(built_inputs(img) == digest for img in images.values()):
         return []
     replaced = [image_id(img) for img in images.values()]

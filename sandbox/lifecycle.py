@@ -12,10 +12,11 @@ import json
 import time
 
 import docker.errors
+import docker.models.networks
 import requests
 
 from . import server_commands
-from .config import SandboxConfig, release
+from .config import SandboxConfig, check_settings, release
 from .docker_env import docker_client, port_is_free
 from .environment import write_env_files
 from .errors import SandboxError
@@ -41,7 +42,9 @@ def resolve_config(name: str, requested: dict, state: State) -> tuple[SandboxCon
         settings = dict(requested)
         # MinIO cannot be had without a registry: the offline servers keep media in SeaweedFS.
         settings.setdefault("s3", "minio" if settings.get("server", "official") == "official" else "seaweedfs")
-        return SandboxConfig(name=name, **settings), True
+        config = SandboxConfig(name=name, **settings)
+        check_settings(config)
+        return config, True
     saved = state.load_config()
     for key in FIXED_SETTINGS:
         if key in requested and requested[key] != getattr(saved, key):
@@ -54,6 +57,7 @@ def resolve_config(name: str, requested: dict, state: State) -> tuple[SandboxCon
     changed = {k: requested[k] for k in CHANGEABLE_SETTINGS if k in requested and requested[k] != getattr(saved, k)}
     if changed:
         saved = dataclasses.replace(saved, **changed)
+        check_settings(saved)
     if "version" in requested:
         wanted = release(requested["version"], saved.server)
         if wanted.key() < saved.release.key():
@@ -62,7 +66,9 @@ def resolve_config(name: str, requested: dict, state: State) -> tuple[SandboxCon
                 "(its database has been migrated forward): destroy it, or use another --name"
             )
         if wanted.key() > saved.release.key():
-            return dataclasses.replace(saved, version=wanted.version), False
+            upgraded = dataclasses.replace(saved, version=wanted.version)
+            check_settings(upgraded)
+            return upgraded, False
     return saved, False
 
 
@@ -125,7 +131,7 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         from .provision import provision as provision_accounts
 
         provision_accounts(config, state, stack, progress)
-    apply_registrations(config, state, stack, progress)
+    apply_registrations(config, state, stack, is_new, progress)
     return config, state, stack
 
 
@@ -148,8 +154,6 @@ def prepared_marker(config: SandboxConfig, stack: Stack) -> dict:
 
 def database_volume(config: SandboxConfig) -> str | None:
     """When the database volume was made (None: there is none yet): a new volume is an empty database."""
-    import docker.errors
-
     try:
         return docker_client().volumes.get(f"{config.project}_db").attrs.get("CreatedAt")
     except docker.errors.NotFound:
@@ -160,7 +164,7 @@ def prepare_reason(is_new: bool, last: dict | None, marker: dict) -> str | None:
     """Why db:prepare must run (new database, another image or version), or None when it is current."""
     if is_new or last is None:
         return "a new database" if is_new else "no record of an earlier db:prepare"
-    if marker.get("database") is None or last.get("database") != marker["database"]:
+    if marker.get("database") is None or last.get("database", marker["database"]) != marker["database"]:
         return "a new database volume"
     if last.get("image_id") != marker["image_id"]:
         return f"the Mastodon image changed ({marker['image']}: {str(last.get('image_id'))[7:19]} -> {marker['image_id'][7:19]})"
@@ -176,6 +180,12 @@ def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bo
     marker = prepared_marker(config, stack)
     last = state.read_json(state.dir / PREPARED_FILE, default=None)
     reason = prepare_reason(is_new, last, marker)
+    if reason == "a new database volume" and state.credentials_file.exists():
+        # The accounts, apps and tokens saved for the old database do not exist in the new one: keep the
+        # file aside (nothing is deleted) and provision anew.
+        aside = state.dir / f"credentials-before-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        state.credentials_file.rename(aside)
+        progress.step(f"the database is new: its accounts, apps and tokens are made again (the old ones are kept in {aside.name})")
     if reason:
         if last is not None and last.get("version") != marker["version"]:
             # An upgrade: stop every process of the old code first, then run every migration, the
@@ -184,11 +194,13 @@ def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bo
             progress.step(f"upgrading Mastodon {last.get('version')} -> {marker['version']}: stopping web, streaming and Sidekiq")
             stack.run("stop", "web", "streaming", "sidekiq")
         progress.step(f"starting containers; db:prepare runs: {reason}")
-        stack.run("up", "--detach", "--remove-orphans")
+        # Migrations (a 4.3 -> 4.6 upgrade runs over a hundred) and the first boot take their time.
+        stack.run("up", "--detach", "--remove-orphans", timeout=1800)
     else:
         states = {s.service: s for s in stack.services()}
         wanted = [name for name in stack.config_json()["services"] if name not in ONE_SHOT]
         down = [name for name in wanted if name not in states or not states[name].ready]
+        unhealthy = [name for name in down if name in states and states[name].state == "running" and states[name].health == "unhealthy"]
         same_stack = last.get("model") == marker["model"] and not rebuilt
         if not down and same_stack:
             progress.step("every service is running and healthy; nothing to start")
@@ -197,23 +209,31 @@ def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bo
         progress.step(f"starting {what} (db:prepare is current: not run again)")
         # --no-deps: db-prepare is not run again; compose recreates a service only if its image or
         # configuration changed, and leaves running ones alone.
-        stack.run("up", "--detach", "--no-deps", "--remove-orphans", *wanted)
+        stack.run("up", "--detach", "--no-deps", "--remove-orphans", *wanted, timeout=1800)
+        if unhealthy:
+            # Running but failing its health check: `up` leaves a running container alone, so restart it.
+            stack.run("restart", *unhealthy, timeout=600)
     with progress.waiting("waiting for every service to report healthy") as update:
         stack.wait_ready(
             timeout=300 if config.server == "standin" else 900,
             on_change=lambda states: update(" ".join(f"{s.service}:{'ok' if s.ready else (s.health or s.state)}" for s in states)),
         )
-    state.write_json(state.dir / PREPARED_FILE, prepared_marker(config, stack) if reason else marker)
+    # What db:prepare ran for, with the database volume it ran on (made by this `up` when it was new).
+    state.write_json(state.dir / PREPARED_FILE, {**marker, "database": database_volume(config)})
 
 
 APPLIED_FILE = "applied.json"
 
 
-def apply_registrations(config: SandboxConfig, state: State, stack: Stack, progress: Progress) -> None:
+def apply_registrations(config: SandboxConfig, state: State, stack: Stack, is_new: bool, progress: Progress) -> None:
     """The registration mode asked for, applied once with tootctl and recorded, so that it survives a
-    first `up` that failed after saving the configuration, and a changed setting is applied."""
+    first `up` that failed after saving the configuration, and a changed setting is applied. A new
+    Mastodon starts closed (config/settings.yml); a sandbox with no record gets its mode applied again."""
     applied = state.read_json(state.dir / APPLIED_FILE, default={}) or {}
-    if applied.get("registrations", "none") == config.registrations:
+    if applied.get("registrations") == config.registrations:
+        return
+    if is_new and not applied and config.registrations == "none":
+        state.write_json(state.dir / APPLIED_FILE, {"registrations": "none"})
         return
     progress.step(f"setting registrations to {config.registrations} with tootctl")
     set_registrations(stack, config.registrations)
@@ -221,12 +241,12 @@ def apply_registrations(config: SandboxConfig, state: State, stack: Stack, progr
 
 
 def set_registrations(stack: Stack, mode: str) -> None:
-    """Registrations start closed, as on a fresh Mastodon (config/settings.yml); `--registrations`
-    opens them once, at creation, with tootctl (lib/mastodon/cli/settings.rb)."""
+    """`--registrations` with tootctl (lib/mastodon/cli/settings.rb)."""
     service, argv = server_commands.settings_registrations({"none": "close"}.get(mode, mode))
     proc = stack.exec(service, argv)
     if proc.returncode != 0:
-        raise SandboxError(f"could not set registrations to {mode}: {(proc.stderr or proc.stdout).strip()[:200]}")
+        lines = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
+        raise SandboxError(f"could not set registrations to {mode}: {lines[-1][:200] if lines else f'exit code {proc.returncode}'}")
 
 
 def open_sandbox(name: str) -> tuple[SandboxConfig, State, Stack]:
@@ -254,18 +274,15 @@ def destroy(name: str, progress: Progress) -> None:
     client = docker_client()
     label = f"com.docker.compose.project={project}"
     containers = client.containers.list(all=True, filters={"label": label})
-    if not containers and not state.dir.exists():
+    volumes = client.volumes.list(filters={"label": label})
+    if not containers and not volumes and not state.dir.exists():
         raise SandboxError(f"no sandbox named {name!r} here ({state.dir})")
-    progress.step(f"removing sandbox {name!r}: {len(containers)} containers, their volumes and the state folder")
-    try:
-        for c in containers:
-            c.remove(force=True)
-        for v in client.volumes.list(filters={"label": label}):
-            v.remove(force=True)
-        for n in client.networks.list(filters={"label": label}):
-            n.remove()
-    except docker.errors.NotFound:
-        pass  # removed meanwhile (compose, another destroy): what we wanted
-    except docker.errors.APIError as e:
-        raise SandboxError(f"destroying {name!r} failed in Docker: {e.explanation or e}; the state folder is kept, run destroy again") from None
+    progress.step(f"removing sandbox {name!r}: {len(containers)} containers, {len(volumes)} volumes and the state folder")
+    for obj in [*containers, *volumes, *client.networks.list(filters={"label": label})]:
+        try:
+            obj.remove(force=True) if not isinstance(obj, docker.models.networks.Network) else obj.remove()
+        except docker.errors.NotFound:
+            pass  # removed meanwhile (compose, another destroy): what we wanted
+        except docker.errors.APIError as e:
+            raise SandboxError(f"destroying {name!r} failed in Docker: {e.explanation or e}; the state folder is kept, run destroy again") from None
     state.remove()

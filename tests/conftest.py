@@ -4,7 +4,7 @@ Without a running sandbox the Docker tier skips with a reason — and fails inst
 SANDBOX_REQUIRE_DOCKER=1, as `make test` and CI set it: CI must never pass by skipping, so under it
 every skip is a failure.
 
-Suites know which server they face. Two markers choose, and the run's header says in one line what
+Suites know which server they face. Two markers choose, and the run's summary says in one line what
 was left out and why (deselected, never skipped):
   needs_mastodon  needs more of Mastodon than the offline stand-in offers (statuses, media, timelines,
                   streaming events): runs on the official and source-built servers only;
@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import requests
@@ -29,7 +28,6 @@ from sandbox.describe import describe
 from sandbox.stack import Stack
 from sandbox.state import State
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def _sandbox_name() -> str:
@@ -69,7 +67,7 @@ def pytest_collection_modifyitems(config, items):
     if left_out == "needs_mastodon":
         config._sandbox_left_out = f"{len(deselected)} tests need real Mastodon: the stand-in does not offer statuses, media, timelines or streaming events"
     else:
-        config._sandbox_left_out = f"{len(deselected)} tests of the stand-in's internals do not apply to real Mastodon"
+        config._sandbox_left_out = f"{len(deselected)} test(s) of the stand-in's internals do not apply to real Mastodon"
 
 
 def pytest_report_header(config):

@@ -110,5 +110,10 @@ def run_batch(stack: Executor, commands: list[tuple[str, list[str]]]) -> list[To
     if proc.returncode != 0 or line is None:
         detail = [ln for ln in _lines(proc.stderr or proc.stdout) if ln.strip()]
         raise SandboxError(f"the tootctl_batch script failed: {detail[-1] if detail else f'exit code {proc.returncode}'}")
-    answers = json.loads(line[len(BATCH_PREFIX):])
+    try:
+        answers = json.loads(line[len(BATCH_PREFIX):])
+    except ValueError:
+        raise SandboxError("the tootctl_batch script printed a line that is not JSON: check the web service logs") from None
+    if len(answers) != len(argvs):
+        raise SandboxError(f"the tootctl_batch script answered {len(answers)} of {len(argvs)} commands")
     return [interpret(subprocess.CompletedProcess(argv, a["status"], a["stdout"], a["stderr"])) for argv, a in zip(argvs, answers)]

@@ -87,7 +87,10 @@ def tootctl_batch(cfg: config.Config, conn, doc: list, log: Callable[[str], None
             try:
                 status = tootctl.main([str(a) for a in argv])
             except SystemExit as e:
-                status = e.code if isinstance(e.code, int) else 1
+                status = 0 if e.code is None else e.code if isinstance(e.code, int) else 1
+            except Exception as e:  # noqa: BLE001 - one command's failure, as the shipped script rescues StandardError
+                print(f"{type(e).__name__}: {e}", file=sys.stderr)
+                status = 1
         out.append({"status": status, "stdout": stdout.getvalue(), "stderr": stderr.getvalue()})
     return out
 

@@ -5,7 +5,8 @@
 # Each command is tootctl's own code, run as bin/tootctl runs it: Mastodon::CLI::Main.start(argv, debug: true)
 # in Chewy's :mastodon strategy, a Thor::Error printed to stderr with exit status 1. Its stdout and stderr
 # are captured apart and its exit status taken from SystemExit, so each answer reads as a separate call's.
-# Run as `bin/rails runner <this text>` with a JSON list of argv lists on stdin (sandbox/provision/batch.py);
+# Run as `bin/rails runner <this text>` with a JSON list of argv lists on stdin (sandbox/provision/tootctl.py
+# run_batch);
 # prints one line `SANDBOX-JSON [{"status", "stdout", "stderr"}, ...]`.
 
 require 'json'
@@ -29,6 +30,11 @@ results = commands.map do |argv|
     status = 1
   rescue SystemExit => e
     status = e.status
+  rescue StandardError => e
+    # Whatever else one command raises is that command's failure, not the batch's: the answers of the
+    # others (new passwords among them) must still be printed.
+    err.puts("#{e.class}: #{e.message}")
+    status = 1
   ensure
     $stdout = real_out
     $stderr = real_err
