@@ -8,8 +8,8 @@ images. A source build is reused while its inputs are unchanged: the image carri
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -23,6 +23,7 @@ from .config import SandboxConfig, compose_dir, state_root
 from .docker_env import docker_client
 from .errors import SandboxError
 from .progress import Progress
+from .state import write_private
 
 LOCAL_BASE = "local/debian:bookworm"
 SOURCE_BASE = "local/debian:trixie"  # upstream's Dockerfile builds on trixie since 4.4
@@ -378,41 +379,48 @@ def stage_seaweedfs_binary() -> None:
         shutil.copy2(found, target)
 
 
-def _newest_mtime(folder: Path) -> float:
-    """The newest file of a build context, caches excluded (they never reach an image)."""
-    return max(
-        (p.stat().st_mtime for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"),
-        default=0.0,
-    )
+def context_digest(folder: Path, args: dict) -> str:
+    """What a compose build is made from: its context's files (caches excluded: they never reach an image;
+    large binaries by size) and its build arguments. Content, not times: a fresh clone is not a change."""
+    h = hashlib.sha256(json.dumps(args, sort_keys=True).encode())
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file() or "__pycache__" in p.parts or p.suffix == ".pyc":
+            continue
+        size = p.stat().st_size
+        h.update(f"{p.relative_to(folder)}\0{size}\0".encode())
+        if size < 4 << 20:
+            h.update(p.read_bytes())
+    return h.hexdigest()[:24]
 
 
-def stale_builds(model: dict) -> list[str]:
-    """Services whose image is missing or older than a file of its build context."""
-    import docker.errors
+def compose_builds_record() -> Path:
+    """Which context digest each locally built image was made from, and its id then (one per machine's
+    state root): an image is rebuilt when either changed."""
+    return state_root() / "_builds" / "compose-images.json"
 
-    client = docker_client()
-    stale = []
+
+def stale_builds(model: dict) -> dict[str, tuple[str, str | None]]:
+    """{service: (context digest, current image id)} for services whose image is missing, was built from
+    other files, or is not the image recorded."""
+    path = compose_builds_record()
+    record = json.loads(path.read_text()) if path.exists() else {}
+    stale = {}
     for name, svc in model.get("services", {}).items():
         if "build" not in svc:
             continue
-        try:
-            created = client.images.get(svc["image"]).attrs["Created"]
-        except docker.errors.ImageNotFound:
-            stale.append(name)
-            continue
-        built = dt.datetime.fromisoformat(created[:26].rstrip("Z")).replace(tzinfo=dt.timezone.utc).timestamp()
-        if _newest_mtime(Path(svc["build"]["context"])) > built:
-            stale.append(name)
+        digest = context_digest(Path(svc["build"]["context"]), svc["build"].get("args", {}))
+        current = image_id(svc["image"])
+        known = record.get(svc["image"], {})
+        if current is None or known.get("digest") != digest or known.get("id") != current:
+            stale[name] = (digest, current)
     return stale
 
 
 def build_images(stack, progress: Progress) -> list[str]:
     """Everything the stack builds: bases, Mastodon from source, compose's local images.
 
-    Returns the ids of the images the compose builds replaced, for `remove_replaced_images`.
+    Returns the ids of the images the builds replaced (changed ids only), for `remove_replaced_images`.
     """
-    import docker.errors
-
     config = stack.config
     if config.server != "official":
         ensure_base(LOCAL_BASE, progress)
@@ -420,20 +428,23 @@ def build_images(stack, progress: Progress) -> list[str]:
     if config.s3 == "seaweedfs":
         stage_seaweedfs_binary()
     model = stack.config_json()
-    services = stale_builds(model)
-    if not services:
+    stale = stale_builds(model)
+    if not stale:
         return replaced
-    client = docker_client()
-    for name in services:
-        try:
-            replaced.append(client.images.get(model["services"][name]["image"]).id)
-        except docker.errors.ImageNotFound:
-            pass  # not built yet
-    progress.step(f"building local images: {', '.join(services)}")
-    proc = stack.run("build", *services, check=False, timeout=1800)
+    progress.step(f"building local images: {', '.join(stale)}")
+    proc = stack.run("build", *stale, check=False, timeout=1800)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()
         raise SandboxError(f"building the sandbox images failed: {tail[-1] if tail else 'see docker compose build'}")
+    path = compose_builds_record()
+    record = json.loads(path.read_text()) if path.exists() else {}
+    for name, (digest, before) in stale.items():
+        image = model["services"][name]["image"]
+        after = image_id(image)
+        record[image] = {"digest": digest, "id": after}
+        if before and before != after:
+            replaced.append(before)
+    write_private(path, json.dumps(record, indent=2, sort_keys=True) + "\n")  # atomic: several `up`s may write
     return replaced
 
 

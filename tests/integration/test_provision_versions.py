@@ -28,3 +28,14 @@ def test_a_43_sandbox_offers_and_honours_the_password_grant(make_sandbox):
     assert me.status_code == 200 and me.json()["username"] == "alice"
     # The pool came from the bulk runner on this version too.
     assert cli("token", "pool_01", "--flow", "bulk", "--name", "it-v43").returncode == 0
+    # Mastodon.py's own password login (Mastodon.log_in with the account's e-mail and password) works too.
+    import mastodon
+
+    from sandbox.provision.credentials import Credentials, clientcred_path
+
+    session = requests.Session()
+    session.verify, session.trust_env = str(state.ca_file), False
+    alice = Credentials.load(state).account("alice")
+    api = mastodon.Mastodon(client_id=str(clientcred_path(state, "mastodon-sandbox")), api_base_url="https://localhost:38449", session=session)
+    token = api.log_in(alice["email"], alice["password"], scopes=["read"])
+    assert token and api.account_verify_credentials()["username"] == "alice"
