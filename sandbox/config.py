@@ -203,6 +203,8 @@ def check_settings(config: "SandboxConfig") -> None:
         )
     if len({a.username.lower() for a in config.accounts}) != len(config.accounts):
         raise SandboxError("an account is named twice in the accounts setting")
+    if config.server == "source" and not Path(config.source_dir).expanduser().is_dir():
+        raise SandboxError(f"the Mastodon source folder {config.source_dir} does not exist (SANDBOX_MASTODON_SOURCE or --source)")
 
 
 def parse_accounts(spec: str) -> tuple[Account, ...]:

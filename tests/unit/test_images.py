@@ -117,3 +117,15 @@ def test_a_failed_pull_names_the_image_and_the_ways_out(tmp_path, monkeypatch):
     msg = str(err.value)
     assert "cannot pull ghcr.io/mastodon/mastodon:v4.6.5" in msg and "no such host" in msg
     assert "SANDBOX_SERVER=source" in msg and "SANDBOX_SERVER=standin" in msg and "\n" not in msg
+
+
+def test_a_new_source_sandbox_needs_a_folder_that_exists(tmp_path):
+    from sandbox.lifecycle import resolve_config
+    from sandbox.state import State
+
+    state = State("t", root=tmp_path / "state")
+    with pytest.raises(SandboxError, match="does not exist"):
+        resolve_config("t", {"server": "source", "source_dir": str(tmp_path / "nowhere")}, state)
+    assert not state.dir.exists()
+    config, new = resolve_config("t", {"server": "source", "source_dir": str(make_folder(tmp_path / "src"))}, state)
+    assert new and config.s3 == "seaweedfs"
