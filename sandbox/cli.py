@@ -6,13 +6,13 @@ import argparse
 import os
 import shlex
 import sys
-from pathlib import Path
 
-from . import __version__
-from .config import S3_BACKENDS, SERVERS, parse_accounts, settings_from_env
+from . import __version__, server_commands
+from .config import SETTINGS_BY_FIELD, convert_setting, settings_from_env
 from .docker_env import doctor
 from .errors import SandboxError
-from .lifecycle import destroy, down, open_sandbox, up
+from .handle import Sandbox
+from .lifecycle import destroy, down, up
 from .progress import Progress
 from .provision import env_exports as token_exports
 from .provision.cli import add_commands
@@ -20,29 +20,28 @@ from .stack import Stack
 from .state import State
 
 
-def _requested(args: argparse.Namespace) -> dict:
-    """Settings for `up`: SANDBOX_* variables, overridden by command-line options."""
+def add_setting_options(parser: argparse.ArgumentParser, *fields: str) -> None:
+    """Command-line options for sandbox settings, from the one table in config.SETTINGS."""
+    for field in fields:
+        s = SETTINGS_BY_FIELD[field]
+        metavar = "{" + ",".join(s.choices) + "}" if s.choices else field.upper()
+        parser.add_argument(s.flag, dest=field, metavar=metavar, help=f"{s.help} (${s.env})")
+
+
+def _requested(args: argparse.Namespace, *fields: str) -> dict:
+    """Settings for `up` (or the `fields` named): SANDBOX_* variables, overridden by command-line options,
+    both converted and checked the same way."""
     settings = settings_from_env()
-    settings.pop("name", None)
-    for field in ("server", "version", "port", "s3", "email_domain", "registrations", "pool_size", "source_dir"):
-        value = getattr(args, field, None)
-        if value is not None:
-            settings[field] = value
-    if "source_dir" in settings:
-        settings["source_dir"] = str(Path(settings["source_dir"]).expanduser().resolve())
-    if getattr(args, "accounts", None):
-        settings["accounts"] = parse_accounts(args.accounts)
-    return settings
-
-
-def _open(args) -> tuple[State, Stack]:
-    _, state, stack = open_sandbox(args.name)
-    return state, stack
+    for field, setting in SETTINGS_BY_FIELD.items():
+        raw = getattr(args, field, None)
+        if raw is not None:
+            settings[field] = convert_setting(setting, raw, setting.flag)
+    return {k: v for k, v in settings.items() if not fields or k in fields}
 
 
 def cmd_up(args) -> int:
     progress = Progress(quiet=args.quiet)
-    config, state, _ = up(args.name, _requested(args), progress, provision=not args.no_provision)
+    config = up(args.name, _requested(args), progress, provision=not args.no_provision).config
     progress.step(f"sandbox {config.name!r} is up at {config.base_url} ({config.server} server): `mastodon-sandbox info` for logins, `eval \"$(mastodon-sandbox env)\"` for a shell")
     return 0
 
@@ -52,7 +51,7 @@ def cmd_build(args) -> int:
     from .config import SandboxConfig
     from .images import LOCAL_BASE, ensure_base, ensure_source_images, remove_replaced_images
 
-    settings = {k: v for k, v in _requested(args).items() if k in ("version", "source_dir")}
+    settings = _requested(args, "version", "source_dir")
     config = SandboxConfig(name="build", server="source", **settings)
     progress = Progress(quiet=args.quiet)
     ensure_base(LOCAL_BASE, progress)
@@ -79,8 +78,8 @@ def cmd_destroy(args) -> int:
 
 
 def cmd_status(args) -> int:
-    state, stack = _open(args)
-    config = stack.config
+    sandbox = Sandbox.open(args.name)
+    config, stack = sandbox.config, sandbox.stack
     print(f"sandbox {config.name}: {config.server} server, {config.description}, {config.base_url}, media: {config.s3}")
     services = stack.services()
     if not services:
@@ -97,7 +96,7 @@ def cmd_status(args) -> int:
 
 
 def cmd_logs(args) -> int:
-    _, stack = _open(args)
+    stack = Sandbox.open(args.name).stack
     argv = ["logs", "--no-color", "--tail", str(args.tail)]
     if args.follow:
         argv.append("--follow")
@@ -129,8 +128,8 @@ def cmd_env(args) -> int:
 
 
 def cmd_info(args) -> int:
-    state, stack = _open(args)
-    config = stack.config
+    sandbox = Sandbox.open(args.name)
+    config, state = sandbox.config, sandbox.state
     creds = state.read_json(state.credentials_file, default={}) or {}
     print(f"Sandbox {config.name!r}: {config.base_url}  ({config.server} server)")
     print(f"  Server: {config.description}")
@@ -153,14 +152,14 @@ def cmd_info(args) -> int:
 
 def cmd_mail(args) -> int:
     """Mail Mastodon sent: ActionMailer's file delivery writes one file per recipient in Sidekiq's tmp/mails."""
-    _, stack = _open(args)
+    stack = Sandbox.open(args.name).stack
     if args.address:
-        proc = stack.exec("sidekiq", ["cat", f"tmp/mails/{args.address}"])
+        proc = stack.exec(*server_commands.mail_show(args.address))
         if proc.returncode != 0:
             raise SandboxError(f"no mail for {args.address} (mastodon-sandbox mail lists the recipients)")
         sys.stdout.write(proc.stdout)
         return 0
-    proc = stack.exec("sidekiq", ["sh", "-c", "cd tmp/mails 2>/dev/null && for f in *; do [ -f \"$f\" ] && printf '%s\\t%s\\n' \"$f\" \"$(grep -c '^Subject:' \"$f\")\"; done; true"])
+    proc = stack.exec(*server_commands.mail_list())
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     if not lines:
         print("no mail yet")
@@ -189,22 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("up", parents=[common], help="create or start the sandbox, wait until it is ready, provision accounts and tokens")
-    p.add_argument("--server", choices=SERVERS, help="official Mastodon images (default), Mastodon built from source, or the offline stand-in ($SANDBOX_SERVER)")
-    p.add_argument("--source", dest="source_dir", help="the source server's folder: Mastodon's source, gems and SHA256SUMS ($SANDBOX_MASTODON_SOURCE)")
-    p.add_argument("--version", dest="version", help="Mastodon version or series, e.g. 4.6.5 or 4.3 ($SANDBOX_VERSION)")
-    p.add_argument("--port", type=int, help="HTTPS port on 127.0.0.1 (default 443; another makes the domain localhost:PORT)")
-    p.add_argument("--s3", choices=S3_BACKENDS, help="media storage (default minio; seaweedfs on the source server and the stand-in)")
-    p.add_argument("--email-domain", help="e-mail domain of the sandbox's accounts (default example.test)")
-    p.add_argument("--registrations", choices=("none", "approved", "open"), help="registration mode at creation (default none, as on a fresh Mastodon)")
-    p.add_argument("--accounts", help="named accounts, e.g. admin:Owner,alice,bob")
-    p.add_argument("--pool-size", type=int, help="extra accounts for test isolation (default 8)")
+    add_setting_options(p, *SETTINGS_BY_FIELD)
     p.add_argument("--no-provision", action="store_true", help="start the server only")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("build", help="build Mastodon from source ahead of time (the source server's images); starts nothing")
-    p.add_argument("--version", dest="version", help="Mastodon version or series the folder holds, e.g. 4.6 or 4.3 ($SANDBOX_VERSION)")
-    p.add_argument("--source", dest="source_dir", help="the folder: Mastodon's source, gems and SHA256SUMS ($SANDBOX_MASTODON_SOURCE)")
+    add_setting_options(p, "version", "source_dir")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_build)
 

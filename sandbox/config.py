@@ -13,6 +13,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
 from .errors import SandboxError
 
@@ -218,32 +219,71 @@ def parse_accounts(spec: str) -> tuple[Account, ...]:
     return tuple(out)
 
 
-ENV_SETTINGS = {
-    # environment variable -> (field, converter)
-    "SANDBOX_NAME": ("name", str),
-    "SANDBOX_SERVER": ("server", str),
-    "SANDBOX_VERSION": ("version", str),
-    "SANDBOX_PORT": ("port", int),
-    "SANDBOX_S3": ("s3", str),
-    "SANDBOX_EMAIL_DOMAIN": ("email_domain", str),
-    "SANDBOX_REGISTRATIONS": ("registrations", str),
-    "SANDBOX_ACCOUNTS": ("accounts", parse_accounts),
-    "SANDBOX_POOL_SIZE": ("pool_size", int),
-    "SANDBOX_MASTODON_SOURCE": ("source_dir", lambda raw: str(Path(raw).expanduser().resolve())),
-}
+def _port(raw: str) -> int:
+    return int(raw)
+
+
+def _pool_size(raw: str) -> int:
+    return int(raw)
+
+
+def _folder(raw: str) -> str:
+    return str(Path(raw).expanduser().resolve())
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a sandbox: its config field, its environment variable and its command-line option
+    (one table, read by settings_from_env and by the CLI, so that the two can never disagree)."""
+
+    field: str
+    env: str
+    flag: str
+    convert: Callable[[str], Any]
+    help: str
+    choices: tuple[str, ...] | None = None
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("server", "SANDBOX_SERVER", "--server", str,
+            "official Mastodon images (default), Mastodon built from source, or the offline stand-in", SERVERS),
+    Setting("source_dir", "SANDBOX_MASTODON_SOURCE", "--source", _folder,
+            "the source server's folder: Mastodon's source, gems and SHA256SUMS"),
+    Setting("version", "SANDBOX_VERSION", "--version", str, "Mastodon version or series, e.g. 4.6.5 or 4.3"),
+    Setting("port", "SANDBOX_PORT", "--port", _port,
+            "HTTPS port on 127.0.0.1 (default 443; another makes the domain localhost:PORT)"),
+    Setting("s3", "SANDBOX_S3", "--s3", str,
+            "media storage (default minio; seaweedfs on the source server and the stand-in)", S3_BACKENDS),
+    Setting("email_domain", "SANDBOX_EMAIL_DOMAIN", "--email-domain", str,
+            "e-mail domain of the sandbox's accounts (default example.test)"),
+    Setting("registrations", "SANDBOX_REGISTRATIONS", "--registrations", str,
+            "registration mode (default none, as on a fresh Mastodon)", REGISTRATION_MODES),
+    Setting("accounts", "SANDBOX_ACCOUNTS", "--accounts", parse_accounts, "named accounts, e.g. admin:Owner,alice,bob"),
+    Setting("pool_size", "SANDBOX_POOL_SIZE", "--pool-size", _pool_size,
+            "extra accounts for test isolation (default 8)"),
+)
+SETTINGS_BY_FIELD = {s.field: s for s in SETTINGS}
+
+
+def convert_setting(setting: Setting, raw: str, given_as: str) -> Any:
+    """A setting's value from text; a one-line error naming where it came from."""
+    if setting.choices and raw not in setting.choices:
+        raise SandboxError(f"bad value for {given_as}: {raw!r} (choose {', '.join(setting.choices)})")
+    try:
+        return setting.convert(raw)
+    except ValueError:
+        raise SandboxError(f"bad value for {given_as}: {raw!r}") from None
 
 
 def settings_from_env(environ: dict | None = None) -> dict:
-    """The settings given by SANDBOX_* variables (empty values are ignored)."""
+    """The settings given by SANDBOX_* variables (empty values are ignored). SANDBOX_NAME is not one:
+    it chooses the sandbox (the CLI's --name)."""
     environ = os.environ if environ is None else environ
     out = {}
-    for var, (fname, conv) in ENV_SETTINGS.items():
-        raw = environ.get(var, "").strip()
+    for setting in SETTINGS:
+        raw = environ.get(setting.env, "").strip()
         if raw:
-            try:
-                out[fname] = conv(raw)
-            except ValueError:
-                raise SandboxError(f"bad value for {var}: {raw!r}") from None
+            out[setting.field] = convert_setting(setting, raw, setting.env)
     return out
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SandboxError
+from .timeouts import timeouts
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ def docker_client():
     if shutil.which("docker") is None:
         raise SandboxError("Docker is not installed: install it (Debian: apt-get install docker.io) and start dockerd")
     try:
-        client = docker.from_env(timeout=10)
+        client = docker.from_env(timeout=int(timeouts().docker_api))
         client.ping()
         return client
     except Exception as e:  # docker raises several types for one cause: no engine answers
@@ -54,13 +55,13 @@ def _permission_denied(error: BaseException) -> bool:
 
 def _compose_version(argv: list[str]) -> str | None:
     try:
-        out = subprocess.run([*argv, "version", "--short"], capture_output=True, text=True, timeout=20)
+        out = subprocess.run([*argv, "version", "--short"], capture_output=True, text=True, timeout=timeouts().docker_cli)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if out.returncode != 0:
         # Compose v1 has no --short; ask it plainly so it can be named and refused.
         try:
-            out = subprocess.run([*argv, "version"], capture_output=True, text=True, timeout=20)
+            out = subprocess.run([*argv, "version"], capture_output=True, text=True, timeout=timeouts().docker_cli)
         except (OSError, subprocess.TimeoutExpired):
             return None
         if out.returncode != 0:

@@ -8,6 +8,7 @@ images. A source build is reused while its inputs are unchanged: the image carri
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +26,12 @@ from .docker_env import docker_client
 from .errors import SandboxError
 from .progress import Progress
 from .state import write_private
+from .timeouts import timeouts
 
 LOCAL_BASE = "local/debian:bookworm"
 SOURCE_BASE = "local/debian:trixie"  # upstream's Dockerfile builds on trixie since 4.4
 PUBLIC_BASE = "debian:bookworm-slim"
 INPUTS_LABEL = "org.mastodon-sandbox.inputs"
-BUILD_TIMEOUT = float(os.environ.get("SANDBOX_BUILD_TIMEOUT", "5400"))
 
 
 @dataclass(frozen=True)
@@ -111,9 +113,9 @@ def ensure_base(tag: str, progress: Progress) -> None:
     progress.step(f"building the base image {tag} with debootstrap (about 40 s)")
     script = compose_dir() / "images" / "build-local-base.sh"
     try:
-        proc = subprocess.run(["bash", str(script), tag], capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(["bash", str(script), tag], capture_output=True, text=True, timeout=timeouts().base_build)
     except subprocess.TimeoutExpired:
-        raise SandboxError(f"building {tag} with debootstrap took over 15 minutes: check the Debian mirror") from None
+        raise SandboxError(f"building {tag} with debootstrap took over {timeouts().base_build:.0f} s (SANDBOX_TIMEOUT_BASE_BUILD): check the Debian mirror") from None
     if proc.returncode != 0:
         last = (proc.stderr or proc.stdout).strip().splitlines()
         raise SandboxError(f"could not build {tag}: {last[-1] if last else 'debootstrap failed'}")
@@ -217,7 +219,7 @@ def npm_registry() -> str:
     if os.environ.get("SANDBOX_NPM_REGISTRY"):
         return os.environ["SANDBOX_NPM_REGISTRY"].rstrip("/")
     try:
-        out = subprocess.run(["npm", "config", "get", "registry"], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(["npm", "config", "get", "registry"], capture_output=True, text=True, timeout=timeouts().docker_cli)
     except (OSError, subprocess.TimeoutExpired):
         raise SandboxError("building Mastodon from source needs npm (Node and Yarn come from the npm registry): install npm, or set SANDBOX_NPM_REGISTRY") from None
     url = out.stdout.strip()
@@ -241,7 +243,7 @@ def ca_bundle() -> Path:
 def _npm_pack(spec: str, dest: Path) -> Path:
     """Fetch one npm package's tarball with npm itself (`npm pack`), by name and version."""
     try:
-        out = subprocess.run(["npm", "pack", "--silent", "--pack-destination", str(dest), spec], capture_output=True, text=True, timeout=600)
+        out = subprocess.run(["npm", "pack", "--silent", "--pack-destination", str(dest), spec], capture_output=True, text=True, timeout=timeouts().npm)
     except (OSError, subprocess.TimeoutExpired) as e:
         raise SandboxError(f"npm pack {spec} failed ({type(e).__name__}): building from source needs npm and the npm registry") from None
     names = out.stdout.strip().splitlines()
@@ -286,15 +288,21 @@ def _docker_build(context: Path, target: str, tag: str, args: dict[str, str], la
     env = {**os.environ, "DOCKER_BUILDKIT": "0"}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert proc.stdout is not None
-    for line in proc.stdout:
-        log.write(line)
-        log.flush()
-        if line.startswith("Step "):
-            progress.step(f"  {tag}: {line.strip()[:110]}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise SandboxError(f"building {tag} took over {BUILD_TIMEOUT:.0f} s (SANDBOX_BUILD_TIMEOUT); its log: {log.name}")
-    if proc.wait() != 0:
+    # A build that stops printing is killed at the deadline all the same.
+    watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), proc.kill)
+    watchdog.start()
+    try:
+        for line in proc.stdout:
+            log.write(line)
+            log.flush()
+            if line.startswith("Step "):
+                progress.step(f"  {tag}: {line.strip()[:110]}")
+        code = proc.wait()
+    finally:
+        watchdog.cancel()
+    if time.monotonic() >= deadline:
+        raise SandboxError(f"building {tag} took over {timeouts().source_build:.0f} s (SANDBOX_TIMEOUT_SOURCE_BUILD); its log: {log.name}")
+    if code != 0:
         raise SandboxError(f"building {tag} failed; its log: {log.name}")
 
 
@@ -327,7 +335,7 @@ def ensure_source_images(config: SandboxConfig, progress: Progress) -> list[str]
         "NPM_REGISTRY": npm_registry(),
     }
     labels = {INPUTS_LABEL: digest, "org.mastodon-sandbox.mastodon-version": version}
-    deadline = time.monotonic() + BUILD_TIMEOUT
+    deadline = time.monotonic() + timeouts().source_build
     with tempfile.TemporaryDirectory(prefix="mastodon-source-build-") as tmp, log_path.open("w") as log:
         context = Path(tmp)
         progress.step("  staging the build context (source, gems, Node and Yarn from the npm registry)")
@@ -358,7 +366,7 @@ def pull_missing_images(model: dict, progress: Progress) -> None:
             continue
         progress.step(f"pulling {image}")
         try:
-            proc = subprocess.run(["docker", "pull", image], capture_output=True, text=True, timeout=1800)
+            proc = subprocess.run(["docker", "pull", image], capture_output=True, text=True, timeout=timeouts().pull)
         except subprocess.TimeoutExpired:
             raise SandboxError(f"pulling {image} took over 30 minutes; check the network") from None
         if proc.returncode != 0:
@@ -379,12 +387,33 @@ def stage_seaweedfs_binary() -> None:
         shutil.copy2(found, target)
 
 
+def dockerignore_patterns(folder: Path) -> list[str]:
+    """The context's .dockerignore patterns (this project's use only `**/NAME` and plain names)."""
+    path = folder / ".dockerignore"
+    if not path.is_file():
+        return []
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def is_ignored(rel: Path, patterns: list[str]) -> bool:
+    """Whether Docker leaves `rel` (or a folder above it) out of the build context."""
+    parts = rel.parts
+    for pattern in patterns:
+        if pattern.startswith("**/"):
+            if any(fnmatch.fnmatch(part, pattern[3:]) for part in parts):
+                return True
+        elif fnmatch.fnmatch(rel.as_posix(), pattern) or fnmatch.fnmatch(parts[0], pattern):
+            return True
+    return False
+
+
 def context_digest(folder: Path, args: dict) -> str:
-    """What a compose build is made from: its context's files (caches excluded: they never reach an image;
-    large binaries by size) and its build arguments. Content, not times: a fresh clone is not a change."""
+    """What a compose build is made from: the files Docker sends (its .dockerignore applied; large binaries
+    by size) and its build arguments. Content, not times: a fresh clone is not a change."""
     h = hashlib.sha256(json.dumps(args, sort_keys=True).encode())
+    patterns = dockerignore_patterns(folder)
     for p in sorted(folder.rglob("*")):
-        if not p.is_file() or "__pycache__" in p.parts or p.suffix == ".pyc":
+        if not p.is_file() or is_ignored(p.relative_to(folder), patterns):
             continue
         size = p.stat().st_size
         h.update(f"{p.relative_to(folder)}\0{size}\0".encode())
@@ -432,7 +461,7 @@ def build_images(stack, progress: Progress) -> list[str]:
     if not stale:
         return replaced
     progress.step(f"building local images: {', '.join(stale)}")
-    proc = stack.run("build", *stale, check=False, timeout=1800)
+    proc = stack.run("build", *stale, check=False, timeout=timeouts().compose_up)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()
         raise SandboxError(f"building the sandbox images failed: {tail[-1] if tail else 'see docker compose build'}")

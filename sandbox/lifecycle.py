@@ -19,11 +19,14 @@ from . import server_commands
 from .config import SandboxConfig, check_settings, release
 from .docker_env import docker_client, port_is_free
 from .environment import write_env_files
+from .handle import Sandbox
 from .errors import SandboxError
 from .images import build_images, images_for, pull_missing_images, remove_replaced_images
 from .progress import Progress
+from .provision import provision as provision_accounts
 from .stack import ONE_SHOT, Stack
 from .state import State
+from .timeouts import timeouts
 from .tls import ensure_tls
 
 # Settings a sandbox keeps for life: Mastodon cannot change its domain once data exists, and the
@@ -72,15 +75,16 @@ def resolve_config(name: str, requested: dict, state: State) -> tuple[SandboxCon
     return saved, False
 
 
-def wait_app_ready(config: SandboxConfig, state: State, timeout: float = 60) -> dict:
+def wait_app_ready(config: SandboxConfig, state: State, timeout: float | None = None) -> dict:
     """Mastodon is ready for clients when /api/v2/instance answers over HTTPS verified by the
     sandbox CA: that proves TLS, the proxy, the Host check, the database and the schema at once."""
+    timeout = timeout or timeouts().app_ready
     deadline = time.monotonic() + timeout
     url = f"{config.base_url}/api/v2/instance"
     last = ""
     while time.monotonic() < deadline:
         try:
-            r = requests.get(url, verify=str(state.ca_file), timeout=10)
+            r = requests.get(url, verify=str(state.ca_file), timeout=timeouts().http)
             if r.status_code == 200:
                 return r.json()
             last = f"HTTP {r.status_code}"
@@ -90,7 +94,9 @@ def wait_app_ready(config: SandboxConfig, state: State, timeout: float = 60) -> 
     raise SandboxError(f"{url} did not answer 200 within {timeout:.0f} s (last: {last}): see `mastodon-sandbox logs web`")
 
 
-def up(name: str, requested: dict, progress: Progress, provision: bool = True) -> tuple[SandboxConfig, State, Stack]:
+def up(name: str, requested: dict, progress: Progress, provision: bool = True) -> Sandbox:
+    """Create or start the sandbox `name` with the `requested` settings (checked before anything is made),
+    wait until it serves clients, then provision accounts and tokens unless told not to."""
     state = State(name)
     config, is_new = resolve_config(name, requested, state)
     stack = Stack(config, state)
@@ -127,12 +133,11 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
     remove_replaced_images(replaced)
     instance = wait_app_ready(config, state)
     progress.step(f"{config.base_url} is ready: {instance.get('title')} {instance.get('version')}")
+    sandbox = Sandbox(config, state, stack)
     if provision:
-        from .provision import provision as provision_accounts
-
-        provision_accounts(config, state, stack, progress)
+        provision_accounts(sandbox, progress)
     apply_registrations(config, state, stack, is_new, progress)
-    return config, state, stack
+    return sandbox
 
 
 PREPARED_FILE = "prepared.json"
@@ -191,11 +196,14 @@ def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bo
             # An upgrade: stop every process of the old code first, then run every migration, the
             # post-deployment ones included — upstream's upgrade without zero downtime (lib/tasks/db.rake:
             # "upgrade by stopping all services and running migrations without SKIP_POST_DEPLOYMENT_MIGRATIONS").
+            # 4.3.23 -> 4.6.5 is 111 migrations and 5 post-deployment ones (db/post_migrate), which drop what
+            # the old code still reads (legacy user-settings columns, the old public-statuses index, the legacy
+            # 2FA secret columns): safe only once no 4.3 process runs.
             progress.step(f"upgrading Mastodon {last.get('version')} -> {marker['version']}: stopping web, streaming and Sidekiq")
             stack.run("stop", "web", "streaming", "sidekiq")
         progress.step(f"starting containers; db:prepare runs: {reason}")
         # Migrations (a 4.3 -> 4.6 upgrade runs over a hundred) and the first boot take their time.
-        stack.run("up", "--detach", "--remove-orphans", timeout=1800)
+        stack.run("up", "--detach", "--remove-orphans", timeout=timeouts().compose_up)
     else:
         states = {s.service: s for s in stack.services()}
         wanted = [name for name in stack.config_json()["services"] if name not in ONE_SHOT]
@@ -209,13 +217,13 @@ def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bo
         progress.step(f"starting {what} (db:prepare is current: not run again)")
         # --no-deps: db-prepare is not run again; compose recreates a service only if its image or
         # configuration changed, and leaves running ones alone.
-        stack.run("up", "--detach", "--no-deps", "--remove-orphans", *wanted, timeout=1800)
+        stack.run("up", "--detach", "--no-deps", "--remove-orphans", *wanted, timeout=timeouts().compose_up)
         if unhealthy:
             # Running but failing its health check: `up` leaves a running container alone, so restart it.
-            stack.run("restart", *unhealthy, timeout=600)
+            stack.run("restart", *unhealthy)
     with progress.waiting("waiting for every service to report healthy") as update:
         stack.wait_ready(
-            timeout=300 if config.server == "standin" else 900,
+            timeout=timeouts().ready_standin if config.server == "standin" else timeouts().ready_mastodon,
             on_change=lambda states: update(" ".join(f"{s.service}:{'ok' if s.ready else (s.health or s.state)}" for s in states)),
         )
     # What db:prepare ran for, with the database volume it ran on (made by this `up` when it was new).
@@ -242,25 +250,17 @@ def apply_registrations(config: SandboxConfig, state: State, stack: Stack, is_ne
 
 def set_registrations(stack: Stack, mode: str) -> None:
     """`--registrations` with tootctl (lib/mastodon/cli/settings.rb)."""
-    service, argv = server_commands.settings_registrations({"none": "close"}.get(mode, mode))
+    service, argv = server_commands.settings_registrations(mode)
     proc = stack.exec(service, argv)
     if proc.returncode != 0:
         lines = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
         raise SandboxError(f"could not set registrations to {mode}: {lines[-1][:200] if lines else f'exit code {proc.returncode}'}")
 
 
-def open_sandbox(name: str) -> tuple[SandboxConfig, State, Stack]:
-    """An existing sandbox's config, state folder and stack (a one-line error when there is none)."""
-    state = State(name)
-    config = state.load_config()
-    return config, state, Stack(config, state)
-
-
 def down(name: str, progress: Progress) -> None:
-    state = State(name)
-    stack = Stack(state.load_config(), state)
+    sandbox = Sandbox.open(name)
     progress.step(f"stopping sandbox {name!r} (data and secrets are kept)")
-    stack.run("down", "--remove-orphans")
+    sandbox.stack.run("down", "--remove-orphans")
 
 
 def destroy(name: str, progress: Progress) -> None:

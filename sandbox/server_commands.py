@@ -8,7 +8,8 @@ the line the stand-in recognises them by.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SandboxError
@@ -19,13 +20,15 @@ SCRIPT_MARKER = "# sandbox-script: "
 
 @dataclass(frozen=True)
 class ServerCommand:
-    """One server-side command: `argv` is its shape, `{NAME}` a value, `[...]` an optional part."""
+    """One server-side command. `argv` is its template: `{NAME}` is a value, `[` ... `]` an optional part
+    (left out when its value is None); `build` renders it, so the table is the only place argv is written."""
 
     name: str
     service: str
     argv: tuple[str, ...]
     stdin: str | None  # what it reads on stdin, if anything
     output: str  # what it prints on success (and how it fails)
+    choices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # values a placeholder may take
 
 
 COMMANDS: tuple[ServerCommand, ...] = (
@@ -33,7 +36,8 @@ COMMANDS: tuple[ServerCommand, ...] = (
         "db:prepare", "web", ("bundle", "exec", "rails", "db:prepare"), None,
         "creates, loads and migrates the database (run by compose before web starts)",
     ),
-    # lib/mastodon/cli/accounts.rb `create`
+    # lib/mastodon/cli/accounts.rb `create`. Always --confirmed --approve: with registrations closed an
+    # account is otherwise pending (app/models/user.rb set_approved).
     ServerCommand(
         "accounts create", "web",
         ("tootctl", "accounts", "create", "{USERNAME}", "--email", "{EMAIL}", "--confirmed", "--approve",
@@ -51,60 +55,104 @@ COMMANDS: tuple[ServerCommand, ...] = (
     # lib/mastodon/cli/settings.rb
     ServerCommand(
         "settings registrations", "web",
-        ("tootctl", "settings", "registrations", "{open|approved|close}"), None, "stdout: `OK`",
+        ("tootctl", "settings", "registrations", "{MODE}"), None, "stdout: `OK`",
+        choices={"MODE": ("open", "approved", "close")},
     ),
     # lib/mastodon/cli/cache.rb: also resets Rack::Attack's counters (they live in Rails.cache)
     ServerCommand("cache clear", "web", ("tootctl", "cache", "clear"), None, "stdout: `OK`"),
     ServerCommand("version", "web", ("tootctl", "version"), None, "stdout: the version, e.g. `4.6.5`"),
     ServerCommand(
-        "runner bulk_accounts", "web", ("bin/rails", "runner", "{SCRIPT bulk_accounts}"),
+        "runner bulk_accounts", "web", ("bin/rails", "runner", "{SCRIPT}"),
         "JSON spec (sandbox/provision/bulk.py)",
         "stdout: one line `SANDBOX-JSON {...}` (log lines may precede it); rc 1 and a Ruby error otherwise",
     ),
     ServerCommand(
-        "runner tootctl_batch", "web", ("bin/rails", "runner", "{SCRIPT tootctl_batch}"),
+        "runner tootctl_batch", "web", ("bin/rails", "runner", "{SCRIPT}"),
         "JSON list of tootctl argv lists (without `tootctl`)",
         "stdout: one line `SANDBOX-JSON [{\"status\", \"stdout\", \"stderr\"}, ...]`, each as that tootctl call "
         "prints it alone",
     ),
+    # ActionMailer's file delivery (config/environments/production.rb with SMTP off: delivery_method :file)
+    # writes one file per recipient under the Sidekiq process's tmp/mails.
+    ServerCommand(
+        "mail list", "sidekiq",
+        ("sh", "-c", "cd tmp/mails 2>/dev/null && for f in *; do [ -f \"$f\" ] && printf '%s\\t%s\\n' \"$f\" "
+         "\"$(grep -c '^Subject:' \"$f\")\"; done; true"),
+        None, "stdout: `<address>\\t<number of messages>` per recipient; nothing before any mail",
+    ),
+    ServerCommand("mail show", "sidekiq", ("cat", "tmp/mails/{ADDRESS}"), None,
+                  "stdout: the recipient's messages as sent; rc 1 when there are none"),
 )
 
 COMMANDS_BY_NAME = {c.name: c for c in COMMANDS}
+PLACEHOLDER = re.compile(r"\{([A-Z]+)\}")
+
+
+def build(name: str, **values: str | None) -> tuple[str, list[str]]:
+    """(service, argv) of the command `name`, its placeholders filled from `values`."""
+    cmd = COMMANDS_BY_NAME[name]
+    for key, allowed in cmd.choices.items():
+        if values.get(key) not in allowed:
+            raise SandboxError(f"{name}: {key.lower()} {values.get(key)!r} is not one of {', '.join(allowed)}")
+    argv: list[str] = []
+    group: list[str] | None = None
+    for token in cmd.argv:
+        if token.startswith("["):
+            group, token = [], token[1:]
+        closes = token.endswith("]")
+        token = token[:-1] if closes else token
+        missing = [k for k in PLACEHOLDER.findall(token) if values.get(k) is None]
+        text = PLACEHOLDER.sub(lambda m: str(values.get(m.group(1))), token)
+        if group is not None:
+            group.append(None if missing else text)  # type: ignore[arg-type]
+            if closes:
+                argv += [] if None in group else group  # type: ignore[operator]
+                group = None
+        elif missing:
+            raise SandboxError(f"{name}: no value for {', '.join(missing)}")
+        else:
+            argv.append(text)
+    return cmd.service, argv
 
 
 def db_prepare() -> tuple[str, list[str]]:
-    return "web", ["bundle", "exec", "rails", "db:prepare"]
+    return build("db:prepare")
 
 
 def accounts_create(username: str, email: str, role: str | None = None) -> tuple[str, list[str]]:
-    # Always --confirmed --approve: with registrations closed an account is otherwise pending (user.rb set_approved).
-    argv = ["tootctl", "accounts", "create", username, "--email", email, "--confirmed", "--approve"]
-    if role:
-        argv += ["--role", role]
-    return "web", argv
+    return build("accounts create", USERNAME=username, EMAIL=email, ROLE=role)
 
 
 def accounts_reset_password(username: str) -> tuple[str, list[str]]:
-    return "web", ["tootctl", "accounts", "modify", username, "--reset-password"]
+    return build("accounts modify --reset-password", USERNAME=username)
 
 
 def settings_registrations(mode: str) -> tuple[str, list[str]]:
-    if mode not in ("open", "approved", "close"):
-        raise SandboxError(f"unknown registrations mode {mode!r}: use open, approved or close")
-    return "web", ["tootctl", "settings", "registrations", mode]
+    """tootctl's modes (open, approved, close); the sandbox's setting calls close `none`."""
+    return build("settings registrations", MODE={"none": "close"}.get(mode, mode))
 
 
 def cache_clear() -> tuple[str, list[str]]:
-    return "web", ["tootctl", "cache", "clear"]
+    return build("cache clear")
 
 
 def version() -> tuple[str, list[str]]:
-    return "web", ["tootctl", "version"]
+    return build("version")
 
 
 def tootctl_batch() -> tuple[str, list[str]]:
     """Several tootctl commands in one Rails boot; the JSON list of argv lists goes on stdin."""
     return rails_runner("tootctl_batch")
+
+
+def mail_list() -> tuple[str, list[str]]:
+    return build("mail list")
+
+
+def mail_show(address: str) -> tuple[str, list[str]]:
+    if "/" in address or address.startswith("."):
+        raise SandboxError(f"{address!r} is not an e-mail address")
+    return build("mail show", ADDRESS=address)
 
 
 def script_text(name: str) -> str:
@@ -123,4 +171,4 @@ def rails_runner(name: str) -> tuple[str, list[str]]:
     """`bin/rails runner <script>`: one Rails boot for a whole batch of work."""
     if f"runner {name}" not in COMMANDS_BY_NAME:
         raise SandboxError(f"no shipped script named {name!r}")
-    return "web", ["bin/rails", "runner", script_text(name)]
+    return build(f"runner {name}", SCRIPT=script_text(name))

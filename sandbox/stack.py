@@ -12,6 +12,7 @@ from .config import SandboxConfig, compose_dir
 from .docker_env import find_compose
 from .errors import SandboxError
 from .state import State
+from .timeouts import timeouts
 
 # One-shot services: done when they exit 0.
 ONE_SHOT = {"db-prepare", "s3-init"}
@@ -59,20 +60,23 @@ class Stack:
             argv += ["--file", str(f)]
         return [*argv, "--env-file", str(self.state.compose_env), *args]
 
-    def run(self, *args: str, input: str | None = None, capture: bool = True, check: bool = True, timeout: float | None = 600) -> subprocess.CompletedProcess:
+    def run(self, *args: str, input: str | None = None, capture: bool = True, check: bool = True, timeout: float | None = -1) -> subprocess.CompletedProcess:
+        """`timeout` in seconds; -1 takes the configured compose timeout, None waits for ever (logs -f only)."""
+        if timeout == -1:
+            timeout = timeouts().compose
         try:
             proc = subprocess.run(self.command(*args), input=input, text=True, capture_output=capture, timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise SandboxError(f"docker compose {' '.join(args[:3])} did not finish within {timeout:.0f} s: see `mastodon-sandbox logs`") from None
+            raise SandboxError(f"docker compose {' '.join(args[:3])} did not finish within {timeout:.0f} s (SANDBOX_TIMEOUT_*): see `mastodon-sandbox logs`") from None
         if check and proc.returncode != 0:
             detail = (proc.stderr or proc.stdout or "").strip().splitlines()
             last = detail[-1] if detail else f"exit code {proc.returncode}"
             raise SandboxError(f"docker compose {args[0]} failed: {last}")
         return proc
 
-    def exec(self, service: str, argv: list[str], input: str | None = None, timeout: float | None = 600) -> subprocess.CompletedProcess:
+    def exec(self, service: str, argv: list[str], input: str | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:
         """Run a command in a running service's container; never raises on its exit code."""
-        return self.run("exec", "-T", service, *argv, input=input, check=False, timeout=timeout)
+        return self.run("exec", "-T", service, *argv, input=input, check=False, timeout=timeout or timeouts().exec)
 
     def config_json(self) -> dict:
         """The merged compose model (asked once per Stack: the files do not change under it)."""
@@ -81,7 +85,7 @@ class Stack:
         return self._model
 
     def services(self) -> list[ServiceState]:
-        out = self.run("ps", "--all", "--format", "json", timeout=60).stdout.strip()
+        out = self.run("ps", "--all", "--format", "json", timeout=timeouts().compose_ps).stdout.strip()
         if not out:
             return []
         # Compose prints one JSON object per line (2.21+) or one array (older releases).
@@ -129,4 +133,4 @@ class Stack:
             if time.monotonic() > deadline:
                 waiting = ", ".join(s.service for s in states if not s.ready) or "all services"
                 raise SandboxError(f"the sandbox was not ready after {timeout:.0f} s (still waiting for {waiting}): see `mastodon-sandbox logs`")
-            time.sleep(1)  # the health checks themselves run every 2 s
+            time.sleep(timeouts().poll)

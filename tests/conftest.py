@@ -18,14 +18,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 
 import pytest
 import requests
 
-from sandbox.config import SandboxConfig
 from sandbox.describe import describe
-from sandbox.stack import Stack
+from sandbox.handle import Sandbox
 from sandbox.state import State
 
 
@@ -99,36 +97,17 @@ def require_docker_tier(reason: str):
     pytest.skip(reason)
 
 
-@dataclass(frozen=True)
-class Sandbox:
-    config: SandboxConfig
-    state: State
-    stack: Stack
-
-    def __iter__(self):
-        """Unpacks as (config, state, stack), the arguments provisioning functions take."""
-        return iter((self.config, self.state, self.stack))
-
-    @property
-    def url(self) -> str:
-        return self.config.base_url
-
-    def get(self, path: str, **kw) -> requests.Response:
-        kw.setdefault("timeout", 15)
-        return requests.get(self.url + path, verify=str(self.state.ca_file), **kw)
-
-
 def open_running(name: str) -> Sandbox:
     """A running sandbox by name, or a skip (a failure under make test) saying how to start it."""
     state = State(name)
     if not state.exists():
         require_docker_tier(f"no sandbox {name!r} at {state.dir}: run `make up` first")
-    config = state.load_config()
+    sandbox = Sandbox.open(name)
     try:
-        requests.get(f"{config.base_url}/health", verify=str(state.ca_file), timeout=5).raise_for_status()
+        sandbox.get("/health", timeout=5).raise_for_status()
     except requests.RequestException as e:
-        require_docker_tier(f"sandbox {name!r} does not answer at {config.base_url} ({type(e).__name__}): run `make up`")
-    return Sandbox(config, state, Stack(config, state))
+        require_docker_tier(f"sandbox {name!r} does not answer at {sandbox.url} ({type(e).__name__}): run `make up`")
+    return sandbox
 
 
 @pytest.fixture(scope="session")

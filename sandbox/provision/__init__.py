@@ -2,7 +2,7 @@
 tokens, all saved in the state folder (credentials.json and Mastodon.py .secret files) and reused.
 
 Entry points for the rest of the project:
-  provision(config, state, stack, progress=None)   called by `up` once the server is app-ready; idempotent
+  provision(sandbox, progress=None)                 called by `up` once the server is app-ready; idempotent
   env_exports(state)                                variables for `mastodon-sandbox env`
   cli.add_commands(subparsers)                      `accounts list|create`, `token USER`
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import SandboxConfig
+from ..handle import Sandbox
 from ..state import State
 from .credentials import Credentials, clientcred_path
 from .provisioner import Provisioner
@@ -19,10 +19,10 @@ from .provisioner import Provisioner
 __all__ = ["provision", "env_exports", "Provisioner"]
 
 
-def provision(config: SandboxConfig, state: State, stack: Any, progress: Any = None) -> None:
+def provision(sandbox: Sandbox, progress: Any = None) -> None:
     """Accounts (tootctl), the sandbox's app, a checked token per named account (code flow) and the pool
     (one runner). Re-running reuses everything saved and resets nothing."""
-    Provisioner(config, state, stack, progress).provision()
+    Provisioner(sandbox, progress).provision()
 
 
 def _default_token(creds: Credentials, username: str) -> str | None:

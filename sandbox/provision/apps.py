@@ -63,9 +63,9 @@ def register_app(http: Http, name: str, scopes: str, uris: list[str] | None = No
     }
 
 
-def app_name_for(scopes: str) -> str:
+def app_name_for(scopes: str, prefix: str = DEFAULT_APP) -> str:
     """One app per scope set, named after a digest of it (names are at most 60 characters)."""
-    return f"{DEFAULT_APP}-{hashlib.sha1(scope_key(scopes).encode()).hexdigest()[:8]}"
+    return f"{prefix}-{hashlib.sha1(scope_key(scopes).encode()).hexdigest()[:8]}"
 
 
 def app_is_known(http: Http, app: dict) -> bool:

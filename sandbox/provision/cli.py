@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..lifecycle import open_sandbox
+from ..handle import Sandbox
 from .accounts import list_accounts
 from .apps import loopback_uri
 from .credentials import FLOWS, Credentials, usercred_path
@@ -42,7 +42,7 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
 
 
 def cmd_accounts_list(args: argparse.Namespace) -> int:
-    _, state, _ = open_sandbox(args.name)
+    state = Sandbox.open(args.name).state
     creds = Credentials.load(state)
     rows = list_accounts(creds)
     if not rows:
@@ -58,8 +58,9 @@ def cmd_accounts_list(args: argparse.Namespace) -> int:
 
 
 def cmd_accounts_create(args: argparse.Namespace) -> int:
-    config, state, stack = open_sandbox(args.name)
-    prov = Provisioner(config, state, stack)
+    sandbox = Sandbox.open(args.name)
+    state = sandbox.state
+    prov = Provisioner(sandbox)
     existed = bool((prov.creds.account(args.username) or {}).get("password"))
     rec = prov.ensure_account(args.username, args.role, reset_password=args.reset_password)
     what = "password reset (its tokens were revoked)" if args.reset_password else ("reused" if existed else "created")
@@ -71,8 +72,9 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    config, state, stack = open_sandbox(args.name)
-    prov = Provisioner(config, state, stack)
+    sandbox = Sandbox.open(args.name)
+    state = sandbox.state
+    prov = Provisioner(sandbox)
     scopes = " ".join(args.scopes.replace(",", " ").split()) if args.scopes else None
     redirect = loopback_uri() if args.redirect == "loopback" else OOB
     rec = prov.token(args.username, args.flow, scopes, redirect_uri=redirect, reuse=not args.new)

@@ -14,15 +14,16 @@ from urllib.parse import urljoin
 import requests
 
 from ..errors import RateLimited, SandboxError
+from ..timeouts import timeouts
 
 
 class Http:
     """One cookie jar (a browser session, for sign-in) talking to one sandbox."""
 
-    def __init__(self, base_url: str, ca_file: Path | str, timeout: float = 30.0):
+    def __init__(self, base_url: str, ca_file: Path | str, timeout: float | None = None):
         self.base_url = base_url.rstrip("/")
         self.ca_file = str(ca_file)
-        self.timeout = timeout
+        self.timeout = timeout or timeouts().http
         self.session = requests.Session()
         self._metadata: dict | None = None
 

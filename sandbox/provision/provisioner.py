@@ -12,15 +12,15 @@ the same string, and revoking it revokes it for every holder.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from ..config import Account, SandboxConfig
 from ..errors import SandboxError
+from ..handle import Sandbox
 from ..state import State
 from . import accounts as accounts_mod
 from . import bulk
-from .apps import DEFAULT_APP, app_for_scopes, app_is_known, ensure_app, supported_scopes
+from .apps import DEFAULT_APP, app_for_scopes, app_name_for, app_is_known, ensure_app, supported_scopes
 from .credentials import FLOWS, Credentials, app_owner, scope_key, write_clientcred, write_usercred
 from .http import Http
 from .oauth import OOB, client_credentials, code_flow, offers_grant, password_grant
@@ -35,16 +35,17 @@ CHECKABLE = {"read", "read:accounts", "profile"}
 
 
 class Provisioner:
-    def __init__(self, config: SandboxConfig, state: State, stack: Executor | None, progress: Any = None,
-                 http: Http | None = None):
-        self.config = config
-        self.state = state
-        self.stack = stack
+    """Accounts, apps and tokens of one sandbox (`sandbox.stack` needs only `exec`: see tootctl.Executor)."""
+
+    def __init__(self, sandbox: Sandbox, progress: Any = None, http: Http | None = None):
+        self.config: SandboxConfig = sandbox.config
+        self.state: State = sandbox.state
+        self.stack: Executor | None = sandbox.stack
         self.progress = progress
-        self.http = http or Http(config.base_url, state.ca_file)
-        self.creds = Credentials.load(state)
-        if self.creds.data.get("base_url") != config.base_url:
-            self.creds.put(("base_url",), config.base_url)
+        self.http = http or Http(self.config.base_url, self.state.ca_file)
+        self.creds = Credentials.load(self.state)
+        if self.creds.data.get("base_url") != self.config.base_url:
+            self.creds.put(("base_url",), self.config.base_url)
         self._app_checked = False
 
     def step(self, message: str) -> None:
@@ -212,8 +213,7 @@ class Provisioner:
         if self.stack is None:
             raise SandboxError("the bulk flow needs the running stack: start it with `mastodon-sandbox up`")
         scopes = scope_key(scopes)
-        app_name = bulk.POOL_APP if scopes == scope_key(bulk.BULK_SCOPES) else \
-            f"sandbox-bulk-{hashlib.sha1(scopes.encode()).hexdigest()[:8]}"
+        app_name = bulk.POOL_APP if scopes == scope_key(bulk.BULK_SCOPES) else app_name_for(scopes, "sandbox-bulk")
         password = self.creds.data.get("pool_password")
         if not password:
             password = self.creds.put(("pool_password",), bulk.new_password())

@@ -1,8 +1,13 @@
 """The differential check: the same scripted flows against the stand-in (SANDBOX_NAME) and a real Mastodon
 (SANDBOX_REFERENCE, the source-built or official server), compared exchange by exchange on what clients
-rely on: status, content type, the presence of the rate-limit and WWW-Authenticate headers, the Location's
-path and query keys, JSON shape both ways, and tootctl's exit status and output lines. Where they differ,
+rely on: status, content type, the presence of the rate-limit header, the WWW-Authenticate value, the
+Location's path and query keys, JSON shape both ways, the `error` and `error_description` texts, and
+tootctl's exit status and output lines. Where they differ,
 the stand-in is wrong. Each flow prints one line of agreement; `make differential` runs it in CI.
+
+Every flow runs twice: on the two running sandboxes (the stand-in SANDBOX_NAME, the real SANDBOX_REFERENCE,
+both 4.6), and on a 4.3 pair this module brings up itself (the stand-in's 4.3 mode and the reference's server
+at 4.3, where the password grant still exists) and destroys afterwards.
 
 Deselected unless SANDBOX_REFERENCE names a running sandbox (tests/conftest.py).
 """
@@ -12,12 +17,15 @@ from __future__ import annotations
 import re
 import secrets
 from types import SimpleNamespace
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import pytest
 
+from tests.conftest import cli, open_running, server_args
 from tests.corpus import exchange
-from tests.flows import F3, base_ct, client, has_header, replay_f4, shape_diff
+from tests.flows import F3, base_ct, client, form_data, has_header, pkce, replay_f4, shape_diff, sign_in_body
+
+OOB = "urn:ietf:wg:oauth:2.0:oob"
 
 pytestmark = [pytest.mark.docker, pytest.mark.differential]
 
@@ -32,6 +40,9 @@ def compare(label: str, standin, real) -> list[str]:
     for h in ("x-ratelimit-limit", "www-authenticate", "location"):
         if has_header(standin.headers, h) != has_header(real.headers, h):
             out.append(f"{h} {'present' if has_header(standin.headers, h) else 'absent'}, real the opposite")
+    if has_header(real.headers, "www-authenticate") and has_header(standin.headers, "www-authenticate") \
+            and standin.headers["www-authenticate"] != real.headers["www-authenticate"]:
+        out.append(f"www-authenticate {standin.headers['www-authenticate']!r}, real {real.headers['www-authenticate']!r}")
     if "location" in real.headers and "location" in standin.headers:
         a, b = urlsplit(standin.headers["location"]), urlsplit(real.headers["location"])
         if (a.path, sorted(k for k, _ in parse_qsl(a.query))) != (b.path, sorted(k for k, _ in parse_qsl(b.query))):
@@ -43,6 +54,9 @@ def compare(label: str, standin, real) -> list[str]:
             out.append("body is not JSON")
         else:
             out += shape_diff(want, got)
+            if isinstance(want, dict) and isinstance(got, dict):
+                out += [f"{k} {got.get(k)!r}, real {want[k]!r}" for k in ("error", "error_description")
+                        if k in want and got.get(k) != want[k]]
     return [f"{label}: {d}" for d in out]
 
 
@@ -61,15 +75,36 @@ class Table:
 
     def report(self) -> None:
         bad = len(self.differing)
-        print(f"\n[differential] {self.flow:<28} {self.total - bad}/{self.total} exchanges agree"
+        print(f"\n[differential] {self.flow:<36} {self.total - bad}/{self.total} exchanges agree"
               + (f"; first difference: {self.problems[0]}" if self.problems else ""))
         assert not self.problems, "the stand-in differs from real Mastodon:\n" + "\n".join(self.problems)
 
 
-@pytest.fixture(scope="module")
-def both(sandbox, reference):
-    assert sandbox.config.server == "standin", f"SANDBOX_NAME={sandbox.config.name} is not the stand-in: nothing to compare"
-    return SimpleNamespace(standin=sandbox, real=reference)
+# The 4.3 pair: ports of their own, so that both run beside the 4.6 pair.
+PAIR_4_3 = {"standin": ("dif-standin-43", 38461), "real": ("dif-real-43", 38462)}
+
+
+@pytest.fixture(scope="module", params=["4.6", "4.3"])
+def both(request, sandbox, reference):
+    """The stand-in and real Mastodon at the same version series."""
+    if request.param == "4.6":
+        assert sandbox.config.server == "standin", f"SANDBOX_NAME={sandbox.config.name} is not the stand-in: nothing to compare"
+        yield SimpleNamespace(standin=sandbox, real=reference, series="4.6")
+        return
+    made = {}
+    try:
+        for side, args in (("standin", ["--server", "standin", "--s3", sandbox.config.s3]), ("real", server_args(reference))):
+            name, port = PAIR_4_3[side]
+            out = cli("up", "--name", name, "--port", str(port), *args, "--version", "4.3", "--no-provision", "--quiet")
+            made[side] = name
+            assert out.returncode == 0, f"{name}: {out.stderr[-2000:]}"
+        pair = {side: open_running(name) for side, name in made.items()}
+        versions = {side: s.config.release.version for side, s in pair.items()}
+        print(f"\n[differential] 4.3 pair: stand-in {versions['standin']}, real {versions['real']} ({pair['real'].config.description})")
+        yield SimpleNamespace(standin=pair["standin"], real=pair["real"], series="4.3")
+    finally:
+        for name in made.values():
+            cli("destroy", "--name", name, "--yes")
 
 
 def each(both, fn):
@@ -77,13 +112,16 @@ def each(both, fn):
 
 
 def test_public_endpoints(both):
-    table = Table("instance and discovery")
+    table = Table(f"{both.series} instance and discovery")
     for path in ("/health", "/api/v2/instance", "/api/v1/instance", "/.well-known/oauth-authorization-server",
-                 "/.well-known/nodeinfo", "/api/v1/streaming/health", "/api/v1/instance/", "/api/v1/no-such-route"):
+                 "/.well-known/nodeinfo", "/nodeinfo/2.0", "/api/v1/streaming/health", "/api/v1/instance/",
+                 "/api/v1/no-such-route"):
         a, b = each(both, lambda s: client(s)("GET", path))
         table.add(f"GET {path}", a, b)
     a, b = each(both, lambda s: client(s)("GET", "/api/v2/instance", headers={"Host": "other.test"}))
     table.add("foreign Host", a, b)
+    a, b = each(both, lambda s: client(s)("GET", "/no-such-page", headers={"Accept": "application/json"}))
+    table.add("unknown page asked as JSON", a, b)
     table.report()
 
 
@@ -114,7 +152,7 @@ def register_waiting(s, body):
 
 
 def test_apps_and_tokens(both, apps):
-    table = Table("apps and tokens")
+    table = Table(f"{both.series} apps and tokens")
     table.add("register app", apps.standin, apps.real)
     assert apps.real.status_code == 200, apps.real.text
 
@@ -129,8 +167,25 @@ def test_apps_and_tokens(both, apps):
         out["no token"] = go("GET", "/api/v1/accounts/verify_credentials")
         out["bad token"] = go("GET", "/api/v1/accounts/verify_credentials", headers={"Authorization": "Bearer nope"})
         out["unknown client"] = go("POST", "/oauth/token", data={"grant_type": "client_credentials", "client_id": "nope", "client_secret": "x"})
-        out["password grant"] = go("POST", "/oauth/token", data={"grant_type": "password", **creds, "username": "x@example.test", "password": "x"})
-        out["write-only token"] = go("POST", "/oauth/token", data={"grant_type": "client_credentials", **creds, "scope": "write"})
+        out["password grant, unknown user"] = go("POST", "/oauth/token", data={"grant_type": "password", **creds, "username": "x@example.test", "password": "x"})
+        # Offered up to 4.3 (Doorkeeper's resource_owner_from_credentials in config/initializers/doorkeeper.rb),
+        # gone from 4.4: unsupported_grant_type there.
+        user = _user(s)
+        out["password grant"] = grant = go("POST", "/oauth/token", data={"grant_type": "password", **creds, "scope": "read",
+                                                                         "username": user.email, "password": user.password})
+        out["password grant, wrong password"] = go("POST", "/oauth/token", data={"grant_type": "password", **creds, "scope": "read",
+                                                                                 "username": user.email, "password": "wrong-password"})
+        out["password-grant token"] = go("GET", "/api/v1/accounts/verify_credentials",
+                                         headers={"Authorization": f"Bearer {grant.json().get('access_token', '')}"})
+        out["write-only token"] = wo = go("POST", "/oauth/token", data={"grant_type": "client_credentials", **creds, "scope": "write"})
+        write_only = {"Authorization": f"Bearer {wo.json().get('access_token', '')}"}
+        out["write-only token on verify_credentials"] = go("GET", "/api/v1/accounts/verify_credentials", headers=write_only)
+        out["lookup with no token"] = go("GET", "/api/v1/accounts/lookup", params={"acct": "nobody-here"})
+        out["lookup with a bad token"] = go("GET", "/api/v1/accounts/lookup", params={"acct": "nobody-here"},
+                                            headers={"Authorization": "Bearer nope"})
+        out["lookup with a write-only token"] = go("GET", "/api/v1/accounts/lookup", params={"acct": "nobody-here"}, headers=write_only)
+        out["revoke with a wrong secret"] = go("POST", "/oauth/revoke", data={**creds, "client_secret": "wrong",
+                                                                              "token": wo.json().get("access_token", "")})
         out["revoke"] = go("POST", "/oauth/revoke", data={**creds, "token": out["client credentials"].json().get("access_token", "")})
         out["verify revoked"] = go("GET", "/api/v1/apps/verify_credentials", headers=auth)
         return out
@@ -141,10 +196,12 @@ def test_apps_and_tokens(both, apps):
     table.report()
 
 
-def _user(s):
+def _user(s, *flags: str):
+    """A throwaway account made with tootctl (confirmed and approved unless `flags` say otherwise)."""
     name = f"dif{secrets.token_hex(4)}"
     email = f"{name}@{s.config.email_domain}"
-    p = s.stack.exec("web", ["tootctl", "accounts", "create", name, "--email", email, "--confirmed", "--approve"])
+    flags = flags or ("--confirmed", "--approve")
+    p = s.stack.exec("web", ["tootctl", "accounts", "create", name, "--email", email, *flags])
     m = re.search(r"^New password: (\S+)\s*$", p.stdout, re.MULTILINE)
     assert p.returncode == 0 and m, p.stdout + p.stderr
     return SimpleNamespace(name=name, email=email, password=m.group(1))
@@ -152,11 +209,66 @@ def _user(s):
 
 def test_oauth_code_flow(both, apps):
     """f4's whole flow (sign-in, authorize, approve, PKCE, token errors, deny) in one browser session on each."""
-    table = Table("sign-in and code flow")
+    table = Table(f"{both.series} sign-in and code flow")
     app_of = {id(both.standin): SimpleNamespace(json=apps.standin.json()), id(both.real): SimpleNamespace(json=apps.real.json())}
     a, b = each(both, lambda s: replay_f4(s, app_of[id(s)], _user(s)).got)
     for key in b:
         table.add(key[1], a[key], b[key])
+    table.report()
+
+
+def test_pkce_and_token_request_errors(both, apps):
+    """Doorkeeper's checks of a code exchange, in its order: a missing code, a PKCE grant without its
+    verifier, a missing redirect URI, a verifier for a grant made without a challenge."""
+    table = Table(f"{both.series} PKCE and token errors")
+
+    def flow(s, app):
+        user, go = _user(s), client(s)
+        page = go("GET", "/auth/sign_in")
+        go("POST", "/auth/sign_in", data=sign_in_body(page.text, user.email, user.password))
+        creds = {"client_id": app["client_id"], "client_secret": app["client_secret"]}
+
+        def code_for(**extra):
+            q = {"client_id": app["client_id"], "redirect_uri": OOB, "response_type": "code", "scope": "read", **extra}
+            approve = go("POST", "/oauth/authorize", data=form_data(go("GET", "/oauth/authorize?" + urlencode(q)).text, 0))
+            return parse_qs(urlsplit(approve.headers["Location"]).query)["code"][0]
+
+        def token(**body):
+            return go("POST", "/oauth/token", data={"grant_type": "authorization_code", **creds, **body})
+
+        verifier, challenge = pkce()
+        with_challenge = code_for(code_challenge=challenge, code_challenge_method="S256")
+        without = code_for()
+        return {
+            "no code": token(redirect_uri=OOB),
+            "PKCE grant without its verifier": token(code=with_challenge, redirect_uri=OOB),
+            "no redirect_uri": token(code=without),
+            "a verifier for a grant without a challenge": token(code=without, redirect_uri=OOB, code_verifier=verifier),
+            "unknown code": token(code="nope", redirect_uri=OOB),
+        }
+
+    a, b = flow(both.standin, apps.standin.json()), flow(both.real, apps.real.json())
+    for label in b:
+        table.add(label, a[label], b[label])
+    table.report()
+
+
+def test_unfinished_sign_up_gets_no_authorization(both, apps):
+    """A user who has not confirmed their e-mail signs in, then asks for an authorization code."""
+    table = Table(f"{both.series} unfinished sign-up")
+
+    def flow(s, app):
+        user, go = _user(s, "--approve"), client(s)
+        page = go("GET", "/auth/sign_in")
+        out = {"sign in": go("POST", "/auth/sign_in", data=sign_in_body(page.text, user.email, user.password))}
+        q = {"client_id": app["client_id"], "redirect_uri": "urn:ietf:wg:oauth:2.0:oob", "response_type": "code", "scope": "read"}
+        out["GET authorize"] = go("GET", "/oauth/authorize?" + urlencode(q))
+        out["GET native code page"] = go("GET", "/oauth/authorize/native?code=nothing")
+        return out
+
+    a, b = flow(both.standin, apps.standin.json()), flow(both.real, apps.real.json())
+    for label in b:
+        table.add(label, a[label], b[label])
     table.report()
 
 
@@ -186,20 +298,21 @@ def test_tootctl(both):
 
     a, b = each(both, run)
     for label in b:
-        if label == "version":  # the stand-in says what it is: 4.6.5+standin
-            same = a[label][0] == b[label][0] and a[label][1][0].split("+")[0] == b[label][1][0]
+        if label == "version":  # each names its own version; the stand-in says what it is (4.6.5+standin)
+            same = (a[label][0], a[label][1], b[label][0], b[label][1]) == (
+                b[label][0], [f"{both.standin.config.release.version}+standin"], 0, [both.real.config.release.version])
         else:
             same = a[label] == b[label]
         if not same:
             rows.append(f"tootctl {label}: stand-in {a[label]}, real {b[label]}")
-    print(f"\n[differential] {'tootctl':<28} {len(b) - len(rows)}/{len(b)} commands agree" + (f"; first difference: {rows[0]}" if rows else ""))
+    print(f"\n[differential] {both.series + ' tootctl':<36} {len(b) - len(rows)}/{len(b)} commands agree" + (f"; first difference: {rows[0]}" if rows else ""))
     assert not rows, "\n".join(rows)
 
 
 def test_streaming_refusals(both):
     import websocket
 
-    table = Table("streaming authentication")
+    table = Table(f"{both.series} streaming authentication")
     for label, path, headers in (
         ("SSE without a token", "/api/v1/streaming/user", {}),
         ("SSE with a bad token", "/api/v1/streaming/user", {"Authorization": "Bearer nope"}),

@@ -48,12 +48,12 @@ def fp(secret: str) -> str:
 @pytest.fixture(scope="module", autouse=True)
 def provisioned(sandbox):
     """The shared sandbox (tests/conftest.py), provisioned: idempotent, normally `up` did it already."""
-    provision(sandbox.config, sandbox.state, sandbox.stack)
+    provision(sandbox)
 
 
 @pytest.fixture(scope="module")
 def prov(sandbox):
-    return Provisioner(*sandbox)
+    return Provisioner(sandbox)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def web(prov, throwaway):
 # --- what `up` leaves behind -------------------------------------------------------------------
 
 def test_named_accounts_have_checked_default_tokens(sandbox, prov):
-    config, state, _ = sandbox
+    config = sandbox.config
     for acct in config.accounts:
         rec = prov.creds.account(acct.username)
         assert rec and rec["password"] and rec["email"] == f"{acct.username}@{config.email_domain}"
@@ -90,14 +90,14 @@ def test_named_accounts_have_checked_default_tokens(sandbox, prov):
 
 
 def test_provision_again_changes_nothing(sandbox):
-    config, state, stack = sandbox
+    state = sandbox.state
     before = state.credentials_file.read_text()
-    provision(config, state, stack)
+    provision(sandbox)
     assert state.credentials_file.read_text() == before
 
 
 def test_pool_has_bulk_tokens(sandbox, prov):
-    config, _, _ = sandbox
+    config = sandbox.config
     pool = [n for n, r in prov.creds.accounts.items() if r.get("pool")]
     assert len(pool) >= config.pool_size
     for name in pool[:3]:
@@ -109,7 +109,7 @@ def test_pool_has_bulk_tokens(sandbox, prov):
 def test_mastodon_py_uses_the_secret_files(sandbox, prov):
     import mastodon  # a dependency of the package: never skipped
 
-    _, state, _ = sandbox
+    state = sandbox.state
     session = requests.Session()
     session.verify = str(state.ca_file)
     session.trust_env = False  # else REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE would override session.verify
@@ -118,7 +118,7 @@ def test_mastodon_py_uses_the_secret_files(sandbox, prov):
 
 
 def test_env_exports_hold_working_tokens(sandbox, prov):
-    _, state, _ = sandbox
+    state = sandbox.state
     env = env_exports(state)
     assert check_token(prov.http, env["MASTODON_ACCESS_TOKEN"], "alice")["username"] == "alice"
     assert check_token(prov.http, env["MASTODON_ADMIN_ACCESS_TOKEN"], "admin")

@@ -52,11 +52,23 @@ def test_local_usernames_allow_only_letters_digits_underscore():
 
 
 def test_domain_outside_allowlist():
-    # unconfirmed: UserEmailValidator blocks; the MX check cannot resolve offline
-    assert errors("dave@other.test") == [("email", "blocked"), ("email", "unreachable")]
+    # v4.6.5 app/models/user.rb: `validates :email, email_mx:` is declared before `validates_with
+    # UserEmailValidator`, so unreachable (offline, nothing resolves) comes before blocked.
+    assert errors("dave@other.test") == [("email", "unreachable"), ("email", "blocked")]
+    # v4.3.23 declares UserEmailValidator first.
+    cfg43 = config.load({"EMAIL_DOMAIN_ALLOWLIST": "example.test|sandbox.test", "STANDIN_VERSION": "4.3.24"})
+    assert errors("dave@other.test", cfg=cfg43) == [("email", "blocked"), ("email", "unreachable")]
     # confirmed (tootctl --confirmed): UserEmailValidator is skipped, the MX check still runs
     assert errors("dave@other.test", confirmed=True) == [("email", "unreachable")]
-    assert errors("dave@sub.example.test") == []
+
+
+def test_the_allowlist_is_matched_as_mastodon_matches_it():
+    # UserEmailValidator#not_allowed_through_configuration?: /@(.+\.)?(example\.test|sandbox\.test)$/i lets a
+    # subdomain through; EmailMxValidator#on_allowlist? is `allowlist.include?(domain)`, which a subdomain is
+    # not, so a subdomain is resolved (and, offline, unreachable).
+    assert errors("dave@sub.example.test") == [("email", "unreachable")]
+    assert errors("dave@EXAMPLE.test") == []
+    assert errors("dave@example.test.evil") == [("email", "unreachable"), ("email", "blocked")]
 
 
 def test_taken_email_is_case_insensitive():

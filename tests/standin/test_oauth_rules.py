@@ -14,9 +14,12 @@ def test_pkce_s256_matches_rfc7636_example():
     assert not oauth.pkce_ok("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "S256", None)
 
 
-def test_no_challenge_needs_no_verifier():
+def test_a_verifier_must_match_the_grant_either_way():
+    # Doorkeeper 5.9.2 lib/doorkeeper/oauth/authorization_code_request.rb#validate_code_verifier:
+    # `return grant.code_challenge.blank? if code_verifier.blank?`, then the method must be S256 or plain.
     assert oauth.pkce_ok(None, None, None)
-    assert oauth.pkce_ok(None, None, "anything")
+    assert not oauth.pkce_ok(None, None, "a" * 43)  # a verifier for a grant made without a challenge
+    assert not oauth.pkce_ok("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "S256", "")
 
 
 def test_s256_only_from_4_4():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import images
-from sandbox.config import SandboxConfig
+from sandbox.config import SandboxConfig, compose_dir
 from sandbox.errors import SandboxError
 from sandbox.images import SOURCE_RECIPES, inputs_digest, source_images, verify_source_folder
 from sandbox.progress import Progress
@@ -129,3 +129,25 @@ def test_a_new_source_sandbox_needs_a_folder_that_exists(tmp_path):
     assert not state.dir.exists()
     config, new = resolve_config("t", {"server": "source", "source_dir": str(make_folder(tmp_path / "src"))}, state)
     assert new and config.s3 == "seaweedfs"
+
+
+def test_every_compose_build_context_has_a_dockerignore():
+    """Running the tests writes __pycache__ into the stand-in's folder: it must neither reach an image nor
+    count as a change that forces a rebuild."""
+    contexts = {compose_dir() / "proxy", compose_dir() / "standin"} | {
+        d for d in (compose_dir() / "images").iterdir() if d.is_dir() and d.name != "mastodon"}
+    for context in contexts:
+        assert "**/__pycache__" in images.dockerignore_patterns(context), context
+
+
+def test_the_context_digest_follows_what_docker_sends(tmp_path):
+    (tmp_path / ".dockerignore").write_text("**/__pycache__\n**/*.pyc\n")
+    (tmp_path / "app.py").write_text("print(1)\n")
+    before = images.context_digest(tmp_path, {"BASE": "x"})
+    (tmp_path / "pkg" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "pkg" / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0")
+    (tmp_path / "stray.pyc").write_bytes(b"\0")
+    assert images.context_digest(tmp_path, {"BASE": "x"}) == before
+    (tmp_path / "pkg" / "mod.py").write_text("x = 1\n")
+    assert images.context_digest(tmp_path, {"BASE": "x"}) != before
+    assert images.context_digest(tmp_path, {"BASE": "y"}) != images.context_digest(tmp_path, {"BASE": "x"})

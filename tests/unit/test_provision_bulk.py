@@ -14,6 +14,7 @@ from sandbox import server_commands
 from sandbox.config import SandboxConfig
 from sandbox.errors import SandboxError
 from sandbox.provision import bulk
+from sandbox.handle import Sandbox
 from sandbox.provision.provisioner import Provisioner
 from sandbox.state import State
 from tests.corpus import PRE_4_4, exchange
@@ -132,7 +133,7 @@ def test_pool_is_made_once_and_reused(tmp_path, metadata):
     config = SandboxConfig(name="t", pool_size=3)
     stack = ContractStack()
     http = FakeHttp(stack, metadata)
-    prov = Provisioner(config, state, stack, http=http)
+    prov = Provisioner(Sandbox(config, state, stack), http=http)
     prov.ensure_pool()
     assert stack.runs == 1
     saved = json.loads(state.credentials_file.read_text())
@@ -141,12 +142,12 @@ def test_pool_is_made_once_and_reused(tmp_path, metadata):
         assert acct["password"] == saved["pool_password"] and acct["id"] == stack.accounts[name]["id"]
         assert saved["tokens"][name]["bulk"]["read write follow push"]["access_token"] == stack.tokens[("sandbox-pool", name)]
     # Re-running with every token working runs nothing on the server.
-    Provisioner(config, state, stack, http=http).ensure_pool()
+    Provisioner(Sandbox(config, state, stack), http=http).ensure_pool()
     assert stack.runs == 1
     # A revoked token: one more runner, for the whole pool, which reuses the accounts.
     http.revoked.add(stack.tokens[("sandbox-pool", "pool_02")])
     stack.tokens.pop(("sandbox-pool", "pool_02"))
-    Provisioner(config, state, stack, http=http).ensure_pool()
+    Provisioner(Sandbox(config, state, stack), http=http).ensure_pool()
     assert stack.runs == 2
     again = json.loads(state.credentials_file.read_text())
     assert again["tokens"]["pool_02"]["bulk"]["read write follow push"]["access_token"] == stack.tokens[("sandbox-pool", "pool_02")]
@@ -155,19 +156,19 @@ def test_pool_is_made_once_and_reused(tmp_path, metadata):
 
 def test_password_grant_follows_the_servers_metadata(tmp_path, metadata):
     state = State("t", root=tmp_path)
-    prov = Provisioner(SandboxConfig(name="t"), state, None, http=FakeHttp(ContractStack(), metadata))
+    prov = Provisioner(Sandbox(SandboxConfig(name="t"), state, None), http=FakeHttp(ContractStack(), metadata))
     assert "password" not in metadata["grant_types_supported"]  # v4.6.5, recorded
     with pytest.raises(SandboxError, match="does not offer the password grant; use --flow code"):
         prov.choose_flow("alice", "password-grant")
     # A pre-4.4 server's metadata (Mastodon.py's cassette) still lists the grant.
     body = re.search(r"string: '(\{\"issuer\".*?\})'", (PRE_4_4 / "test_log_in_password.yaml").read_text()).group(1)
     old = json.loads(body)
-    prov_old = Provisioner(SandboxConfig(name="t"), state, None, http=FakeHttp(ContractStack(), old))
+    prov_old = Provisioner(Sandbox(SandboxConfig(name="t"), state, None), http=FakeHttp(ContractStack(), old))
     assert prov_old.choose_flow("alice", "password-grant") == "password-grant"
 
 
 def test_default_scopes_come_from_the_role_and_the_server(tmp_path, metadata):
-    prov = Provisioner(SandboxConfig(name="t"), State("t", root=tmp_path), None, http=FakeHttp(ContractStack(), metadata))
+    prov = Provisioner(Sandbox(SandboxConfig(name="t"), State("t", root=tmp_path), None), http=FakeHttp(ContractStack(), metadata))
     assert prov.default_scopes("alice") == "read write follow push"
     assert prov.default_scopes("admin") == "read write follow push admin:read admin:write"
     assert prov.default_flow("alice") == "code" and prov.default_flow("pool_01") == "bulk"

@@ -54,29 +54,47 @@ def email_errors(cfg: Config, conn, email: str, user_id: int | None = None, conf
                  username_errs: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
     """User validations on email, in the order Rails runs them (app/models/user.rb): Devise :validatable
     (uniqueness, format), the account's own validations (autosaved association), EmailAddressValidator,
-    UserEmailValidator (skipped once confirmed) and EmailMxValidator."""
+    then EmailMxValidator and UserEmailValidator — in that order on 4.6.5 (`validates :email, email_mx:` comes
+    first), the other way round on 4.3.23 (`validates_with UserEmailValidator` is declared before
+    `validates_with EmailMxValidator` there)."""
     errs: list[tuple[str, str]] = []
     if not email:
         return [("email", "blank"), ("email", "blank")] + (username_errs or [])
     if one(conn, "SELECT 1 AS x FROM users WHERE lower(email) = lower(%s) AND id IS DISTINCT FROM %s",
            (email, user_id)):
         errs.append(("email", "taken"))                 # Devise :validatable (emails are downcased)
-    well_formed = bool(DEVISE_EMAIL_RE.match(email))
-    if not well_formed:
+    if not DEVISE_EMAIL_RE.match(email):
         errs.append(("email", "invalid"))               # Devise :validatable format
     errs += username_errs or []
-    if not well_formed:
-        errs.append(("email", "invalid"))               # EmailAddressValidator
-    domain = email.rsplit("@", 1)[1].lower() if "@" in email else ""
-    allowed = bool(cfg.email_allowlist) and any(domain == d or domain.endswith("." + d)
-                                                for d in cfg.email_allowlist)
-    if not confirmed and cfg.email_allowlist and not allowed:
-        # UserEmailValidator#not_allowed_through_configuration? (EMAIL_DOMAIN_ALLOWLIST)
-        errs.append(("email", "blocked"))
-    if domain and not allowed:
-        # EmailMxValidator: off the allowlist production resolves MX/A records; offline they never resolve.
-        errs.append(("email", "unreachable"))
-    return errs
+    if not address_parses(email):
+        errs.append(("email", "invalid"))               # EmailAddressValidator (Mail::Address)
+    allowlist = "|".join(cfg.email_allowlist)  # EMAIL_DOMAIN_ALLOWLIST as Rails reads it
+    # EmailMxValidator#get_domain: all after the first `@`, normalised (lower case, no trailing dot).
+    domain = email.split("@", 1)[1].lower().rstrip(".") if "@" in email else ""
+    mx: list[tuple[str, str]] = []
+    if not domain or ".." in domain:
+        mx.append(("email", "invalid"))                 # EmailMxValidator: no domain to resolve
+    elif not (allowlist and domain in allowlist):
+        # EmailMxValidator#on_allowlist? is `allowlist.include?(domain)`, a substring test: a subdomain of an
+        # allowed domain is not on it. Off the list production resolves MX/A records; offline none resolve.
+        mx.append(("email", "unreachable"))
+    blocked: list[tuple[str, str]] = []
+    allowed_pattern = rf"@(.+\.)?({allowlist.replace('.', chr(92) + '.')})$"
+    if not confirmed and allowlist and not re.search(allowed_pattern, email, re.IGNORECASE):
+        # UserEmailValidator#not_allowed_through_configuration?: /@(.+\.)?(allowlist)$/i, subdomains allowed
+        blocked.append(("email", "blocked"))
+    return errs + (blocked + mx if cfg.is_43 else mx + blocked)
+
+
+def address_parses(email: str) -> bool:
+    """EmailAddressValidator (app/validators/email_address_validator.rb): Mail::Address must give the
+    address back unchanged, with no `%`, `,` or `"`. A bare local part such as `not-an-email` parses;
+    spaces, a second `@` or an empty side do not."""
+    value = email.strip()
+    if any(ch in value for ch in '%,"') or any(ch.isspace() for ch in value):
+        return False
+    local, at, domain = value.partition("@")
+    return bool(local) and (not at or (bool(domain) and "@" not in domain))
 
 
 def username_errors(conn, username: str) -> list[tuple[str, str]]:

@@ -76,10 +76,11 @@ def pkce_s256(verifier: str) -> str:
 
 
 def pkce_ok(challenge: str | None, method: str | None, verifier: str | None) -> bool:
-    """Doorkeeper::AccessGrant#pkce check: no challenge stored -> no verifier needed."""
-    if not challenge:
-        return True
+    """Doorkeeper 5.9.2 AuthorizationCodeRequest#validate_code_verifier: without a verifier the grant must have
+    no challenge; a verifier for a grant without one fails (its method is neither S256 nor plain)."""
     if not verifier:
+        return not challenge
+    if not challenge:
         return False
     if (method or "plain") == "S256":
         expected = pkce_s256(verifier)
@@ -172,12 +173,11 @@ def create_grant(conn, app_id: int, user_id: int, redirect_uri: str, scopes: str
                         challenge or None, (method or None) if challenge else None)).fetchone()
 
 
-def usable_grant(conn, code: str | None, app_id: int) -> dict | None:
-    if not code:
-        return None
+def grant_by_code(conn, code: str) -> dict | None:
+    """AccessGrant.by_token: any grant with this code, of any app, spent or expired (with `accessible`)."""
     return conn.execute(
-        "SELECT * FROM oauth_access_grants WHERE token = %s AND application_id = %s AND revoked_at IS NULL "
-        "AND created_at + make_interval(secs => expires_in) > now()", (code, app_id)).fetchone()
+        "SELECT *, (revoked_at IS NULL AND created_at + make_interval(secs => expires_in) > now()) AS accessible "
+        "FROM oauth_access_grants WHERE token = %s", (code,)).fetchone()
 
 
 def token_row(conn, token: str | None) -> dict | None:

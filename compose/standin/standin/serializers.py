@@ -1,4 +1,5 @@
-"""JSON entities shaped like Mastodon's serializers (app/serializers/rest/*), checked against real v4.6.5 output."""
+"""JSON entities shaped like Mastodon's serializers (app/serializers/rest/*), checked against real v4.6.5 output
+and, in the 4.3 mode, against real v4.3.23 (the differential check); each 4.3 difference cites its file."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,16 +13,28 @@ def iso_ms(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def role_json(role: dict | None, everyone_perms: int = EVERYONE_PERMISSIONS) -> dict:
-    """REST::RoleSerializer with UserRole#computed_permissions; no role -> the everyone role (-99)."""
+def role_json(role: dict | None, everyone_perms: int = EVERYONE_PERMISSIONS, is_43: bool = False) -> dict:
+    """REST::RoleSerializer with UserRole#computed_permissions; no role -> the everyone role (-99).
+    4.3.23's serializer has no collection_limit (app/serializers/rest/role_serializer.rb)."""
     if role is None or role["id"] == -99:
-        return {"id": "-99", "name": "", "permissions": str(everyone_perms), "color": "", "highlighted": False,
-                "collection_limit": 10}
-    perms = everyone_perms | role["permissions"]
-    if perms & FLAGS["administrator"]:
-        perms = ALL_PERMISSIONS
-    return {"id": str(role["id"]), "name": role["name"], "permissions": str(perms), "color": role["color"],
-            "highlighted": role["highlighted"], "collection_limit": role.get("collection_limit") or 10}
+        out = {"id": "-99", "name": "", "permissions": str(everyone_perms), "color": "", "highlighted": False,
+               "collection_limit": 10}
+    else:
+        perms = everyone_perms | role["permissions"]
+        if perms & FLAGS["administrator"]:
+            perms = ALL_PERMISSIONS
+        out = {"id": str(role["id"]), "name": role["name"], "permissions": str(perms), "color": role["color"],
+               "highlighted": role["highlighted"], "collection_limit": role.get("collection_limit") or 10}
+    if is_43:
+        del out["collection_limit"]
+    return out
+
+
+# Attributes 4.4+ added to REST::AccountSerializer (4.3.23: app/serializers/rest/account_serializer.rb has
+# none of them) and to the source of REST::CredentialAccountSerializer.
+ACCOUNT_KEYS_SINCE_4_4 = ("avatar_description", "header_description", "show_media", "show_media_replies",
+                          "show_featured", "feature_approval")
+SOURCE_KEYS_SINCE_4_4 = ("attribution_domains", "quote_policy")
 
 
 def account_json(cfg: Config, a: dict, role: dict | None = None) -> dict:
@@ -32,7 +45,7 @@ def account_json(cfg: Config, a: dict, role: dict | None = None) -> dict:
     roles = []
     if role is not None and role["id"] != -99 and role["highlighted"]:
         roles.append({"id": str(role["id"]), "name": role["name"], "color": role["color"]})
-    return {
+    out = {
         "id": str(a["id"]), "username": a["username"], "acct": a["username"],
         "display_name": a["display_name"], "locked": a["locked"], "bot": a["actor_type"] in ("Application", "Service"),
         "discoverable": a["discoverable"], "indexable": a["indexable"], "group": a["actor_type"] == "Group",
@@ -47,6 +60,10 @@ def account_json(cfg: Config, a: dict, role: dict | None = None) -> dict:
         "feature_approval": {"automatic": [], "manual": [], "current_user": "denied"},
         "emojis": [], "roles": roles, "fields": [],
     } | ({"suspended": True} if a.get("suspended_at") else {})  # attribute :suspended, if: :suspended?
+    if cfg.is_43:
+        for k in ACCOUNT_KEYS_SINCE_4_4:
+            del out[k]
+    return out
 
 
 def credential_account_json(cfg: Config, a: dict, role: dict | None) -> dict:
@@ -59,8 +76,11 @@ def credential_account_json(cfg: Config, a: dict, role: dict | None) -> dict:
                              "fields": [], "follow_requests_count": 0, "hide_collections": a["hide_collections"],
                              "discoverable": a["discoverable"], "indexable": a["indexable"],
                              "attribution_domains": [], "quote_policy": "public"}
+            if cfg.is_43:
+                for key in SOURCE_KEYS_SINCE_4_4:
+                    del out["source"][key]
         out[k] = v
-    out["role"] = role_json(role)
+    out["role"] = role_json(role, is_43=cfg.is_43)
     return out
 
 
@@ -96,7 +116,7 @@ def instance_v2(cfg: Config, mode: str, active_month: int) -> dict:
     """REST::InstanceSerializer (GET /api/v2/instance)."""
     import os
     base = cfg.base_url
-    return {
+    out = {
         "domain": cfg.local_domain, "title": "Mastodon", "version": cfg.version,
         "source_url": "https://github.com/mastodon/mastodon", "description": DISCLAIMER,
         "usage": {"users": {"active_month": active_month}},
@@ -125,6 +145,28 @@ def instance_v2(cfg: Config, mode: str, active_month: int) -> dict:
         "api_versions": {"mastodon": 11}, "wrapstodon": None,
         "contact": {"email": "", "account": None}, "rules": [],
     }
+    if cfg.is_43:
+        _as_43(out)
+    return out
+
+
+def _as_43(out: dict) -> None:
+    """REST::InstanceSerializer as 4.3.23 renders it (app/serializers/rest/instance_serializer.rb there):
+    no wrapstodon, a thumbnail without description, fewer configuration keys, registrations without
+    reason_required and min_age, api_versions from lib/mastodon/version.rb (mastodon: 2)."""
+    del out["wrapstodon"]
+    del out["thumbnail"]["description"]
+    conf = out["configuration"]
+    for key in ("about", "privacy_policy", "terms_of_service"):
+        del conf["urls"][key]
+    conf["accounts"] = {"max_featured_tags": 10, "max_pinned_statuses": 5}
+    media = conf["media_attachments"]
+    conf["media_attachments"] = {k: media[k] for k in ("supported_mime_types", "image_size_limit", "image_matrix_limit",
+                                                       "video_size_limit", "video_frame_rate_limit", "video_matrix_limit")}
+    del conf["timelines_access"], conf["limited_federation"]
+    for key in ("reason_required", "min_age"):
+        del out["registrations"][key]
+    out["api_versions"] = {"mastodon": 2}
 
 
 def instance_v1(cfg: Config, mode: str, user_count: int) -> dict:

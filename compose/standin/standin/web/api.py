@@ -7,7 +7,8 @@ from aiohttp import web
 
 from .. import oauth, serializers
 from ..accounts import registrations_mode
-from .base import api_handler, ctx, json_response, require_user
+from ..config import DISCLAIMER
+from .base import api_handler, authorize_if_got_token, ctx, json_response, require_user
 
 
 async def params(request: web.Request) -> dict:
@@ -113,6 +114,11 @@ async def verify_credentials(request: web.Request) -> web.Response:
 @api_handler(cache="max-age=15, public, stale-while-revalidate=30, stale-if-error=86400")
 async def lookup(request: web.Request) -> web.Response:
     c = ctx(request)
+    # app/controllers/api/v1/accounts/lookup_controller.rb: authorize_if_got_token! :read, :'read:accounts'
+    refused = authorize_if_got_token(request, ("read", "read:accounts"))
+    if refused is not None:
+        refused.headers["Cache-Control"] = "private, no-store"  # cache_if_unauthenticated! runs in #show only
+        return refused
     acct = request.query.get("acct", "").lstrip("@")
     username, _, domain = acct.partition("@")
     local = not domain or domain.lower() in (c.cfg.local_domain.lower(), c.cfg.host_only.lower())
@@ -135,7 +141,10 @@ async def lookup(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- instance
 
 def _instance_facts(conn):
-    return registrations_mode(conn), conn.execute("SELECT count(*) AS n FROM users").fetchone()["n"]
+    """The registration mode and InstancePresenter#user_count: confirmed users of accounts not suspended."""
+    users = conn.execute("SELECT count(*) AS n FROM users u JOIN accounts a ON a.id = u.account_id "
+                         "WHERE u.confirmed_at IS NOT NULL AND a.suspended_at IS NULL").fetchone()["n"]
+    return registrations_mode(conn), users
 
 
 INSTANCE_CACHE = "max-age=300, public, stale-while-revalidate=30, stale-if-error=86400"
@@ -155,6 +164,18 @@ async def instance_v1(request: web.Request) -> web.Response:
     resp = json_response(serializers.instance_v1(c.cfg, mode, users))
     resp.headers["Deprecation"] = "@1668384000"  # api/v1/instances_controller.rb: deprecate_api '2022-11-14'
     return resp
+
+
+async def nodeinfo(request: web.Request) -> web.Response:
+    """GET /nodeinfo/2.0: NodeInfo::Serializer (app/serializers/node_info/serializer.rb) with its adapter's
+    camelCase keys; WellKnown::NodeInfoController#show caches it 30 minutes, publicly."""
+    c = ctx(request)
+    mode, users = await c.db(_instance_facts)
+    body = {"version": "2.0", "software": {"name": "mastodon", "version": c.cfg.version}, "protocols": ["activitypub"],
+            "services": {"outbound": [], "inbound": []},
+            "usage": {"users": {"total": users, "activeMonth": 0, "activeHalfyear": 0}, "localPosts": 0},
+            "openRegistrations": mode != "none", "metadata": {"nodeName": "Mastodon", "nodeDescription": DISCLAIMER}}
+    return json_response(body, 200, {"Cache-Control": "max-age=1800, public", "Vary": "Accept, Origin"})
 
 
 @api_handler()

@@ -65,6 +65,7 @@ def build(cfg: Config) -> web.Application:
     r.add_post("/oauth/revoke", oauth_api.revoke)
     r.add_get("/.well-known/oauth-authorization-server", oauth_api.metadata)
     r.add_get("/.well-known/nodeinfo", oauth_api.nodeinfo_index)
+    r.add_get("/nodeinfo/2.0", api.nodeinfo)
     r.add_post("/api/v1/apps", api.create_app)
     r.add_get("/api/v1/apps/verify_credentials", api.verify_app)
     r.add_get("/api/v1/accounts/verify_credentials", api.verify_credentials)

@@ -167,6 +167,21 @@ def _truthy(v) -> bool:
     return v not in (None, "", "0", "f", "F", "false", "FALSE", "off", "OFF", False)
 
 
+def require_functional(cfg, user: dict) -> web.Response | None:
+    """ApplicationController#require_functional! (a before_action of every page, Doorkeeper's included, after
+    the CSRF check): a signed-in user who may not use the site yet gets no authorization form and no code,
+    but a redirect to finish signing up (/auth/setup) or to the account page (/auth/edit)."""
+    if accounts.functional_error(user) is None:
+        return None
+    # 4.3.23 sends everyone to /auth/edit; 4.4+ sends the unconfirmed to /auth/setup.
+    setup = user["confirmed_at"] is None and not cfg.is_43
+    resp = redirect(f"{cfg.base_url}/auth/setup" if setup else f"{cfg.base_url}/auth/edit")
+    # Rails renders the redirect inside respond_to's format.any: its type is the negotiated `*/*` (seen live).
+    resp.headers["Content-Type"] = "*/*; charset=utf-8"
+    resp.headers["Cache-Control"] = "no-cache"
+    return resp
+
+
 async def authorize(request: web.Request) -> web.Response:
     """GET|POST|DELETE /oauth/authorize (POST with _method=delete is DELETE, Rack::MethodOverride)."""
     c = ctx(request)
@@ -182,6 +197,9 @@ async def authorize(request: web.Request) -> web.Response:
         if method == "GET":
             request["session"]["user_return_to"] = f"{c.cfg.base_url}{request.path_qs}"
         return redirect(f"{c.cfg.base_url}/auth/sign_in")
+    unfinished = require_functional(c.cfg, user)
+    if unfinished is not None:
+        return unfinished
     acct = f"{user['username']}@{c.cfg.local_domain}"
 
     def pre(conn):
@@ -219,6 +237,9 @@ async def native(request: web.Request) -> web.Response:
     if user is None:
         request["session"]["user_return_to"] = f"{c.cfg.base_url}{request.path_qs}"
         return redirect(f"{c.cfg.base_url}/auth/sign_in")
+    unfinished = require_functional(c.cfg, user)
+    if unfinished is not None:
+        return unfinished
     acct = f"{user['username']}@{c.cfg.local_domain}"
     request["session_touch"] = True
     return html_response(pages.native(acct, request.query.get("code", ""), form_token(request)))

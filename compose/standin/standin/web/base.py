@@ -335,13 +335,37 @@ def scopes_ok(token: dict, any_of: tuple[str, ...]) -> bool:
     return any(s in have for s in any_of)
 
 
+def forbidden_scope(request: web.Request, any_of: tuple[str, ...]) -> web.Response:
+    """Doorkeeper's ForbiddenTokenResponse (lib/doorkeeper/oauth/forbidden_token_response.rb): 403 with
+    Mastodon's body (doorkeeper_forbidden_render_options). Doorkeeper 5.9.2 (Mastodon 4.6) adds its
+    WWW-Authenticate, the description sanitised by ErrorResponse#sanitize_error_values (`"` becomes `_`);
+    Doorkeeper 5.7.1 (Mastodon 4.3) deletes the header."""
+    resp = json_response({"error": "This action is outside the authorized scopes"}, 403)
+    if not ctx(request).cfg.is_43:
+        desc = f'Access to this resource requires scope _{" ".join(any_of)}_.'
+        resp.headers["WWW-Authenticate"] = f'Bearer realm="Doorkeeper", error="insufficient_scope", error_description="{desc}"'
+    return resp
+
+
+def authorize_if_got_token(request: web.Request, any_of: tuple[str, ...]) -> web.Response | None:
+    """Api::BaseController#authorize_if_got_token!: doorkeeper_authorize! only when a token is found. An
+    unknown token string finds none (Doorkeeper::OAuth::Token.authenticate) and the request goes on as
+    anonymous; a revoked one is found and refused, a found one without the scopes is refused."""
+    auth: ApiAuth = request["api_auth"]
+    if auth.state == "revoked":
+        return doorkeeper_error(auth)
+    if auth.state == "ok" and not scopes_ok(auth.token, any_of):
+        return forbidden_scope(request, any_of)
+    return None
+
+
 async def require_user(request: web.Request, any_of: tuple[str, ...]) -> tuple[dict | None, web.Response | None]:
     """doorkeeper_authorize!(*scopes) then require_user! (app/controllers/api/base_controller.rb)."""
     auth: ApiAuth = request["api_auth"]
     if auth.state != "ok":
         return None, doorkeeper_error(auth)
     if any_of and not scopes_ok(auth.token, any_of):
-        return None, json_response({"error": "This action is outside the authorized scopes"}, 403)
+        return None, forbidden_scope(request, any_of)
     if auth.user_id is None:
         return None, json_response({"error": "This method requires an authenticated user"}, 422)
     from ..accounts import functional_error

@@ -51,13 +51,19 @@ async def token(request: web.Request) -> web.Response:
     if grant_type not in flows:
         return oauth_error("unsupported_grant_type")
     uid, secret = client_credentials(request, p)
-    if grant_type == "authorization_code":
-        # Doorkeeper::OAuth::AuthorizationCodeRequest validates params before the client
-        for name in ("code", "redirect_uri"):
-            if not p.get(name):
-                return oauth_error("invalid_request", missing=name)
+    # Doorkeeper::Request::AuthorizationCode#grant: a blank code is a missing parameter before anything else.
+    if grant_type == "authorization_code" and not p.get("code"):
+        return oauth_error("invalid_request", missing="code")
 
     def run(conn):
+        grant = oauth.grant_by_code(conn, p["code"]) if grant_type == "authorization_code" else None
+        if grant_type == "authorization_code":
+            # AuthorizationCodeRequest#validate_params, before the client: a PKCE grant needs its verifier,
+            # then the redirect URI must be given.
+            if grant and grant["code_challenge"] and not p.get("code_verifier"):
+                return ("invalid_request", "code_verifier"), None
+            if not p.get("redirect_uri"):
+                return ("invalid_request", "redirect_uri"), None
         app = oauth.authenticate_client(conn, uid, secret)
         if app is None:
             return "invalid_client", None
@@ -67,8 +73,10 @@ async def token(request: web.Request) -> web.Response:
                 return "invalid_scope", None
             return None, oauth.find_or_create_token(conn, app["id"], None, " ".join(scopes))
         if grant_type == "authorization_code":
-            grant = oauth.usable_grant(conn, p.get("code"), app["id"])
-            if grant is None or grant["redirect_uri"] != p.get("redirect_uri"):
+            # then validate_grant (this client's, not spent or expired), the redirect URI, the verifier
+            if grant is None or grant["application_id"] != app["id"] or not grant["accessible"]:
+                return "invalid_grant", None
+            if grant["redirect_uri"] != p.get("redirect_uri"):
                 return "invalid_grant", None
             if not oauth.pkce_ok(grant["code_challenge"], grant["code_challenge_method"], p.get("code_verifier")):
                 return "invalid_grant", None
@@ -87,6 +95,8 @@ async def token(request: web.Request) -> web.Response:
             return "invalid_scope", None
         return None, oauth.find_or_create_token(conn, app["id"], user["id"], " ".join(scopes))
     err, tok = await c.db(run)
+    if isinstance(err, tuple):
+        return oauth_error(err[0], missing=err[1])
     if err:
         return oauth_error(err)
     return json_response(token_body(tok), 200, NO_STORE)
@@ -98,10 +108,13 @@ async def revoke(request: web.Request) -> web.Response:
     uid, secret = client_credentials(request, p)
 
     def run(conn):
-        tok = oauth.token_row(conn, p.get("token"))
+        # Doorkeeper 5.9.2 app/controllers/doorkeeper/tokens_controller.rb: validate_presence_of_client (a
+        # before_action) refuses unknown or wrong client credentials with the revocation error, 403; then an
+        # unknown token is 200 and another client's token 403 (#authorized?).
         app = oauth.authenticate_client(conn, uid, secret)
         if app is None:
-            return "invalid_client"
+            return "unauthorized_client"
+        tok = oauth.token_row(conn, p.get("token"))
         if tok is None:
             return None
         if tok["application_id"] != app["id"]:
@@ -111,8 +124,6 @@ async def revoke(request: web.Request) -> web.Response:
                      (tok["id"],))
         return None
     err = await c.db(run)
-    if err == "invalid_client":
-        return oauth_error("invalid_client")
     if err == "unauthorized_client":
         return json_response({"error": "unauthorized_client",
                               "error_description": "You are not authorized to revoke this token"}, 403)

@@ -1,0 +1,44 @@
+"""One sandbox, as the rest of the project holds it: its configuration, its state folder and its compose
+stack. `lifecycle.up` returns one, `Sandbox.open` opens an existing one; the CLI, provisioning, the tests
+and the pytest plugin all take it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from .config import SandboxConfig
+from .stack import Stack
+from .state import State
+from .timeouts import timeouts
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    config: SandboxConfig
+    state: State
+    # The compose stack; provisioning needs only its `exec`, so unit tests hand it a fake.
+    stack: Stack | Any
+
+    @classmethod
+    def open(cls, name: str) -> "Sandbox":
+        """An existing sandbox by name (a one-line error when there is none); starts nothing."""
+        state = State(name)
+        config = state.load_config()
+        return cls(config, state, Stack(config, state))
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def url(self) -> str:
+        """The HTTPS base URL, e.g. https://localhost or https://localhost:8443."""
+        return self.config.base_url
+
+    def get(self, path: str, **kw: Any) -> requests.Response:
+        """GET a path of the sandbox, verified by its CA."""
+        kw.setdefault("timeout", timeouts().http)
+        return requests.get(self.url + path, verify=str(self.state.ca_file), **kw)

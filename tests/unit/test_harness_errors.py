@@ -1,0 +1,150 @@
+"""The harness's error paths without a Docker engine: a Compose that fails, hangs or reports nothing, a
+service that fails its health check, a first `up` that fails after making its state folder, bad settings
+on the command line, and the timeouts' configuration. Each ends in one line naming the cause."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from sandbox import cli, lifecycle
+from sandbox.config import SandboxConfig
+from sandbox.errors import SandboxError
+from sandbox.progress import Progress
+from sandbox.stack import ServiceState, Stack
+from sandbox.state import State
+from sandbox.timeouts import Timeouts
+
+
+def fake_compose(tmp_path, script: str) -> list[str]:
+    path = tmp_path / "compose"
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return [str(path)]
+
+
+@pytest.fixture
+def stack(tmp_path):
+    state = State("t", root=tmp_path)
+    s = Stack(SandboxConfig(name="t", server="standin", s3="seaweedfs"), state)
+    return s
+
+
+# --- timeouts --------------------------------------------------------------------------------
+
+def test_timeouts_come_from_one_object_with_environment_overrides():
+    t = Timeouts.from_env({"SANDBOX_TIMEOUT_COMPOSE_UP": "120", "SANDBOX_TIMEOUT_POLL": "0.25"})
+    assert (t.compose_up, t.poll, t.exec) == (120.0, 0.25, Timeouts().exec)
+    for bad in ("soon", "0", "-5"):
+        with pytest.raises(SandboxError, match=rf"SANDBOX_TIMEOUT_EXEC='{bad}' is not a number of seconds above 0"):
+            Timeouts.from_env({"SANDBOX_TIMEOUT_EXEC": bad})
+
+
+# --- Compose that fails, hangs or says nothing ----------------------------------------------
+
+def test_a_failing_compose_command_is_one_line_with_its_last_words(stack, tmp_path):
+    stack._compose = fake_compose(tmp_path, 'echo "some progress" >&2\necho "no such service: webb" >&2\nexit 1\n')
+    with pytest.raises(SandboxError, match=r"^docker compose logs failed: no such service: webb$"):
+        stack.run("logs", "webb")
+
+
+def test_a_hung_compose_command_ends_with_a_message_naming_it(stack, tmp_path):
+    stack._compose = fake_compose(tmp_path, "sleep 30\n")
+    with pytest.raises(SandboxError, match=r"docker compose exec -T web did not finish within 1 s"):
+        stack.exec("web", ["tootctl", "version"], timeout=1)
+
+
+def test_services_raises_when_compose_fails_instead_of_reporting_no_services(stack, tmp_path):
+    """An empty list would read as "nothing started yet" and the wait would spin to its timeout."""
+    stack._compose = fake_compose(tmp_path, 'echo "Cannot connect to the Docker daemon" >&2\nexit 1\n')
+    with pytest.raises(SandboxError, match="docker compose ps failed: Cannot connect to the Docker daemon"):
+        stack.services()
+
+
+def test_services_reads_both_json_forms_of_compose_ps(stack, tmp_path):
+    row = '{"Service": "web", "State": "running", "Health": "healthy", "ExitCode": 0}'
+    stack._compose = fake_compose(tmp_path, f"echo '{row}'\n")
+    assert stack.services() == [ServiceState("web", "running", "healthy", 0)]
+    stack._compose = fake_compose(tmp_path, f"echo '[{row}]'\n")
+    assert stack.services()[0].ready
+
+
+# --- waiting for health ----------------------------------------------------------------------
+
+def _feed(stack, monkeypatch, *rounds):
+    """stack.services() answers each round in turn, then the last one for ever."""
+    answers = list(rounds)
+    monkeypatch.setattr(stack, "services", lambda: answers.pop(0) if len(answers) > 1 else answers[0])
+    monkeypatch.setattr(stack, "logs", lambda service, tail=50: f"{service} log line\nPG::ConnectionBad: could not connect\n")
+    monkeypatch.setattr("sandbox.stack.time.sleep", lambda s: None)
+
+
+def test_wait_ready_returns_when_every_service_is_ready(stack, monkeypatch):
+    starting = [ServiceState("db-prepare", "running", "", 0), ServiceState("web", "running", "starting", 0)]
+    ready = [ServiceState("db-prepare", "exited", "", 0), ServiceState("web", "running", "healthy", 0)]
+    _feed(stack, monkeypatch, starting, starting, ready)
+    seen = []
+    assert stack.wait_ready(timeout=60, on_change=seen.append) == ready
+    assert len(seen) == 2  # told of each change, not of each poll
+
+
+def test_wait_ready_names_a_failed_service_with_its_last_log_line(stack, monkeypatch):
+    _feed(stack, monkeypatch, [ServiceState("db-prepare", "exited", "", 1), ServiceState("web", "created", "", 0)])
+    with pytest.raises(SandboxError, match=r"service db-prepare failed \(exited, exit 1\): PG::ConnectionBad: could not connect — see `mastodon-sandbox logs db-prepare`"):
+        stack.wait_ready(timeout=60)
+
+
+def test_wait_ready_gives_up_at_its_timeout_naming_what_it_waited_for(stack, monkeypatch):
+    _feed(stack, monkeypatch, [ServiceState("web", "running", "starting", 0), ServiceState("redis", "running", "healthy", 0)])
+    with pytest.raises(SandboxError, match=r"not ready after 0 s \(still waiting for web\)"):
+        stack.wait_ready(timeout=0)
+
+
+# --- a first `up` that fails leaves nothing behind -------------------------------------------
+
+def test_a_failed_first_up_removes_the_state_folder_it_made(tmp_path, monkeypatch):
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(tmp_path))
+    engine = SimpleNamespace(volumes=SimpleNamespace(list=lambda filters: []))
+    monkeypatch.setattr(lifecycle, "docker_client", lambda: engine)
+    monkeypatch.setattr(lifecycle, "port_is_free", lambda port: True)
+    monkeypatch.setattr(Stack, "config_json", lambda self: {"services": {}})
+
+    def no_registry(model, progress):
+        raise SandboxError("could not pull ghcr.io/mastodon/mastodon:v4.6.5: no registry is reachable")
+
+    monkeypatch.setattr(lifecycle, "pull_missing_images", no_registry)
+    with pytest.raises(SandboxError, match="no registry is reachable"):
+        lifecycle.up("t", {"server": "official", "port": 8443}, Progress(quiet=True))
+    assert not (tmp_path / "t").exists()
+
+
+# --- the command line ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv,message", [
+    (["up", "--port", "https"], "bad value for --port: 'https'"),
+    (["up", "--server", "mastodon"], "bad value for --server: 'mastodon' (choose official, source, standin)"),
+    (["up", "--registrations", "sometimes"], "bad value for --registrations: 'sometimes' (choose none, approved, open)"),
+    (["up", "--pool-size", "-3"], "bad pool size -3"),
+    (["up", "--email-domain", "not a domain"], "bad e-mail domain 'not a domain'"),
+    (["up", "--accounts", "bad-name"], "bad username 'bad-name'"),
+    (["up", "--accounts", "admin:God"], "unknown role 'God'"),
+    (["up", "--version", "3.5"], "3.5"),
+])
+def test_bad_options_exit_non_zero_with_one_line_and_create_nothing(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(tmp_path))
+    for var in ("SANDBOX_SERVER", "SANDBOX_PORT", "SANDBOX_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(lifecycle, "docker_client", lambda: pytest.fail("Docker was asked before the settings were checked"))
+    assert cli.main([*argv, "--name", "t"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_environment_settings_are_checked_as_options_are(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("SANDBOX_REGISTRATIONS", "sometimes")
+    assert cli.main(["up", "--name", "t"]) == 1
+    assert "bad value for SANDBOX_REGISTRATIONS: 'sometimes'" in capsys.readouterr().err
+

@@ -1,0 +1,54 @@
+"""What pyproject.toml declares is what the code imports: no missing dependency (an ImportError on a
+user's machine) and no unused one; package data names only files that exist."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from importlib.metadata import packages_distributions
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PYPROJECT = (ROOT / "pyproject.toml").read_text()
+
+
+def declared(section: str) -> set[str]:
+    """Distribution names in a dependency list of pyproject.toml (`dependencies` or an extra)."""
+    m = re.search(rf"^{re.escape(section)} = \[(.*?)\]", PYPROJECT, re.MULTILINE | re.DOTALL)
+    assert m, section
+    return {re.split(r"[<>=!~\[ ]", item.strip().strip('"'))[0].lower() for item in m.group(1).split(",") if item.strip().strip('"')}
+
+
+def imported(folder: Path) -> set[str]:
+    """Top-level modules imported by the Python files under `folder`, standard library and own code aside."""
+    names = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return {n for n in names if n not in sys.stdlib_module_names and n not in ("sandbox", "tests", "standin", "common")}
+
+
+def distributions(modules: set[str]) -> set[str]:
+    dists = packages_distributions()
+    missing = {m for m in modules if m not in dists}
+    assert not missing, f"imported but not installed: {missing}"
+    return {dists[m][0].lower() for m in modules}
+
+
+def test_the_package_declares_exactly_what_it_imports():
+    assert distributions(imported(ROOT / "sandbox")) == declared("dependencies")
+
+
+def test_the_test_extra_covers_what_the_tests_import_beyond_the_package():
+    needed = distributions(imported(ROOT / "tests") | imported(ROOT / "bench")) - declared("dependencies")
+    assert needed <= declared("test"), needed - declared("test")
+
+
+def test_package_data_names_files_that_exist():
+    m = re.search(r'^sandbox = \[(.*?)\]', PYPROJECT, re.MULTILINE)
+    for pattern in re.findall(r'"([^"]+)"', m.group(1)):
+        assert list((ROOT / "sandbox").glob(pattern)), pattern
