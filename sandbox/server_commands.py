@@ -72,6 +72,22 @@ COMMANDS: tuple[ServerCommand, ...] = (
         "stdout: one line `SANDBOX-JSON [{\"status\", \"stdout\", \"stderr\"}, ...]`, each as that tootctl call "
         "prints it alone",
     ),
+    ServerCommand(
+        "runner run_due", "web", ("bin/rails", "runner", "{SCRIPT}"), "JSON {\"within\": seconds}",
+        "stdout: one line `SANDBOX-JSON {\"published\": [ids], \"polls_ended\": [ids]}`",
+    ),
+    # A Lua script run atomically in Redis, its arguments after the `0` (no keys): Sidekiq's bookkeeping
+    # (sandbox/data/settle.py) and the snapshots' copies and swaps (sandbox/data/snapshots.py).
+    ServerCommand(
+        "redis eval", "redis", ("redis-cli", "--raw", "EVAL", "{LUA}", "0", "[{ARGS}]"), None,
+        "stdout: the script's answer, one value per line; `ERR ...` when Redis refuses it",
+    ),
+    # SQL as the database superuser, one statement per -c (CREATE DATABASE cannot run in a transaction).
+    ServerCommand(
+        "psql admin", "db", ("psql", "-X", "-q", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
+                             "[-c", "{SQL}]"), None,
+        "nothing on success; rc 1 and `ERROR: ...` on stderr",
+    ),
     # ActionMailer's file delivery (config/environments/production.rb with SMTP off: delivery_method :file)
     # writes one file per recipient under the Sidekiq process's tmp/mails.
     ServerCommand(
@@ -85,7 +101,7 @@ COMMANDS: tuple[ServerCommand, ...] = (
 )
 
 COMMANDS_BY_NAME = {c.name: c for c in COMMANDS}
-PLACEHOLDER = re.compile(r"\{([A-Z]+)\}")
+PLACEHOLDER = re.compile(r"\{([A-Z_]+)\}")
 
 
 def build(name: str, **values: str | None) -> tuple[str, list[str]]:
@@ -143,6 +159,37 @@ def version() -> tuple[str, list[str]]:
 def tootctl_batch() -> tuple[str, list[str]]:
     """Several tootctl commands in one Rails boot; the JSON list of argv lists goes on stdin."""
     return rails_runner("tootctl_batch")
+
+
+SIDEKIQ_STATS_LUA = """
+local enqueued = 0
+for _, q in ipairs(redis.call('SMEMBERS', 'queues')) do enqueued = enqueued + redis.call('LLEN', 'queue:' .. q) end
+local busy = 0
+for _, p in ipairs(redis.call('SMEMBERS', 'processes')) do busy = busy + tonumber(redis.call('HGET', p, 'busy') or '0') end
+return {enqueued, busy, redis.call('ZCOUNT', 'schedule', '-inf', ARGV[1]), redis.call('ZCARD', 'retry')}
+"""
+
+
+def redis_eval(lua: str, args: list[str]) -> tuple[str, list[str]]:
+    service, argv = build("redis eval", LUA=lua.strip(), ARGS=None)
+    return service, argv + list(args)
+
+
+def psql_admin(statements: list[str]) -> tuple[str, list[str]]:
+    service, argv = build("psql admin", SQL=None)
+    for statement in statements:
+        argv += ["-c", statement]
+    return service, argv
+
+
+def sidekiq_stats(due_before: float) -> tuple[str, list[str]]:
+    """Sidekiq's queues, busy workers, jobs scheduled before `due_before` (epoch seconds) and retries."""
+    return redis_eval(SIDEKIQ_STATS_LUA, [f"{due_before:.3f}"])
+
+
+def run_due() -> tuple[str, list[str]]:
+    """Publishes due scheduled statuses and ends due polls now; {"within": seconds} goes on stdin."""
+    return rails_runner("run_due")
 
 
 def mail_list() -> tuple[str, list[str]]:

@@ -29,6 +29,7 @@ class Timeouts:
     base_build: float = 900  # debootstrap of a local base image
     source_build: float = 5400  # Mastodon from source, both images (8 min on 2 cores; slow disks take longer)
     npm: float = 600  # `npm pack` of Node or Yarn for the source build
+    settle: float = 300  # Sidekiq idle after seeding or a test's writes
     poll: float = 1.0  # between two looks at the services' health (their checks run every 2 s)
 
     @classmethod

@@ -150,3 +150,22 @@ def make_sandbox(sandbox):
     yield make
     for name in made:
         cli("destroy", "--name", name, "--yes")
+
+
+@pytest.fixture(scope="module")
+def make_sandbox_module(sandbox):
+    """One extra provisioned sandbox for a whole module, with the shared one's server, version, S3 backend
+    and source folder; destroyed when the module is done."""
+    made = []
+
+    def make(name: str, port: int, *extra: str) -> Sandbox:
+        made.append(name)
+        out = cli("up", "--name", name, "--port", str(port), *server_args(sandbox), "--version", sandbox.config.version,
+                  "--pool-size", "0", "--quiet", *extra)
+        assert out.returncode == 0, out.stderr[-3000:]
+        return Sandbox.open(name)
+
+    yield make
+    for name in made:
+        cli("destroy", "--name", name, "--yes")
+

@@ -33,9 +33,11 @@ def shape_diff(ref, got, path: str = "$") -> list[str]:
     if isinstance(ref, list):
         if not isinstance(got, list):
             return [f"{path}: {type(got).__name__} where Mastodon has a list"]
-        if ref and got:
-            return shape_diff(ref[0], got[0], f"{path}[0]")
-        return []
+        # every element, each against the real list's element at the same place (its last one beyond it)
+        out = []
+        for i, item in enumerate(got if ref else []):
+            out += shape_diff(ref[min(i, len(ref) - 1)], item, f"{path}[{i}]")
+        return out
     if type(ref) is not type(got) and not (isinstance(ref, (int, float)) and isinstance(got, (int, float))
                                            and not isinstance(got, bool) and not isinstance(ref, bool)):
         return [f"{path}: {type(got).__name__} where Mastodon has {type(ref).__name__}"]

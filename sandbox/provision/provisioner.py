@@ -163,7 +163,7 @@ class Provisioner:
                 if e.kind not in ("invalid", "revoked"):
                     raise
         if flow == "bulk":
-            return self._bulk_tokens([username], scopes)[username]
+            return self.bulk_tokens([username], scopes)[username]
         acct = self.need_account(username)
         app = self.app_for(scopes)
         self.step(f"minting a {flow} token for {username}")
@@ -208,7 +208,7 @@ class Provisioner:
 
     # --- bulk ----------------------------------------------------------------------------------
 
-    def _bulk_tokens(self, usernames: list[str], scopes: str = bulk.BULK_SCOPES) -> dict[str, dict]:
+    def bulk_tokens(self, usernames: list[str], scopes: str = bulk.BULK_SCOPES) -> dict[str, dict]:
         """Run the bulk script once for these accounts; save accounts, app and tokens."""
         if self.stack is None:
             raise SandboxError("the bulk flow needs the running stack: start it with `mastodon-sandbox up`")
@@ -268,7 +268,7 @@ class Provisioner:
             except (LookupError, TokenProblem):
                 missing.append(name)
         if missing:
-            self._bulk_tokens(names)  # one boot for all: the script reuses what exists
+            self.bulk_tokens(names)  # one boot for all: the script reuses what exists
 
     # --- the whole thing -----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import pytest
 
+from sandbox import server_commands
 from tests.conftest import cli, open_running, server_args
 from tests.corpus import exchange
 from tests.flows import F3, base_ct, client, form_data, has_header, pkce, replay_f4, shape_diff, sign_in_body
@@ -40,13 +41,25 @@ def compare(label: str, standin, real) -> list[str]:
     for h in ("x-ratelimit-limit", "www-authenticate", "location"):
         if has_header(standin.headers, h) != has_header(real.headers, h):
             out.append(f"{h} {'present' if has_header(standin.headers, h) else 'absent'}, real the opposite")
+    if has_header(real.headers, "x-ratelimit-limit") and has_header(standin.headers, "x-ratelimit-limit") \
+            and standin.headers["x-ratelimit-limit"] != real.headers["x-ratelimit-limit"]:
+        # which throttle decides (e.g. 1500 per user, 300 per token or address); what remains depends on traffic
+        out.append(f"x-ratelimit-limit {standin.headers['x-ratelimit-limit']}, real {real.headers['x-ratelimit-limit']}")
     if has_header(real.headers, "www-authenticate") and has_header(standin.headers, "www-authenticate") \
             and standin.headers["www-authenticate"] != real.headers["www-authenticate"]:
         out.append(f"www-authenticate {standin.headers['www-authenticate']!r}, real {real.headers['www-authenticate']!r}")
+    for h in ("cache-control", "vary"):
+        if has_header(standin.headers, h) != has_header(real.headers, h):
+            out.append(f"{h} {'present' if has_header(standin.headers, h) else 'absent'}, real the opposite")
+        elif has_header(real.headers, h) and directives(standin.headers[h]) != directives(real.headers[h]):
+            out.append(f"{h} {standin.headers[h]!r}, real {real.headers[h]!r}")
     if "location" in real.headers and "location" in standin.headers:
         a, b = urlsplit(standin.headers["location"]), urlsplit(real.headers["location"])
         if (a.path, sorted(k for k, _ in parse_qsl(a.query))) != (b.path, sorted(k for k, _ in parse_qsl(b.query))):
             out.append(f"location {a.path}?{a.query[:40]}, real {b.path}?{b.query[:40]}")
+        # the host and port, with each server's own origin normalised (the two run on different ports)
+        if origin_of(standin.headers["location"], standin.url) != origin_of(real.headers["location"], real.url):
+            out.append(f"location origin {a.scheme}://{a.netloc}, real {b.scheme}://{b.netloc}")
     if base_ct(real.headers) == "application/json":
         try:
             got, want = standin.json(), real.json()
@@ -58,6 +71,19 @@ def compare(label: str, standin, real) -> list[str]:
                 out += [f"{k} {got.get(k)!r}, real {want[k]!r}" for k in ("error", "error_description")
                         if k in want and got.get(k) != want[k]]
     return [f"{label}: {d}" for d in out]
+
+
+def directives(value: str) -> set[str]:
+    """Cache-Control directives or Vary header names, in any order and case."""
+    return {part.strip().lower() for part in value.split(",") if part.strip()}
+
+
+def origin_of(location: str, request_url: str) -> str:
+    """`self` when a Location points at the server that answered, else its scheme, host and port."""
+    loc, req = urlsplit(location), urlsplit(request_url)
+    if not loc.netloc or (loc.scheme, loc.netloc) == (req.scheme, req.netloc):
+        return "self"
+    return f"{loc.scheme}://{loc.netloc}"
 
 
 class Table:
@@ -122,16 +148,42 @@ def test_public_endpoints(both):
     table.add("foreign Host", a, b)
     a, b = each(both, lambda s: client(s)("GET", "/no-such-page", headers={"Accept": "application/json"}))
     table.add("unknown page asked as JSON", a, b)
+    # The instance bodies are cached (CacheConcern#render_with_cache, 3 minutes): a mode set by tootctl shows
+    # only after `tootctl cache clear`.
+    for s in (both.standin, both.real):
+        client(s)("GET", "/api/v2/instance")
+        assert s.stack.exec("web", ["tootctl", "settings", "registrations", "open"]).returncode == 0
+    try:
+        a, b = each(both, lambda s: client(s)("GET", "/api/v2/instance"))
+        table.add("instance after a mode change", a, b)
+        if a.json()["registrations"]["enabled"] != b.json()["registrations"]["enabled"]:
+            table.problems.append(f"instance after a mode change: registrations.enabled {a.json()['registrations']['enabled']}, "
+                                  f"real {b.json()['registrations']['enabled']}")
+    finally:
+        for s in (both.standin, both.real):
+            s.stack.exec("web", ["tootctl", "settings", "registrations", "close"])
+            s.stack.exec("web", ["tootctl", "cache", "clear"])
     table.report()
 
 
 @pytest.fixture(scope="module")
 def apps(both):
     """One app registration on each server (5 per 10 minutes per address), f3's "register app" body."""
+    # Four registrations per server below, of the 5 per 10 minutes per address: start both budgets afresh
+    # (Rack::Attack's counters live in Rails.cache, which `tootctl cache clear` empties).
+    for s in (both.standin, both.real):
+        assert s.stack.exec(*server_commands.cache_clear()).returncode == 0
     form = exchange(F3, "register app")["request"]["body"]
     body = {**form, "client_name": f"differential {secrets.token_hex(3)}", "redirect_uris": form["redirect_uris"].split("\n")}
     a, b = each(both, lambda s: register_waiting(s, body))
-    return SimpleNamespace(standin=a, real=b)
+    # Three refused registrations each (they count too: 4 of the 5 per 10 minutes per address).
+    bad = {
+        "register app without a name": {"redirect_uris": OOB, "scopes": "read"},
+        "register app with an opaque redirect URI": {"client_name": "x", "redirect_uris": "not-a-uri", "scopes": "read"},
+        "register app with a bad website": {"client_name": "x", "redirect_uris": OOB, "scopes": "read", "website": "not a url"},
+    }
+    refused = {label: each(both, lambda s: register_waiting(s, data)) for label, data in bad.items()}
+    return SimpleNamespace(standin=a, real=b, refused=refused)
 
 
 def register_waiting(s, body):
@@ -154,6 +206,8 @@ def register_waiting(s, body):
 def test_apps_and_tokens(both, apps):
     table = Table(f"{both.series} apps and tokens")
     table.add("register app", apps.standin, apps.real)
+    for label, (a, b) in apps.refused.items():
+        table.add(label, a, b)
     assert apps.real.status_code == 200, apps.real.text
 
     def flow(s, app):
@@ -217,6 +271,23 @@ def test_oauth_code_flow(both, apps):
     table.report()
 
 
+def user_token(s, app: dict, scope: str = "read") -> tuple[SimpleNamespace, str]:
+    """A throwaway user and a token of theirs, by the code flow with PKCE through the sign-in pages."""
+    user, go = _user(s), client(s)
+    page = go("GET", "/auth/sign_in")
+    go("POST", "/auth/sign_in", data=sign_in_body(page.text, user.email, user.password))
+    verifier, challenge = pkce()
+    q = {"client_id": app["client_id"], "redirect_uri": OOB, "response_type": "code", "scope": scope,
+         "code_challenge": challenge, "code_challenge_method": "S256"}
+    approve = go("POST", "/oauth/authorize", data=form_data(go("GET", "/oauth/authorize?" + urlencode(q)).text, 0))
+    code = parse_qs(urlsplit(approve.headers["Location"]).query)["code"][0]
+    tok = go("POST", "/oauth/token", data={"grant_type": "authorization_code", "code": code, "redirect_uri": OOB,
+                                           "code_verifier": verifier, "client_id": app["client_id"],
+                                           "client_secret": app["client_secret"]})
+    assert tok.status_code == 200, tok.text
+    return user, tok.json()["access_token"]
+
+
 def test_pkce_and_token_request_errors(both, apps):
     """Doorkeeper's checks of a code exchange, in its order: a missing code, a PKCE grant without its
     verifier, a missing redirect URI, a verifier for a grant made without a challenge."""
@@ -246,6 +317,45 @@ def test_pkce_and_token_request_errors(both, apps):
             "a verifier for a grant without a challenge": token(code=without, redirect_uri=OOB, code_verifier=verifier),
             "unknown code": token(code="nope", redirect_uri=OOB),
         }
+
+    a, b = flow(both.standin, apps.standin.json()), flow(both.real, apps.real.json())
+    for label in b:
+        table.add(label, a[label], b[label])
+    table.report()
+
+
+def test_authorization_request_errors(both, apps):
+    """The authorization endpoint's refusals, in Doorkeeper's order of checks: GET shows an error page;
+    POST redirects the error to the client (or answers JSON out of band); DELETE denies without checks."""
+    table = Table(f"{both.series} authorization errors")
+
+    def flow(s, app):
+        user, go = _user(s), client(s)
+        page = go("GET", "/auth/sign_in")
+        go("POST", "/auth/sign_in", data=sign_in_body(page.text, user.email, user.password))
+        loopback = next(u for u in app["redirect_uris"] if u.startswith("http://127.0.0.1"))
+        good = {"client_id": app["client_id"], "redirect_uri": loopback, "response_type": "code", "scope": "read",
+                "state": "s1"}
+
+        def get(**change):
+            q = {k: v for k, v in {**good, **change}.items() if v is not None}
+            return go("GET", "/oauth/authorize?" + urlencode(q))
+        form = form_data(get().text, 0)
+        out = {
+            "GET without client_id": get(client_id=None),
+            "GET unknown client": get(client_id="nope"),
+            "GET unregistered redirect URI": get(redirect_uri="https://elsewhere.test/cb"),
+            "GET loopback redirect on another port": get(redirect_uri=loopback.replace(":8765", ":8799")),
+            "GET without response_type": get(response_type=None),
+            "GET response_type token": get(response_type="token"),
+            "GET challenge without a method": get(code_challenge=pkce()[1]),
+            "GET plain challenge": get(code_challenge="x" * 43, code_challenge_method="plain"),
+            "POST scope outside the app": go("POST", "/oauth/authorize", data={**form, "scope": "admin:read"}),
+            "POST out of band, scope outside the app": go("POST", "/oauth/authorize", data={**form, "scope": "admin:read", "redirect_uri": OOB}),
+            "DELETE (deny) out of band with state": go("POST", "/oauth/authorize", data={**form_data(get().text, 1), "redirect_uri": OOB}),
+            "DELETE (deny) unknown client": go("POST", "/oauth/authorize", data={**form_data(get().text, 1), "client_id": "nope"}),
+        }
+        return out
 
     a, b = flow(both.standin, apps.standin.json()), flow(both.real, apps.real.json())
     for label in b:
@@ -286,6 +396,10 @@ def test_tootctl(both):
             "reset password": ["accounts", "modify", f"t{tag}", "--reset-password"],
             "modify unknown": ["accounts", "modify", f"nobody{tag}", "--approve"],
             "version": ["version"],
+            "--version": ["--version"],
+            "approve with nothing named": ["accounts", "approve"],
+            "an unknown switch": ["accounts", "approve", f"nobody{tag}", "--bogus"],
+            "an unknown switch alone": ["accounts", "approve", "--bogus"],
         }
         out = {}
         for label, argv in cmds.items():
@@ -298,7 +412,7 @@ def test_tootctl(both):
 
     a, b = each(both, run)
     for label in b:
-        if label == "version":  # each names its own version; the stand-in says what it is (4.6.5+standin)
+        if label in ("version", "--version"):  # each names its own version; the stand-in says what it is (4.6.5+standin)
             same = (a[label][0], a[label][1], b[label][0], b[label][1]) == (
                 b[label][0], [f"{both.standin.config.release.version}+standin"], 0, [both.real.config.release.version])
         else:
@@ -309,7 +423,7 @@ def test_tootctl(both):
     assert not rows, "\n".join(rows)
 
 
-def test_streaming_refusals(both):
+def test_streaming_refusals(both, apps):
     import websocket
 
     table = Table(f"{both.series} streaming authentication")
@@ -320,6 +434,18 @@ def test_streaming_refusals(both):
     ):
         a, b = each(both, lambda s: client(s)("GET", path, headers=headers, stream=True, timeout=10))
         table.add(label, a, b)
+
+    def disabled(s, app):
+        """A user's token after `tootctl accounts modify --disable`: refused by streaming and the API."""
+        user, token = user_token(s, app)
+        assert s.stack.exec("web", ["tootctl", "accounts", "modify", user.name, "--disable"]).returncode == 0
+        auth = {"Authorization": f"Bearer {token}"}
+        return {"SSE with a disabled user's token": client(s)("GET", "/api/v1/streaming/user", headers=auth, stream=True, timeout=10),
+                "verify_credentials of a disabled user": client(s)("GET", "/api/v1/accounts/verify_credentials", headers=auth)}
+
+    a, b = disabled(both.standin, apps.standin.json()), disabled(both.real, apps.real.json())
+    for label in b:
+        table.add(label, a[label], b[label])
     statuses = []
     for s in (both.standin, both.real):
         try:

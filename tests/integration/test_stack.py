@@ -242,3 +242,21 @@ def test_the_database_is_utf8_on_every_server(sandbox):
     proc = sandbox.stack.exec("db", ["psql", "-U", "postgres", "-tAc", sql])
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["mastodon_production=UTF8", "template1=UTF8"]
+
+
+def test_a_changed_registration_mode_shows_in_the_instance_at_once(sandbox):
+    """`up --registrations` on an existing sandbox applies the mode with tootctl; Mastodon keeps the instance
+    bodies cached 3 minutes (CacheConcern#render_with_cache), so `up` clears the cache and clients see the
+    new mode at once."""
+    name = sandbox.config.name
+    before = sandbox.config.registrations
+    sandbox.get("/api/v2/instance").raise_for_status()  # the body is now cached with the old mode
+    try:
+        out = cli("up", "--name", name, "--registrations", "open", "--quiet")
+        assert out.returncode == 0, out.stderr
+        body = sandbox.get("/api/v2/instance").json()
+        assert body["registrations"]["enabled"] is True and body["registrations"]["approval_required"] is False
+    finally:
+        assert cli("up", "--name", name, "--registrations", before, "--quiet").returncode == 0
+    body = sandbox.get("/api/v2/instance").json()
+    assert body["registrations"]["enabled"] is (before != "none")

@@ -47,14 +47,32 @@ def test_same_scopes_ignores_order():
     assert not oauth.same_scopes("read", "read write")
 
 
-def test_redirect_uris():
+def test_redirect_uris_match_as_doorkeeper_matches_them():
+    # Doorkeeper 5.9.2 lib/doorkeeper/oauth/helpers/uri_checker.rb: matches? and valid_for_authorization?
     app_uri = "urn:ietf:wg:oauth:2.0:oob\nhttp://127.0.0.1:8765/cb"
-    assert oauth.redirect_uri_ok("http://127.0.0.1:8765/cb", app_uri)
-    assert oauth.redirect_uri_ok(oauth.OOB, app_uri)
-    assert not oauth.redirect_uri_ok("http://127.0.0.1:8765/other", app_uri)
-    assert not oauth.valid_redirect_uri("javascript:alert(1)")
-    assert not oauth.valid_redirect_uri("relative/path")
-    assert oauth.valid_redirect_uri("com.example.app:/callback")
+    assert oauth.redirect_uri_allowed("http://127.0.0.1:8765/cb", app_uri)
+    assert oauth.redirect_uri_allowed(oauth.OOB, app_uri)
+    assert not oauth.redirect_uri_allowed("http://127.0.0.1:8765/other", app_uri)
+    # RFC 8252 section 7.3: a loopback address matches on any port; the request's own query is ignored
+    assert oauth.redirect_uri_allowed("http://127.0.0.1:50123/cb", app_uri)
+    assert oauth.redirect_uri_allowed("http://127.0.0.1:8765/cb?state=x", app_uri)
+    assert oauth.redirect_uri_allowed("HTTP://127.0.0.1:8765/cb", app_uri)  # URI#== normalises the scheme
+    assert not oauth.redirect_uri_allowed("http://localhost:8765/cb", app_uri)  # a name is not an address
+    assert not oauth.redirect_uri_allowed("https://app.test:444/cb", "https://app.test/cb")  # ports count elsewhere
+    # a query on the registered URI must be matched, in any order
+    assert oauth.redirect_uri_allowed("https://app.test/cb?b=2&a=1", "https://app.test/cb?a=1&b=2")
+    assert not oauth.redirect_uri_allowed("https://app.test/cb?a=1", "https://app.test/cb?a=1&b=2")
+
+
+def test_redirect_uri_validation_words_errors_as_doorkeeper():
+    # Doorkeeper::RedirectUriValidator with Mastodon's forbid_redirect_uri (config/initializers/doorkeeper.rb)
+    assert oauth.redirect_uri_errors("javascript:alert(1)") == ["is forbidden by the server.", "must specify a scheme."]
+    assert oauth.redirect_uri_errors("relative/path") == ["must be an absolute URI."]
+    assert oauth.redirect_uri_errors("com.example.app:/callback") == []
+    assert oauth.redirect_uri_errors("mailto:someone") == ["must specify a scheme."]  # opaque
+    assert oauth.redirect_uri_errors("https://app.test/cb#frag") == ["cannot contain a fragment."]
+    assert oauth.redirect_uri_errors("http:///cb") == ["must be a valid URI."]
+    assert oauth.redirect_uri_errors("https://app.test/a https://app.test/<b>") == ["must be a valid URI."]
 
 
 def test_secrets_look_like_doorkeeper_tokens():

@@ -1,6 +1,6 @@
 """`rails runner` script recognition and the version/disclaimer contract."""
 import pytest
-from standin import config, runner
+from standin import config, runner, serializers
 
 
 def test_script_name_from_first_line():
@@ -63,3 +63,13 @@ def test_disclaimer_in_instance_description():
 def test_email_allowlist_parsing():
     cfg = config.load({"EMAIL_DOMAIN_ALLOWLIST": "example.test|sandbox.test"})
     assert cfg.email_allowlist == ("example.test", "sandbox.test")
+
+
+def test_an_owners_role_carries_every_permission_of_its_release():
+    # UserRole::Flags::ALL (app/models/user_role.rb): bits 0-22 on v4.6.5, 0-19 on v4.3.23; the Owner role
+    # has the administrator bit, and REST::RoleSerializer shows its computed permissions.
+    owner = {"id": 3, "name": "Owner", "permissions": 1, "color": "", "highlighted": True}
+    assert serializers.role_json(owner, (4, 6, 5))["permissions"] == str(2 ** 23 - 1) == "8388607"
+    assert serializers.role_json(owner, (4, 3, 24))["permissions"] == str(2 ** 20 - 1)
+    assert "collection_limit" not in serializers.role_json(owner, (4, 3, 24))  # 4.3.23's role_serializer.rb
+    assert serializers.role_json(None, (4, 6, 5))["permissions"] == "65536"  # the everyone role, as recorded

@@ -96,6 +96,9 @@ def test_every_command_is_built_from_its_table_entry():
         "runner tootctl_batch": server_commands.tootctl_batch(),
         "mail list": server_commands.mail_list(),
         "mail show": server_commands.mail_show("a@b.c"),
+        "runner run_due": server_commands.run_due(),
+        "redis eval": server_commands.sidekiq_stats(1_800_000_000.0),
+        "psql admin": server_commands.psql_admin(["SELECT 1", "SELECT 2"]),
     }
     assert set(built) == set(server_commands.COMMANDS_BY_NAME)
     for name, (service, argv) in built.items():

@@ -115,6 +115,11 @@ def registrations_mode(conn) -> str:
     return get_setting(conn, "registrations_mode", "none") or "none"  # config/settings.yml default
 
 
+def reason_required(conn) -> bool:
+    """REST::InstanceSerializer#registrations: approval mode and Setting.require_invite_text (default false)."""
+    return registrations_mode(conn) == "approved" and get_setting(conn, "require_invite_text", "false") in (True, "true")
+
+
 def role_by_name(conn, name: str) -> dict | None:
     # UserRole.find_by(name:) is case-sensitive.
     return one(conn, "SELECT * FROM user_roles WHERE name = %s", (name,))

@@ -10,19 +10,30 @@ from .config import Config
 SCHEMA_VERSION = "20260611150940"  # db/schema.rb of v4.6.5
 SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "schema.sql")
 
-# UserRole::FLAGS (app/models/user_role.rb); view_feeds is the 4.5+ addition.
+# UserRole::FLAGS (app/models/user_role.rb): v4.3.23 has bits 0-19; v4.6.5 adds view_feeds (20, from 4.5),
+# invite_bypass_approval (21) and manage_email_subscriptions (22).
 FLAGS = {
     "administrator": 1 << 0, "view_devops": 1 << 1, "view_audit_log": 1 << 2, "view_dashboard": 1 << 3,
     "manage_reports": 1 << 4, "manage_federation": 1 << 5, "manage_settings": 1 << 6, "manage_blocks": 1 << 7,
     "manage_taxonomies": 1 << 8, "manage_appeals": 1 << 9, "manage_users": 1 << 10, "manage_invites": 1 << 11,
     "manage_rules": 1 << 12, "manage_announcements": 1 << 13, "manage_custom_emojis": 1 << 14,
     "manage_webhooks": 1 << 15, "invite_users": 1 << 16, "manage_roles": 1 << 17, "manage_user_access": 1 << 18,
-    "delete_user_data": 1 << 19, "view_feeds": 1 << 20,
+    "delete_user_data": 1 << 19, "view_feeds": 1 << 20, "invite_bypass_approval": 1 << 21,
+    "manage_email_subscriptions": 1 << 22,
 }
-ALL_PERMISSIONS = 0
-for _v in FLAGS.values():
-    ALL_PERMISSIONS |= _v
+# The first release each later flag is known in: v4.6.5 has them, v4.3.23 has none (the 4.4/4.5 sources were
+# not at hand; view_feeds is 4.5's).
+FLAG_SINCE = {"view_feeds": (4, 5), "invite_bypass_approval": (4, 6), "manage_email_subscriptions": (4, 6)}
 EVERYONE_PERMISSIONS = FLAGS["invite_users"]  # UserRole::Flags::DEFAULT
+
+
+def all_permissions(release: tuple[int, ...]) -> int:
+    """UserRole::Flags::ALL of that release: 8388607 on v4.6.5, 1048575 on v4.3.23."""
+    out = 0
+    for name, bit in FLAGS.items():
+        if release[:2] >= FLAG_SINCE.get(name, (0, 0)):
+            out |= bit
+    return out
 
 # config/roles.yml
 ROLES = [

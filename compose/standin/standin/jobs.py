@@ -85,7 +85,6 @@ def deliver_later(cfg: Config, mailer: str, action: str, user_id: int, wait: flo
 def cache_clear(cfg: Config) -> int:
     """Rails.cache.clear on a Redis cache store namespaced 'cache': deletes cache:* keys (Rack::Attack counters
     live there too)."""
-    import redis  # noqa: F401
     r = redis_client(cfg)
     n = 0
     for key in r.scan_iter(match="cache:*", count=1000):

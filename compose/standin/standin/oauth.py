@@ -6,8 +6,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
+import re
 import secrets
 from typing import Iterable
+from urllib.parse import urlsplit
 
 # config/initializers/doorkeeper.rb: default_scopes, optional_scopes (order as the metadata endpoint lists them).
 DEFAULT_SCOPES = ["read"]
@@ -40,10 +43,12 @@ ERRORS = {
                      "redirection URI used in the authorization request, or was issued to another client.",
     "unsupported_grant_type": "The authorization grant type is not supported by the authorization server.",
     "invalid_scope": "The requested scope is invalid, unknown, or malformed.",
-    "invalid_redirect_uri": "The requested redirect uri is malformed or doesn't match client redirect URI.",
+    "invalid_redirect_uri": "The redirect uri included is not valid.",  # Mastodon's config/locales/doorkeeper.en.yml
     "unsupported_response_type": "The authorization server does not support this response type.",
     "access_denied": "The resource owner or authorization server denied the request.",
-    "invalid_code_challenge_method": "The code challenge method must be S256.",
+    # Doorkeeper 5.9.2's pluralised text with pkce_code_challenge_methods ['S256'] (v4.6.5); 4.3.23's own text
+    # is in code_challenge_method_error.
+    "invalid_code_challenge_method": "The code_challenge_method must be S256.",
     "unauthorized_client": "The client is not authorized to perform this request using this method.",
 }
 
@@ -89,34 +94,92 @@ def pkce_ok(challenge: str | None, method: str | None, verifier: str | None) -> 
     return hmac.compare_digest(expected, challenge)
 
 
+def error_description(name: str, is_43: bool, missing: str | None = None) -> str:
+    """The error_description Doorkeeper gives, in Mastodon's wording (config/locales/doorkeeper.en.yml)."""
+    if missing:
+        return f"Missing required parameter: {missing}."
+    if name == "invalid_code_challenge_method" and is_43:
+        return "The code challenge method must be S256, plain is unsupported."
+    return ERRORS[name]
+
+
 def challenge_methods(is_43: bool) -> list[str]:
     return ["plain", "S256"] if is_43 else ["S256"]
 
 
-def redirect_uris(app_redirect_uri: str) -> list[str]:
-    return [u for u in app_redirect_uri.replace("\r", "").split("\n") if u.strip()]
+# What Ruby's URI (RFC 3986 parser) accepts in a URI; anything else raises URI::InvalidURIError.
+URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*")
+URI_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):(.*)", re.DOTALL)
 
 
-def redirect_uri_ok(requested: str | None, app_redirect_uri: str) -> bool:
-    return bool(requested) and requested in redirect_uris(app_redirect_uri)
+def redirect_uri_errors(value: str) -> list[str]:
+    """Doorkeeper::RedirectUriValidator#validate_each (5.9.2) for whitespace-separated URIs, with Mastodon's
+    forbid_redirect_uri (data, vbscript, javascript) and force_ssl_in_redirect_uri false. A URI that does
+    not parse ends the validation (the rescue is around the whole loop)."""
+    errs: list[str] = []
+    for val in value.split():
+        if val == OOB:
+            continue
+        if not URI_CHARS.fullmatch(val):
+            return errs + ["must be a valid URI."]
+        m = URI_SCHEME.fullmatch(val)
+        scheme, rest = (m.group(1).lower(), m.group(2)) if m else (None, val)
+        authority = rest.startswith("//")
+        host = (urlsplit(val).hostname if scheme else urlsplit(val).netloc) if authority else None
+        if scheme in ("data", "vbscript", "javascript"):
+            errs.append("is forbidden by the server.")
+        if "#" in val:
+            errs.append("cannot contain a fragment.")
+        if (scheme and rest and not rest.startswith("/")) or scheme == "localhost":  # opaque, or localhost:
+            errs.append("must specify a scheme.")
+        if scheme is None and not host:
+            errs.append("must be an absolute URI.")
+        if scheme in ("http", "https") and not host:
+            errs.append("must be a valid URI.")
+    return errs
 
 
-def valid_redirect_uri(uri: str) -> bool:
-    """Doorkeeper RedirectUriValidator + forbid_redirect_uri (data/vbscript/javascript schemes)."""
-    from urllib.parse import urlsplit
-    if uri == OOB:
-        return True
+def http_url(value: str) -> bool:
+    """URLValidator: an http(s) URL with a host."""
     try:
-        p = urlsplit(uri)
+        p = urlsplit(value)
     except ValueError:
         return False
-    if not p.scheme or p.scheme.lower() in ("data", "vbscript", "javascript"):
+    return p.scheme in ("http", "https") and bool(p.hostname) and " " not in value
+
+
+def uri_matches(url: str, client_url: str) -> bool:
+    """Doorkeeper::OAuth::Helpers::URIChecker.matches? (5.9.2): the client's query, if any, must match as a set
+    (and is then ignored); loopback addresses match on any port (RFC 8252 section 7.3); the request's own
+    query is ignored; the rest compares as Ruby's URI#== does (scheme and host case-insensitive)."""
+    u, c = urlsplit(url), urlsplit(client_url)
+    if c.query:
+        if sorted(u.query.split("&")) != sorted(c.query.split("&")):
+            return False
+
+    def loopback(host):
+        try:
+            return ipaddress.ip_address(host or "").is_loopback
+        except ValueError:
+            return False
+
+    def norm(p, drop_port):
+        host = (p.hostname or "").lower()
+        netloc = (f"[{host}]" if ":" in host else host) if drop_port else p.netloc.lower()
+        path = p.path or ("/" if p.scheme in ("http", "https") and p.netloc else "")
+        return (p.scheme.lower(), netloc, path)
+    drop = loopback(u.hostname) and loopback(c.hostname)
+    return norm(u, drop) == norm(c, drop)
+
+
+def redirect_uri_allowed(requested: str | None, app_redirect_uri: str) -> bool:
+    """URIChecker.valid_for_authorization?: a valid URI matching one of the app's."""
+    if not requested:
         return False
-    if p.fragment:
-        return False
-    if p.scheme in ("http", "https") and not p.netloc:
-        return False
-    return True
+    if requested == OOB:
+        return OOB in app_redirect_uri.split()
+    return not redirect_uri_errors(requested) and any(
+        uri_matches(requested, other) for other in app_redirect_uri.split() if other != OOB)
 
 
 # ---------------------------------------------------------------- SQL helpers

@@ -34,13 +34,19 @@ class Hit:
                 "X-RateLimit-Reset": self.reset_iso()}
 
 
+# name -> (limit, period in seconds), in the order rack_attack.rb defines them (the order breaks ties).
 THROTTLES = {
     "throttle_authenticated_api": (1500, 300),
     "throttle_per_token_api": (300, 300),
     "throttle_unauthenticated_api": (300, 300),
+    "throttle_authenticated_paging": (300, 900),
+    "throttle_unauthenticated_paging": (300, 900),
     "throttle_oauth_application_registrations/ip": (5, 600),
     "throttle_login_attempts/ip": (25, 300),
+    "throttle_login_attempts/email": (25, 3600),
 }
+# Rack::Attack::Request#paging_request?
+PAGING_PARAMS = ("page", "min_id", "max_id", "since_id")
 
 
 def key(name: str, discriminator: str, period: int, now: float) -> str:
@@ -59,5 +65,6 @@ async def hit(redis, name: str, discriminator: str, now: float | None = None) ->
 
 
 def closest(hits: list[Hit]) -> Hit | None:
-    """The throttle nearest to exhaustion decides the headers."""
-    return min(hits, key=lambda h: (h.remaining, h.limit)) if hits else None
+    """Api::RateLimitHeaders#api_throttle_data: the throttle with the fewest requests left decides the headers;
+    on a tie the first defined (Ruby's min_by keeps the first)."""
+    return min(hits, key=lambda h: h.limit - h.count) if hits else None

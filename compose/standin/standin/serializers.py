@@ -6,14 +6,14 @@ from datetime import datetime
 
 from . import assets
 from .config import DISCLAIMER, Config
-from .db import ALL_PERMISSIONS, EVERYONE_PERMISSIONS, FLAGS
+from .db import EVERYONE_PERMISSIONS, FLAGS, all_permissions
 
 
 def iso_ms(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
-def role_json(role: dict | None, everyone_perms: int = EVERYONE_PERMISSIONS, is_43: bool = False) -> dict:
+def role_json(role: dict | None, release: tuple[int, ...], everyone_perms: int = EVERYONE_PERMISSIONS) -> dict:
     """REST::RoleSerializer with UserRole#computed_permissions; no role -> the everyone role (-99).
     4.3.23's serializer has no collection_limit (app/serializers/rest/role_serializer.rb)."""
     if role is None or role["id"] == -99:
@@ -22,10 +22,10 @@ def role_json(role: dict | None, everyone_perms: int = EVERYONE_PERMISSIONS, is_
     else:
         perms = everyone_perms | role["permissions"]
         if perms & FLAGS["administrator"]:
-            perms = ALL_PERMISSIONS
+            perms = all_permissions(release)
         out = {"id": str(role["id"]), "name": role["name"], "permissions": str(perms), "color": role["color"],
                "highlighted": role["highlighted"], "collection_limit": role.get("collection_limit") or 10}
-    if is_43:
+    if release[:2] < (4, 4):
         del out["collection_limit"]
     return out
 
@@ -80,14 +80,14 @@ def credential_account_json(cfg: Config, a: dict, role: dict | None) -> dict:
                 for key in SOURCE_KEYS_SINCE_4_4:
                     del out["source"][key]
         out[k] = v
-    out["role"] = role_json(role, is_43=cfg.is_43)
+    out["role"] = role_json(role, cfg.release)
     return out
 
 
 def app_json(cfg: Config, app: dict, credentials: bool) -> dict:
     """REST::ApplicationSerializer / REST::CredentialApplicationSerializer."""
     import os
-    uris = [u for u in app["redirect_uri"].split("\n") if u]
+    uris = app["redirect_uri"].split()  # Doorkeeper's redirect URIs are whitespace-separated
     d = {"id": str(app["id"]), "name": app["name"], "website": app["website"] or None,
          "scopes": app["scopes"].split(), "redirect_uris": uris,
          "vapid_key": os.environ.get("VAPID_PUBLIC_KEY") or None, "redirect_uri": app["redirect_uri"]}
@@ -112,7 +112,7 @@ def _icons(base: str) -> list[dict]:
             for n in assets.ICON_SIZES]
 
 
-def instance_v2(cfg: Config, mode: str, active_month: int) -> dict:
+def instance_v2(cfg: Config, mode: str, active_month: int, reason_required: bool = False) -> dict:
     """REST::InstanceSerializer (GET /api/v2/instance)."""
     import os
     base = cfg.base_url
@@ -141,7 +141,7 @@ def instance_v2(cfg: Config, mode: str, active_month: int) -> dict:
             "limited_federation": False,
         },
         "registrations": {"enabled": mode != "none", "approval_required": mode == "approved",
-                          "reason_required": False, "message": None, "min_age": None, "url": None},
+                          "reason_required": reason_required, "message": None, "min_age": None, "url": None},
         "api_versions": {"mastodon": 11}, "wrapstodon": None,
         "contact": {"email": "", "account": None}, "rules": [],
     }

@@ -17,14 +17,18 @@ from . import config
 PUBLIC_CHANNELS = ("public", "public:media", "public:local", "public:local:media", "public:remote",
                    "public:remote:media", "hashtag", "hashtag:local")
 UNEXPECTED = "An unexpected error occurred"  # streaming/errors.js UNEXPECTED_ERROR_MESSAGE
-NOT_YET = "The mastodon-sandbox stand-in does not implement streaming yet"
+NOT_YET = "The mastodon-sandbox stand-in does not offer streaming events: real Mastodon does (SANDBOX_SERVER=source or official)"
 
 # streaming/index.js accountFromToken: an INNER JOIN on users, so an app (client_credentials) token is as
 # invalid as an unknown or revoked one. (The stand-in's users table has no chosen_languages, nor a devices table.)
+# streaming/index.js accountFromToken (v4.6.5), its conditions whole: no revoked token, no disabled user,
+# no suspended account.
 TOKEN_SQL = ("SELECT oauth_access_tokens.id, oauth_access_tokens.resource_owner_id, users.account_id, "
              "oauth_access_tokens.scopes FROM oauth_access_tokens "
              "INNER JOIN users ON oauth_access_tokens.resource_owner_id = users.id "
-             "WHERE oauth_access_tokens.token = %s AND oauth_access_tokens.revoked_at IS NULL LIMIT 1")
+             "INNER JOIN accounts ON accounts.id = users.account_id "
+             "WHERE oauth_access_tokens.token = %s AND oauth_access_tokens.revoked_at IS NULL "
+             "AND users.disabled IS FALSE AND accounts.suspended_at IS NULL LIMIT 1")
 
 
 class StreamingError(Exception):

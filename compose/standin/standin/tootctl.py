@@ -73,7 +73,11 @@ def parse(argv: list[str]) -> tuple[tuple[str, ...], list[str], dict]:
             name = spec.aliases.get(name, name)
             kind = spec.options.get(name)
             if kind is None:
-                raise CliError(f'Unknown switches "{a.split("=")[0]}"')
+                # Mastodon's Thor commands do not check_unknown_options!: an unknown switch stays an argument
+                # (seen on v4.6.5: `accounts approve --bogus` looks up an account named --bogus).
+                pos.append(a)
+                i += 1
+                continue
             if kind == "boolean":
                 opts[name] = not negate if not val else val.lower() in ("true", "yes", "1")
             else:
@@ -91,14 +95,12 @@ def parse(argv: list[str]) -> tuple[tuple[str, ...], list[str], dict]:
         raise CliError("No value provided for required options " +
                        ", ".join(f"'--{m.replace('_', '-')}'" for m in missing))
     needed = [p for p in spec.positional if not p.endswith("?")]
-    if len(pos) < len(needed):
+    if len(pos) < len(needed) or len(pos) > len(spec.positional):
+        # Thor's arity error, as recorded on v4.6.5 (`version --bogus`, `accounts modify x --bogus=1`)
         cmd = " ".join(path)
-        raise CliError(f'ERROR: "tootctl {cmd}" was called with no arguments\n'
-                       f'Usage: "tootctl {cmd} {" ".join(p.rstrip("?") for p in spec.positional)}"')
-    if len(pos) > len(spec.positional):
-        cmd = " ".join(path)
-        raise CliError(f'ERROR: "tootctl {cmd}" was called with arguments {pos!r}\n'
-                       f'Usage: "tootctl {cmd} {" ".join(p.rstrip("?") for p in spec.positional)}"')
+        usage = " ".join([f"tootctl {cmd}"] + [f"[{p[:-1]}]" if p.endswith("?") else p for p in spec.positional])
+        called = "with no arguments" if not pos else "with arguments [" + ", ".join(f'"{p}"' for p in pos) + "]"
+        raise CliError(f'ERROR: "tootctl {cmd}" was called {called}\nUsage: "{usage}"')
     return path, pos, opts
 
 
@@ -232,6 +234,8 @@ class Tootctl:
 
     def cmd_accounts_approve(self, username: str | None = None, all: bool = False,  # noqa: A002
                              number: int | None = None) -> None:
+        if number is not None and number < 0:
+            raise CliError("Number must be positive")  # checked first (fail_with_message)
         if all:
             for row in self.conn.execute("SELECT id FROM users WHERE NOT approved").fetchall():
                 accounts.approve(self.cfg, self.conn, row["id"])
@@ -245,10 +249,10 @@ class Tootctl:
                 raise CliError("No such account")
             if acct["user_id"]:
                 accounts.approve(self.cfg, self.conn, acct["user_id"])
-        elif number is not None:
+        elif number is not None and number < 0:
             raise CliError("Number must be positive")
         else:
-            raise CliError("No account(s) given")
+            return  # lib/mastodon/cli/accounts.rb#approve: nothing asked, nothing said, exit 0
         self.say("OK")
 
     # ---- settings (lib/mastodon/cli/settings.rb)
@@ -257,10 +261,12 @@ class Tootctl:
         set_setting(self.conn, "registrations_mode", "open")
         self.say("OK")
 
-    def cmd_settings_registrations_approved(self, require_reason: bool = False) -> None:
+    def cmd_settings_registrations_approved(self, require_reason: bool | None = None) -> None:
         from .db import set_setting
         set_setting(self.conn, "registrations_mode", "approved")
-        set_setting(self.conn, "require_invite_text", "true" if require_reason else "false")
+        # lib/mastodon/cli/settings.rb: the setting changes only when --require-reason/--no-require-reason is given
+        if require_reason is not None:
+            set_setting(self.conn, "require_invite_text", "true" if require_reason else "false")
         self.say("OK")
 
     def cmd_settings_registrations_close(self) -> None:
@@ -284,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("help", "-h", "--help"):
         print(help_text(tuple(argv[1:])))
         return 0
+    if argv[0] in ("--version", "-v"):  # bin/tootctl: map %w(--version -v) => :version
+        argv = ["version"]
     config.boot_check(cfg)
     try:
         return Tootctl(cfg).run(argv)

@@ -6,7 +6,7 @@ import json
 from aiohttp import web
 
 from .. import oauth, serializers
-from ..accounts import registrations_mode
+from ..accounts import reason_required, registrations_mode
 from ..config import DISCLAIMER
 from .base import api_handler, authorize_if_got_token, ctx, json_response, require_user
 
@@ -14,7 +14,7 @@ from .base import api_handler, authorize_if_got_token, ctx, json_response, requi
 async def params(request: web.Request) -> dict:
     """Rails params: query string merged with a form or JSON body."""
     out: dict = dict(request.query)
-    if request.can_read_body:
+    if request.body_exists:
         ct = request.content_type
         if ct == "application/json":
             try:
@@ -37,25 +37,27 @@ async def params(request: web.Request) -> dict:
 # ---------------------------------------------------------------- apps (api/v1/apps_controller.rb)
 
 def _validate_app(name: str, redirect_uri: str, scopes: list[str], website: str | None) -> list[str]:
-    """Doorkeeper::Application validations plus Mastodon's (app/lib/application_extension.rb)."""
+    """The validations of Doorkeeper::Application (Doorkeeper 5.9.2 orm/active_record/mixins/application.rb,
+    in its order: name, redirect URIs, scopes), then Mastodon's (app/lib/application_extension.rb: lengths,
+    website), with the attribute names of config/locales/doorkeeper.en.yml."""
     errs = []
-    if not name:
-        errs.append("Name can't be blank")
-    elif len(name) > 60:
-        errs.append("Name is too long (maximum is 60 characters)")
-    if not redirect_uri:
+    if not name.strip():
+        errs.append("Application name can't be blank")
+    if not redirect_uri.strip():
         errs.append("Redirect URI can't be blank")
     else:
-        if len(redirect_uri) > 2000:
-            errs.append("Redirect URI is too long (maximum is 2000 characters)")
-        for uri in redirect_uri.split("\n"):
-            if not oauth.valid_redirect_uri(uri):
-                errs.append("Redirect URI must be an absolute URI.")
-                break
-    if website and len(website) > 2000:
-        errs.append("Website is too long (maximum is 2000 characters)")
-    if not oauth.scopes_known(scopes) or not scopes:
+        errs += [f"Redirect URI {e}" for e in oauth.redirect_uri_errors(redirect_uri)]
+    if scopes and not oauth.scopes_known(scopes):
         errs.append("Scopes doesn't match those configured on the server.")
+    if len(name) > 60:
+        errs.append("Application name is too long (maximum is 60 characters)")
+    if len(redirect_uri) > 2000:
+        errs.append("Redirect URI is too long (maximum is 2000 characters)")
+    if website:
+        if not oauth.http_url(website):
+            errs.append("Application website is not a valid URL")  # URLValidator (app/validators/url_validator.rb)
+        if len(website) > 2000:
+            errs.append("Application website is too long (maximum is 2000 characters)")
     return errs
 
 
@@ -68,8 +70,9 @@ async def create_app(request: web.Request) -> web.Response:
         redirect_uri = "\n".join(str(u) for u in uris)
     else:
         redirect_uri = str(uris or "")
-    name = str(p.get("client_name") or "").strip()
-    scopes_str = str(p.get("scopes") or "read")
+    name = str(p.get("client_name") or "")
+    # app_scopes_or_default: `params[:scopes] || default_scopes`, so an empty string stays empty
+    scopes_str = str(p["scopes"]) if p.get("scopes") is not None else "read"
     scopes = oauth.split_scopes(scopes_str)
     website = p.get("website") or None
     errs = _validate_app(name, redirect_uri, scopes, website)
@@ -147,21 +150,59 @@ def _instance_facts(conn):
     return registrations_mode(conn), users
 
 
+# Rails.cache is Redis under the `cache:` namespace, entries living 10 minutes unless told
+# (lib/mastodon/redis_configuration.rb); `tootctl cache clear` empties it.
+CACHE_DEFAULT_TTL = 600
+
+
+async def cached_user_count(c, users_now: int) -> int:
+    """InstancePresenter#user_count: Rails.cache.fetch('user_count'), so a new account shows after 10 minutes."""
+    key = "cache:user_count"
+    got = await c.redis.get(key)
+    if got is not None:
+        return int(got)
+    await c.redis.set(key, users_now, ex=CACHE_DEFAULT_TTL)
+    return users_now
+
+
+async def render_with_cache(c, key: str, build) -> str:
+    """CacheConcern#render_with_cache: the rendered body is kept 3 minutes under the controller and action,
+    so a changed setting (the registration mode) shows in the instance bodies only after that."""
+    body = await c.redis.get(f"cache:{key}")
+    if body is not None:
+        return body.decode() if isinstance(body, bytes) else body
+    body = await build()
+    await c.redis.set(f"cache:{key}", body, ex=180)
+    return body
+
+
+def json_text_response(body: str) -> web.Response:
+    return web.Response(text=body, content_type="application/json", charset="utf-8")
+
+
 INSTANCE_CACHE = "max-age=300, public, stale-while-revalidate=30, stale-if-error=86400"
 
 
 @api_handler(cache=INSTANCE_CACHE, vary="Accept, Origin")
 async def instance_v2(request: web.Request) -> web.Response:
     c = ctx(request)
-    mode, _ = await c.db(_instance_facts)
-    return json_response(serializers.instance_v2(c.cfg, mode, 0))
+
+    async def build() -> str:
+        mode, _ = await c.db(_instance_facts)
+        body = serializers.instance_v2(c.cfg, mode, 0, await c.db(reason_required))
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return json_text_response(await render_with_cache(c, "api/v2/instances/show", build))
 
 
 @api_handler(cache=INSTANCE_CACHE, vary="Accept, Origin")
 async def instance_v1(request: web.Request) -> web.Response:
     c = ctx(request)
-    mode, users = await c.db(_instance_facts)
-    resp = json_response(serializers.instance_v1(c.cfg, mode, users))
+
+    async def build() -> str:
+        mode, users = await c.db(_instance_facts)
+        body = serializers.instance_v1(c.cfg, mode, await cached_user_count(c, users))
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    resp = json_text_response(await render_with_cache(c, "api/v1/instances/show", build))
     resp.headers["Deprecation"] = "@1668384000"  # api/v1/instances_controller.rb: deprecate_api '2022-11-14'
     return resp
 
@@ -171,6 +212,7 @@ async def nodeinfo(request: web.Request) -> web.Response:
     camelCase keys; WellKnown::NodeInfoController#show caches it 30 minutes, publicly."""
     c = ctx(request)
     mode, users = await c.db(_instance_facts)
+    users = await cached_user_count(c, users)
     body = {"version": "2.0", "software": {"name": "mastodon", "version": c.cfg.version}, "protocols": ["activitypub"],
             "services": {"outbound": [], "inbound": []},
             "usage": {"users": {"total": users, "activeMonth": 0, "activeHalfyear": 0}, "localPosts": 0},

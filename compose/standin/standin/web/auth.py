@@ -10,14 +10,14 @@ from aiohttp import web
 
 from .. import accounts, oauth, pages, ratelimit, session
 from ..netutil import throttle_key_ip
-from .base import (client_ip, csrf_ok, ctx, current_user, error_page, form_token, html_response, json_response,
+from .base import (client_ip, csrf_ok, ctx, current_user, error_page, form_token, html_response, json_response, throttled,
                    redirect)
 
 
 async def form_params(request: web.Request) -> dict:
     """Rails params: query string plus a form or JSON body."""
     data = dict(request.query)
-    if request.can_read_body:
+    if request.body_exists:
         if request.content_type == "application/json":
             import json
             try:
@@ -54,15 +54,20 @@ async def sign_in_page(request: web.Request) -> web.Response:
 async def sign_in(request: web.Request) -> web.Response:
     c = ctx(request)
     form = await form_params(request)
+    # Rack::Attack counts in the middleware, before Rails' CSRF check: per address, and per e-mail given
+    # (throttle_login_attempts/email, 25 an hour); a throttled sign-in answers the JSON responder's 429.
+    hits = [await ratelimit.hit(c.redis, "throttle_login_attempts/ip", throttle_key_ip(client_ip(request)))]
+    if form.get("user[email]"):
+        hits.append(await ratelimit.hit(c.redis, "throttle_login_attempts/email", form["user[email]"]))
+    over = [h for h in hits if h.exceeded]
+    if over:
+        return throttled(over[0])
     if not csrf_ok(request, form):
         # ApplicationController: rescue_from ActionController::InvalidAuthenticityToken -> 422 error page.
         return error_page(422, request)
     done = await _already_signed_in(request)
     if done is not None:
         return done
-    hit = await ratelimit.hit(c.redis, "throttle_login_attempts/ip", throttle_key_ip(client_ip(request)))
-    if hit.exceeded:
-        return error_page(429, request)
     email = (form.get("user[email]") or "").strip()
     password = form.get("user[password]") or ""
 
@@ -115,9 +120,9 @@ async def home(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- authorization
 
 class PreAuthError(Exception):
-    def __init__(self, name: str):
+    def __init__(self, name: str, missing: str | None = None):
         super().__init__(name)
-        self.name = name
+        self.name, self.missing = name, missing
 
     @property
     def status(self) -> int:
@@ -125,26 +130,40 @@ class PreAuthError(Exception):
 
 
 def pre_authorize(cfg, conn, p: dict) -> tuple[dict, list[str]]:
-    """Doorkeeper::OAuth::PreAuthorization#validate, in its order."""
-    if not p.get("response_type") or not p.get("client_id"):
-        raise PreAuthError("invalid_request")
+    """Doorkeeper::OAuth::PreAuthorization#validate, in its order (lib/doorkeeper/oauth/pre_authorization.rb,
+    5.9.2 and 5.7.1 alike): client_id given, client known, redirect URI matching, response_type given and
+    supported, response_mode, scopes, then the code challenge's method."""
+    if not p.get("client_id"):
+        raise PreAuthError("invalid_request", missing="client_id")
     app = oauth.app_by_uid(conn, p.get("client_id"))
     if app is None:
         raise PreAuthError("invalid_client")
-    if not oauth.redirect_uri_ok(p.get("redirect_uri"), app["redirect_uri"]):
+    if not oauth.redirect_uri_allowed(p.get("redirect_uri"), app["redirect_uri"]):
         raise PreAuthError("invalid_redirect_uri")
+    if not p.get("response_type"):
+        raise PreAuthError("invalid_request", missing="response_type")
     if p.get("response_type") != "code":
         raise PreAuthError("unsupported_response_type")
     scopes = oauth.split_scopes(p.get("scope")) or list(oauth.DEFAULT_SCOPES)
     if not oauth.scopes_allowed(scopes, oauth.split_scopes(app["scopes"])):
         raise PreAuthError("invalid_scope")
-    if p.get("code_challenge"):
-        method = p.get("code_challenge_method") or ("plain" if cfg.is_43 else "")
-        if method not in oauth.challenge_methods(cfg.is_43):
-            raise PreAuthError("invalid_code_challenge_method")
-    elif p.get("code_challenge_method"):
-        raise PreAuthError("invalid_request")
+    # validate_code_challenge_method: a challenge needs a method the server supports (none is assumed)
+    if p.get("code_challenge") and p.get("code_challenge_method") not in oauth.challenge_methods(cfg.is_43):
+        raise PreAuthError("invalid_code_challenge_method")
     return app, scopes
+
+
+def error_redirect_or_json(cfg, name: str, p: dict, missing: str | None = None, status: int = 400) -> web.Response:
+    """AuthorizationsController#redirect_or_render of an ErrorResponse: redirected to the client with
+    error, error_description and state when redirectable (not invalid_redirect_uri or invalid_client, not
+    out-of-band), else its body as JSON (blank values left out, as ErrorResponse#body does)."""
+    body = {"error": name, "error_description": oauth.error_description(name, cfg.is_43, missing),
+            "state": p.get("state")}
+    body = {k: v for k, v in body.items() if v}
+    uri = p.get("redirect_uri") or ""
+    if name not in ("invalid_redirect_uri", "invalid_client") and uri and uri != oauth.OOB:
+        return redirect(add_query(uri, body))
+    return json_response(body, status)
 
 
 def add_query(uri: str, params: dict) -> str:
@@ -202,20 +221,25 @@ async def authorize(request: web.Request) -> web.Response:
         return unfinished
     acct = f"{user['username']}@{c.cfg.local_domain}"
 
+    if method == "DELETE":
+        # #destroy: authorization.deny, with no validation of the request (CodeRequest#deny); a response type
+        # without a strategy is an error page (InvalidTokenStrategy).
+        if p.get("response_type") != "code":
+            request["session_touch"] = True
+            return html_response(pages.oauth_error(acct, oauth.ERRORS["unsupported_response_type"], form_token(request)),
+                                 status=400)
+        return error_redirect_or_json(c.cfg, "access_denied", p)
+
     def pre(conn):
         return pre_authorize(c.cfg, conn, p)
     try:
         app, scopes = await c.db(pre)
     except PreAuthError as e:
+        if method == "POST":  # #create: redirect_or_render(pre_auth.error_response)
+            return error_redirect_or_json(c.cfg, e.name, p, e.missing, e.status)
         request["session_touch"] = True
-        return html_response(pages.oauth_error(acct, oauth.ERRORS.get(e.name, e.name), form_token(request)),
-                             status=e.status)
-    if method == "DELETE":
-        if p["redirect_uri"] == oauth.OOB:
-            return json_response({"error": "access_denied", "error_description": oauth.ERRORS["access_denied"]}, 400)
-        return redirect(add_query(p["redirect_uri"], {"error": "access_denied",
-                                                      "error_description": oauth.ERRORS["access_denied"],
-                                                      "state": p.get("state")}))
+        return html_response(pages.oauth_error(acct, oauth.error_description(e.name, c.cfg.is_43, e.missing),
+                                               form_token(request)), status=e.status)
     if method == "POST":
         return redirect(await c.db(lambda conn: _issue_code(c.cfg, conn, app, user["id"], p, scopes)))
 

@@ -248,12 +248,24 @@ async def current_user(request: web.Request) -> dict | None:
 
 # ------------------------------------------------------------------ API authentication and throttles
 
-def bearer(request: web.Request) -> str | None:
-    """Doorkeeper's default token extractors: Authorization: Bearer, then access_token/bearer_token params."""
+async def bearer(request: web.Request) -> str | None:
+    """Mastodon's access_token_methods (config/initializers/doorkeeper.rb): the Authorization header, then the
+    access_token and bearer_token parameters, which in Rails are the query and a form or JSON body merged."""
     auth = request.headers.get("Authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
-    return request.query.get("access_token") or request.query.get("bearer_token")
+    params = dict(request.query)
+    if request.method != "GET" and request.body_exists:
+        if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+        elif request.content_type == "application/json":
+            try:
+                body = json.loads(await request.text() or "{}")
+            except ValueError:
+                body = {}
+            if isinstance(body, dict):
+                params.update({k: v for k, v in body.items() if isinstance(v, str)})
+    return params.get("access_token") or params.get("bearer_token")
 
 
 def _lookup(conn, token: str):
@@ -273,7 +285,7 @@ class ApiAuth:
 
 
 async def api_auth(request: web.Request) -> ApiAuth:
-    raw = bearer(request)
+    raw = await bearer(request)
     if not raw:
         return ApiAuth(None, "none")
     tok = await ctx(request).db(_lookup, raw)
@@ -290,34 +302,49 @@ def doorkeeper_error(auth: ApiAuth) -> web.Response:
         "WWW-Authenticate": f'Bearer realm="Doorkeeper", error="invalid_token", error_description="{msg}"'})
 
 
+def throttled(h: ratelimit.Hit) -> web.Response:
+    """Rack::Attack.throttled_responder (config/initializers/rack_attack.rb): JSON, for web pages too."""
+    resp = web.Response(text=json.dumps({"error": "Too many requests"}), status=429)
+    resp.headers["Content-Type"] = "application/json"
+    resp.headers["Cache-Control"] = "no-cache"
+    resp.headers["Vary"] = "Origin"
+    resp.headers.update(h.headers())
+    return resp
+
+
+async def api_throttles(request: web.Request, auth: ApiAuth, ip: str, throttle_apps: bool) -> list[ratelimit.Hit]:
+    """The throttles rack_attack.rb counts for an /api request, in its order. A token is found even when
+    revoked (Doorkeeper::OAuth::Token.authenticate), and counts per token; the request is unauthenticated
+    when no found token has a user (no token, an unknown one, an app token): then it counts per address."""
+    c = ctx(request)
+    tok = auth.token if auth.state in ("ok", "revoked") else None
+    user_id = tok["resource_owner_id"] if tok else None
+    plan = []
+    if user_id:
+        plan.append(("throttle_authenticated_api", str(user_id)))
+    if tok:
+        plan.append(("throttle_per_token_api", str(tok["id"])))
+    if not user_id:
+        plan.append(("throttle_unauthenticated_api", ip))
+    if any(request.query.get(k) for k in ratelimit.PAGING_PARAMS):
+        plan.append(("throttle_authenticated_paging", str(user_id)) if user_id else ("throttle_unauthenticated_paging", ip))
+    if throttle_apps and request.method == "POST":
+        plan.append(("throttle_oauth_application_registrations/ip", ip))
+    return [await ratelimit.hit(c.redis, name, key) for name, key in plan]
+
+
 def api_handler(throttle_apps: bool = False, cache: str = "private, no-store", vary: str = "Authorization, Origin"):
     """Wrap an Api::BaseController action: Rack::Attack throttles first, then X-RateLimit-* headers on the
     answer (app/controllers/concerns/api/rate_limit_headers.rb)."""
     def deco(fn):
         async def wrapped(request: web.Request):
-            c = ctx(request)
             ip = throttle_key_ip(client_ip(request))
             auth = await api_auth(request)
             request["api_auth"] = auth
-            hits = []
-            if auth.state == "ok":
-                hits.append(await ratelimit.hit(c.redis, "throttle_per_token_api", str(auth.token["id"])))
-                if auth.user_id:
-                    hits.append(await ratelimit.hit(c.redis, "throttle_authenticated_api", str(auth.user_id)))
-            else:
-                hits.append(await ratelimit.hit(c.redis, "throttle_unauthenticated_api", ip))
-            if throttle_apps and request.method == "POST":
-                hits.append(await ratelimit.hit(c.redis, "throttle_oauth_application_registrations/ip", ip))
+            hits = await api_throttles(request, auth, ip, throttle_apps)
             over = [h for h in hits if h.exceeded]
             if over:
-                h = over[0]
-                # Rack::Attack.throttled_responder in config/initializers/rack_attack.rb
-                resp = web.Response(text=json.dumps({"error": "Too many requests"}), status=429)
-                resp.headers["Content-Type"] = "application/json"
-                resp.headers["Cache-Control"] = "no-cache"
-                resp.headers["Vary"] = "Origin"
-                resp.headers.update(h.headers())
-                return resp
+                return throttled(over[0])
             resp = await fn(request)
             best = ratelimit.closest(hits)
             if best:

@@ -76,7 +76,7 @@ async def token(request: web.Request) -> web.Response:
             # then validate_grant (this client's, not spent or expired), the redirect URI, the verifier
             if grant is None or grant["application_id"] != app["id"] or not grant["accessible"]:
                 return "invalid_grant", None
-            if grant["redirect_uri"] != p.get("redirect_uri"):
+            if not oauth.redirect_uri_allowed(p.get("redirect_uri"), grant["redirect_uri"]):
                 return "invalid_grant", None
             if not oauth.pkce_ok(grant["code_challenge"], grant["code_challenge_method"], p.get("code_verifier")):
                 return "invalid_grant", None

@@ -1,0 +1,47 @@
+"""Getting back to a seeded state: `reset` against what it replaces, a full re-provision (`destroy`, `up`,
+`seed`), side by side in one run on a throwaway sandbox (`bench-reset`, port 39446), labelled with the
+server. Also seeding's throughput at scale 1 and a named snapshot's save. Goals: reset in 2 s or less and
+at least 30 times faster than re-provisioning. Seeding needs real Mastodon: run it with the source server
+(SANDBOX_SERVER=source SANDBOX_MASTODON_SOURCE=...) or the official images. Usage: python bench/bench_reset.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+
+from common import cli, describe, server_settings
+from sandbox.lifecycle import destroy
+from sandbox.progress import Progress
+from sandbox.state import State
+
+NAME, PORT = "bench-reset", 39446
+SERVER_ARGS = server_settings()
+
+
+def main() -> int:
+    print(describe(SERVER_ARGS))
+    if "standin" in SERVER_ARGS:
+        sys.exit("bench: seeding needs real Mastodon; the stand-in does not offer it (SANDBOX_SERVER=source or official)")
+    up = ["up", "--name", NAME, "--port", str(PORT), *SERVER_ARGS, "--pool-size", "0", "--quiet"]
+    try:
+        first_up = cli(*up)
+        seeding = cli("seed", "--name", NAME, "--quiet")
+        save = cli("snapshot", "save", "bench", "--name", NAME)
+        resets = [cli("reset", "--name", NAME) for _ in range(3)]
+        destroy(NAME, Progress(quiet=True))
+        again = cli(*up) + cli("seed", "--name", NAME, "--quiet")
+    finally:
+        if State(NAME).exists():
+            destroy(NAME, Progress(quiet=True))
+    reset = statistics.median(resets)
+    print(f"first up (cold, provisioned):          {first_up:6.1f} s")
+    print(f"seed, default scenario, scale 1:       {seeding:6.1f} s (with its settle and its `seeded` snapshot)")
+    print(f"snapshot save:                         {save:6.1f} s")
+    print(f"reset (median of 3, CLI start-up in):  {reset:6.1f} s   (goal: 2 s or less)")
+    print(f"re-provision (destroy, up, seed):      {again:6.1f} s   ({again / reset:.0f}x the reset; goal: 30x or more)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
