@@ -46,6 +46,9 @@ SCRATCH_DB = 14
 LIVE_DB = "mastodon_production"
 APP_SERVICES = ("web", "streaming", "sidekiq")
 FILE_VOLUMES = ("s3", "system")
+# State-folder files that describe the data and go back with it: accounts and tokens, the seed's summary,
+# the test-account pool's ledger (sandbox/testing/leases.py).
+EXTRAS = ("credentials.json", "seed.json", "leases.json")
 
 
 def snapshots_dir(sandbox: Sandbox) -> Path:
@@ -276,7 +279,7 @@ def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace:
             raise SandboxError(f"the snapshot {name!r} could not be taken: {str(e).splitlines()[0][:200]}") from None
         folder = snapshots_dir(sandbox) / name
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for extra in ("credentials.json", "seed.json"):
+        for extra in EXTRAS:
             if (sandbox.state.dir / extra).exists():
                 shutil.copy2(sandbox.state.dir / extra, folder / extra)
         manifest = {"name": name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -325,11 +328,11 @@ def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> di
                                 {_volume_name(sandbox, v): "/data", _snapshot_volume(sandbox, name, v): "/snap"})
                 sandbox.stack.run("start", "s3", timeout=60)
         folder = snapshots_dir(sandbox) / name
-        for extra in ("credentials.json", "seed.json"):
+        for extra in EXTRAS:
             if (folder / extra).exists():
                 shutil.copy2(folder / extra, sandbox.state.dir / extra)
-            elif extra == "seed.json" and (sandbox.state.dir / extra).exists():
-                (sandbox.state.dir / extra).unlink()  # taken before seeding: not seeded after it
+            elif extra != "credentials.json" and (sandbox.state.dir / extra).exists():
+                (sandbox.state.dir / extra).unlink()  # not there when the snapshot was taken
         if changed:
             sandbox.stack.wait_ready(timeout=120)
         return {"name": name, "seconds": round(time.monotonic() - started, 2), "files_restored": changed}

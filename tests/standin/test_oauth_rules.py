@@ -22,9 +22,11 @@ def test_a_verifier_must_match_the_grant_either_way():
     assert not oauth.pkce_ok("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "S256", "")
 
 
-def test_s256_only_from_4_4():
-    assert oauth.challenge_methods(is_43=False) == ["S256"]
-    assert "plain" in oauth.challenge_methods(is_43=True)
+def test_s256_only_on_every_version():
+    # v4.6.5 config/initializers/doorkeeper.rb: pkce_code_challenge_methods ['S256']; v4.3.23 refuses
+    # plain in app/lib/oauth_pre_authorization_extension.rb (seen live: 400 on real 4.3.23)
+    assert oauth.CHALLENGE_METHODS == ["S256"]
+    assert not oauth.pkce_ok("x" * 43, "plain", "x" * 43)
 
 
 def test_scopes_must_be_listed_literally_on_the_app():

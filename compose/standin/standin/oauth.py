@@ -87,11 +87,9 @@ def pkce_ok(challenge: str | None, method: str | None, verifier: str | None) -> 
         return not challenge
     if not challenge:
         return False
-    if (method or "plain") == "S256":
-        expected = pkce_s256(verifier)
-    else:  # 'plain' is accepted by 4.3 only (pkce_code_challenge_methods ['S256'] since 4.4)
-        expected = verifier
-    return hmac.compare_digest(expected, challenge)
+    if method != "S256":
+        return False  # no grant is made with another method (CHALLENGE_METHODS)
+    return hmac.compare_digest(pkce_s256(verifier), challenge)
 
 
 def error_description(name: str, is_43: bool, missing: str | None = None) -> str:
@@ -103,8 +101,10 @@ def error_description(name: str, is_43: bool, missing: str | None = None) -> str
     return ERRORS[name]
 
 
-def challenge_methods(is_43: bool) -> list[str]:
-    return ["plain", "S256"] if is_43 else ["S256"]
+# S256 only, on 4.3 too: v4.3.23 adds OauthPreAuthorizationExtension (app/lib/, validate
+# code_challenge_method_s256) on top of Doorkeeper 5.7.1 and advertises %w(S256)
+# (app/presenters/oauth_metadata_presenter.rb); 4.4+ configure pkce_code_challenge_methods ['S256'].
+CHALLENGE_METHODS = ["S256"]
 
 
 # What Ruby's URI (RFC 3986 parser) accepts in a URI; anything else raises URI::InvalidURIError.

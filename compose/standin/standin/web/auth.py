@@ -148,7 +148,7 @@ def pre_authorize(cfg, conn, p: dict) -> tuple[dict, list[str]]:
     if not oauth.scopes_allowed(scopes, oauth.split_scopes(app["scopes"])):
         raise PreAuthError("invalid_scope")
     # validate_code_challenge_method: a challenge needs a method the server supports (none is assumed)
-    if p.get("code_challenge") and p.get("code_challenge_method") not in oauth.challenge_methods(cfg.is_43):
+    if p.get("code_challenge") and p.get("code_challenge_method") not in oauth.CHALLENGE_METHODS:
         raise PreAuthError("invalid_code_challenge_method")
     return app, scopes
 
@@ -163,7 +163,8 @@ def error_redirect_or_json(cfg, name: str, p: dict, missing: str | None = None, 
     uri = p.get("redirect_uri") or ""
     if name not in ("invalid_redirect_uri", "invalid_client") and uri and uri != oauth.OOB:
         return redirect(add_query(uri, body))
-    return json_response(body, status)
+    # rendered by `render json:` in a Rails controller: Vary: Accept, and Mastodon's private, no-store
+    return json_response(body, status, {"Vary": "Accept", "Cache-Control": "private, no-store"})
 
 
 def add_query(uri: str, params: dict) -> str:

@@ -111,11 +111,21 @@ def error_page(code: int, request: web.Request | None = None) -> web.Response:
         resp = json_response({"error": HTTPStatus(code).phrase}, status=code)
         resp.headers["Cache-Control"] = "private, no-store"
         resp.headers["Vary"] = "Accept"
-        return resp
-    resp = html_response(pages.error_page(code), status=code)
-    if fmt == "*/*":
-        resp.headers["Content-Type"] = "*/*; charset=utf-8"
+    else:
+        resp = html_response(pages.error_page(code), status=code)
+        if fmt == "*/*":
+            resp.headers["Content-Type"] = "*/*; charset=utf-8"
+    if request is not None and cors_path(request.path):
+        resp.headers["Vary"] = ", ".join(filter(None, [resp.headers.get("Vary"), "Origin"]))
     return resp
+
+
+# config/initializers/cors.rb: the paths Rack::Cors answers for, and so adds `Vary: Origin` to.
+CORS_PATHS = re.compile(r"^/(\.well-known/.*|nodeinfo/.*|@[^/]+|users/[^/]+|api/.*|oauth/(token|revoke|userinfo))$")
+
+
+def cors_path(path: str) -> bool:
+    return bool(CORS_PATHS.match(path))
 
 
 # ------------------------------------------------------------------ request facts

@@ -15,12 +15,16 @@ from .base import ctx, json_response
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache", "Vary": "Accept, Origin"}
 
 
-def oauth_error(name: str, status: int | None = None, missing: str | None = None) -> web.Response:
+def oauth_error(name: str, status: int | None = None, missing: str | None = None, raised: bool = False) -> web.Response:
+    """Doorkeeper's error answer from the token endpoint. `raised`: an error Doorkeeper raises rather than
+    returns (a missing grant_type or code, an unsupported grant type) is written by handle_token_exception
+    (lib/doorkeeper/helpers/controller.rb) as a bare response body, without `render`, so Rails adds no
+    `Vary: Accept` (seen on v4.6.5)."""
     status = status or (401 if name == "invalid_client" else 400)
     # doorkeeper.en.yml: invalid_request.missing_param
     desc = f"Missing required parameter: {missing}." if missing else oauth.ERRORS[name]
     return json_response({"error": name, "error_description": desc}, status, {
-        "Cache-Control": "no-store", "Vary": "Accept, Origin",
+        "Cache-Control": "no-store", "Vary": "Origin" if raised else "Accept, Origin",
         "WWW-Authenticate": f'Bearer realm="Doorkeeper", error="{name}", error_description="{desc}"'})
 
 
@@ -47,13 +51,13 @@ async def token(request: web.Request) -> web.Response:
     grant_type = p.get("grant_type")
     flows = ["authorization_code", "client_credentials"] + (["password"] if c.cfg.password_grant else [])
     if not grant_type:
-        return oauth_error("invalid_request", missing="grant_type")
+        return oauth_error("invalid_request", missing="grant_type", raised=True)
     if grant_type not in flows:
-        return oauth_error("unsupported_grant_type")
+        return oauth_error("unsupported_grant_type", raised=True)
     uid, secret = client_credentials(request, p)
     # Doorkeeper::Request::AuthorizationCode#grant: a blank code is a missing parameter before anything else.
     if grant_type == "authorization_code" and not p.get("code"):
-        return oauth_error("invalid_request", missing="code")
+        return oauth_error("invalid_request", missing="code", raised=True)
 
     def run(conn):
         grant = oauth.grant_by_code(conn, p["code"]) if grant_type == "authorization_code" else None
@@ -125,8 +129,10 @@ async def revoke(request: web.Request) -> web.Response:
         return None
     err = await c.db(run)
     if err == "unauthorized_client":
+        # rendered without an ETag: Rack::ETag leaves `no-cache` (seen on v4.6.5)
         return json_response({"error": "unauthorized_client",
-                              "error_description": "You are not authorized to revoke this token"}, 403)
+                              "error_description": "You are not authorized to revoke this token"}, 403,
+                             {"Cache-Control": "no-cache", "Vary": "Accept, Origin"})
     return json_response({}, 200, {"Cache-Control": "max-age=0, private, must-revalidate",
                                    "Vary": "Accept, Origin"})
 
@@ -142,7 +148,7 @@ async def metadata(request: web.Request) -> web.Response:
         "response_types_supported": ["code"], "response_modes_supported": ["query", "fragment", "form_post"],
         "grant_types_supported": grants,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "code_challenge_methods_supported": oauth.challenge_methods(cfg.is_43),
+        "code_challenge_methods_supported": oauth.CHALLENGE_METHODS,
         "service_documentation": "https://docs.joinmastodon.org/",
         "app_registration_endpoint": f"{base}/api/v1/apps",
     }

@@ -1,0 +1,88 @@
+"""Isolated accounts for tests, leased from the sandbox's pool under a lock held on the host (not in the
+sandbox's Redis, which a reset would wipe): no two tests, in any process or xdist worker, ever get the
+same account, and a used account is retired, never handed out again. An empty pool is refilled in bulk
+(one Rails runner for many accounts); the ledger lives in the state folder and goes back with a snapshot."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ..errors import SandboxError
+from ..handle import Sandbox
+
+LEDGER = "leases.json"
+REFILL = 8
+BULK_SCOPES = "read write follow push"
+
+
+@dataclass(frozen=True)
+class Lease:
+    username: str
+    id: str
+    email: str
+    token: str
+    password: str | None
+
+
+@contextmanager
+def host_lock(sandbox: Sandbox, name: str):
+    """An exclusive lock on the host, shared by every process that uses this sandbox."""
+    sandbox.state.dir.mkdir(parents=True, exist_ok=True)
+    with open(sandbox.state.dir / f"{name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _ledger(sandbox: Sandbox) -> dict:
+    path = sandbox.state.dir / LEDGER
+    return json.loads(path.read_text()) if path.exists() else {"retired": {}}
+
+
+def _pool_names(creds) -> list[str]:
+    return sorted(n for n, rec in creds.accounts.items() if rec.get("pool"))
+
+
+def lease(sandbox: Sandbox, count: int = 1, holder: str = "") -> list[Lease]:
+    """`count` accounts no test has had before, with a working token each."""
+    from ..provision.credentials import Credentials
+    from ..provision.provisioner import Provisioner
+
+    if count < 1:
+        raise SandboxError("lease at least one account")
+    with host_lock(sandbox, "leases"):
+        ledger = _ledger(sandbox)
+        creds = Credentials.load(sandbox.state)
+        free = [n for n in _pool_names(creds) if n not in ledger["retired"] and creds.token(n, "bulk", BULK_SCOPES)]
+        if len(free) < count:
+            prov = Provisioner(sandbox)
+            taken = set(creds.accounts)
+            width = 3
+            fresh, i = [], 1
+            while len(fresh) < max(REFILL, count - len(free)):
+                name = f"pool_{i:0{width}d}"
+                if name not in taken:
+                    fresh.append(name)
+                i += 1
+            prov.bulk_tokens(fresh)
+            for name in fresh:
+                prov.creds.set_account(name, pool=True)
+            prov.creds.save()
+            creds = Credentials.load(sandbox.state)
+            free = [n for n in _pool_names(creds) if n not in ledger["retired"] and creds.token(n, "bulk", BULK_SCOPES)]
+        chosen = free[:count]
+        for name in chosen:
+            ledger["retired"][name] = {"holder": holder, "pid": os.getpid()}
+        sandbox.state.write_json(sandbox.state.dir / LEDGER, ledger)
+    out = []
+    for name in chosen:
+        rec = creds.account(name) or {}
+        out.append(Lease(name, str(rec.get("id", "")), rec.get("email", ""), creds.token(name, "bulk", BULK_SCOPES)["access_token"],
+                         rec.get("password")))
+    return out

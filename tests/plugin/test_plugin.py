@@ -1,0 +1,84 @@
+"""The pytest plugin, run as a user runs it: a small suite in a fresh directory (pytester, in a subprocess)
+against the shared running sandbox, warm, with two xdist workers."""
+
+from __future__ import annotations
+
+import collections
+
+import pytest
+
+pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.docker
+
+SUITE = '''
+import os
+import pytest
+
+def record(name):
+    with open(os.environ["LEASE_LOG"], "a") as fh:
+        fh.write(name + "\\n")
+
+@pytest.mark.parametrize("i", range(14))
+def test_a_leased_account_is_the_tests_own(mastodon_sandbox, mastodon_account, mastodon_session, i):
+    me = mastodon_session.get(mastodon_sandbox.url + "/api/v1/accounts/verify_credentials", timeout=30)
+    assert me.status_code == 200 and me.json()["username"] == mastodon_account.username
+    record(mastodon_account.username)
+
+def test_two_accounts_that_interact(mastodon_accounts):
+    a, b = mastodon_accounts(2)
+    assert a.username != b.username
+    record(a.username)
+    record(b.username)
+
+def test_the_app_and_the_admin(mastodon_app, mastodon_admin):
+    assert mastodon_app["client_id"]
+    assert mastodon_admin.account_verify_credentials()["username"]
+
+def test_settle(mastodon_settle):
+    assert mastodon_settle(timeout=120).enqueued == 0
+'''
+
+
+def test_fixtures_under_two_workers_lease_each_account_once(pytester, sandbox, monkeypatch):
+    log = pytester.path / "leases.log"
+    monkeypatch.setenv("LEASE_LOG", str(log))
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
+    pytester.makepyfile(test_bot=SUITE)
+    result = pytester.runpytest_subprocess("-n", "2", f"--mastodon-sandbox={sandbox.config.name}", "-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=17)
+    leased = log.read_text().split()
+    assert len(leased) == 16
+    assert not [name for name, n in collections.Counter(leased).items() if n > 1], leased  # no double lease
+
+
+README_EXAMPLE = '''
+def test_my_bot_replies(mastodon_accounts, mastodon_client_for, mastodon_settle):
+    bot, fan = mastodon_accounts(2)
+    fan_api = mastodon_client_for(fan)
+    fan_api.status_post(f"@{bot.username} hello")
+    mastodon_settle()
+    assert mastodon_client_for(bot).notifications(types=["mention"])
+'''
+
+
+@pytest.mark.needs_mastodon
+def test_the_readme_example_passes(pytester, sandbox, monkeypatch):
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    shown = re.search(r"```python\n(def test_my_bot_replies.*?)```", readme, re.DOTALL).group(1)
+    assert [line.split("#")[0].rstrip() for line in shown.splitlines()] == README_EXAMPLE.strip().splitlines()
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
+    pytester.makepyfile(test_example=README_EXAMPLE)
+    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={sandbox.config.name}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_a_sandbox_that_is_not_running_is_one_clear_error(pytester, sandbox, monkeypatch):
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
+    pytester.makepyfile(test_x="def test_x(mastodon_sandbox):\n    pass\n")
+    result = pytester.runpytest_subprocess("--mastodon-sandbox=no-such-sandbox", "-p", "no:cacheprovider")
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*mastodon-sandbox: no running sandbox 'no-such-sandbox': start it with `mastodon-sandbox up`*"])
+    assert "Traceback" not in result.stdout.str()
