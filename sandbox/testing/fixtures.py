@@ -58,7 +58,10 @@ def _session(sandbox, token: str | None):
 
 
 def _mastodon_py(sandbox, token: str):
-    from mastodon import Mastodon
+    try:
+        from mastodon import Mastodon
+    except ImportError:
+        pytest.fail("the mastodon_client fixtures need Mastodon.py: pip install 'mastodon-sandbox[pytest]'", pytrace=False)
 
     return Mastodon(access_token=token, api_base_url=sandbox.url, session=_session(sandbox, None))
 
