@@ -172,6 +172,8 @@ async def host_and_ssl(request: web.Request, handler: Callable[[web.Request], Aw
     # config/initializers/1_hosts.rb: host authorization, excluding exactly /health; blocked -> 403, empty body.
     if request.path != "/health" and not host_allowed(request_host(request), cfg.local_domain):
         resp = web.Response(status=403, content_type="text/html", charset="UTF-8")
+        if cors_path(request.path):  # Rack::Cors sits before host authorization (seen: `vary: Origin`)
+            resp.headers["Vary"] = "Origin"
         return resp
     https = forwarded_proto(request) == "https"
     # config/environments/production.rb: force_ssl, redirect except for paths starting with /health.
