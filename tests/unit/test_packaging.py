@@ -22,20 +22,13 @@ def declared(section: str) -> set[str]:
 
 def imported(folder: Path) -> set[str]:
     """Top-level modules imported by the Python files under `folder`, standard library and own code aside."""
-    names = set()
-    for path in folder.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
-    return {n for n in names if n not in sys.stdlib_module_names and n not in ("sandbox", "tests", "standin", "common")}
+    return set().union(*(imported_file(path) for path in folder.rglob("*.py")))
 
 
 def imported_file(path: Path) -> set[str]:
     if path.suffix != ".py":
         return set()
-    tmp = set()
+    tmp: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             tmp |= {a.name.split(".")[0] for a in node.names}

@@ -8,30 +8,9 @@ from aiohttp import web
 from .. import oauth, serializers
 from ..accounts import reason_required, registrations_mode
 from ..config import DISCLAIMER
-from .base import api_handler, authorize_if_got_token, ctx, json_response, require_user
+from .base import api_handler, authorize_if_got_token, ctx, json_response, params, require_user
 
 
-async def params(request: web.Request) -> dict:
-    """Rails params: query string merged with a form or JSON body."""
-    out: dict = dict(request.query)
-    if request.body_exists:
-        ct = request.content_type
-        if ct == "application/json":
-            try:
-                body = json.loads(await request.text() or "{}")
-                if isinstance(body, dict):
-                    out.update(body)
-            except ValueError:
-                pass
-        else:
-            form = await request.post()
-            for k in set(form.keys()):
-                vals = form.getall(k)
-                if k.endswith("[]"):
-                    out[k[:-2]] = list(vals)
-                else:
-                    out[k] = vals[-1]
-    return out
 
 
 # ---------------------------------------------------------------- apps (api/v1/apps_controller.rb)

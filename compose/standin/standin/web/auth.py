@@ -10,26 +10,13 @@ from aiohttp import web
 
 from .. import accounts, oauth, pages, ratelimit, session
 from ..netutil import throttle_key_ip
-from .base import (client_ip, csrf_ok, ctx, current_user, error_page, form_token, html_response, json_response, throttled,
+from .base import (client_ip, params, csrf_ok, ctx, current_user, error_page, form_token, html_response, json_response, throttled,
                    redirect)
 
 
 async def form_params(request: web.Request) -> dict:
-    """Rails params: query string plus a form or JSON body."""
-    data = dict(request.query)
-    if request.body_exists:
-        if request.content_type == "application/json":
-            import json
-            try:
-                body = json.loads(await request.text() or "{}")
-            except ValueError:
-                body = {}
-            if isinstance(body, dict):
-                data.update({k: v if isinstance(v, str) else str(v) for k, v in body.items() if v is not None})
-        else:
-            post = await request.post()
-            data.update({k: post.get(k) for k in post.keys()})
-    return data
+    """Rails params of a page's form: the query string plus a form or JSON body, values as text."""
+    return {k: v if isinstance(v, str) or v is None else str(v) for k, v in (await params(request)).items()}
 
 
 # ---------------------------------------------------------------- sign in / out

@@ -260,24 +260,38 @@ async def current_user(request: web.Request) -> dict | None:
 
 # ------------------------------------------------------------------ API authentication and throttles
 
+async def params(request: web.Request) -> dict:
+    """Rails params: query string merged with a form or JSON body."""
+    out: dict = dict(request.query)
+    if request.body_exists:
+        ct = request.content_type
+        if ct == "application/json":
+            try:
+                body = json.loads(await request.text() or "{}")
+                if isinstance(body, dict):
+                    out.update(body)
+            except ValueError:
+                pass
+        else:
+            form = await request.post()
+            for k in set(form.keys()):
+                vals = form.getall(k)
+                if k.endswith("[]"):
+                    out[k[:-2]] = list(vals)
+                else:
+                    out[k] = vals[-1]
+    return out
+
+
 async def bearer(request: web.Request) -> str | None:
     """Mastodon's access_token_methods (config/initializers/doorkeeper.rb): the Authorization header, then the
     access_token and bearer_token parameters, which in Rails are the query and a form or JSON body merged."""
     auth = request.headers.get("Authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip() or None
-    params = dict(request.query)
-    if request.method != "GET" and request.body_exists:
-        if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-            params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
-        elif request.content_type == "application/json":
-            try:
-                body = json.loads(await request.text() or "{}")
-            except ValueError:
-                body = {}
-            if isinstance(body, dict):
-                params.update({k: v for k, v in body.items() if isinstance(v, str)})
-    return params.get("access_token") or params.get("bearer_token")
+    p = await params(request) if request.method != "GET" else dict(request.query)
+    token = p.get("access_token") or p.get("bearer_token")
+    return token if isinstance(token, str) else None
 
 
 def _lookup(conn, token: str):
