@@ -1,5 +1,5 @@
 """Getting back to a seeded state: `reset` against what it replaces, a full re-provision (`destroy`, `up`,
-`seed`), side by side in one run on a throwaway sandbox (`bench-reset`, port 39446), labelled with the
+`seed`), side by side in one run on a throwaway sandbox (`bench-reset`, port 39447), labelled with the
 server. Also seeding's throughput at scale 1 and a named snapshot's save. Goals: reset in 2 s or less and
 at least 30 times faster than re-provisioning. Seeding needs real Mastodon: run it with the source server
 (SANDBOX_SERVER=source SANDBOX_MASTODON_SOURCE=...) or the official images. Usage: python bench/bench_reset.py
@@ -15,14 +15,15 @@ from sandbox.lifecycle import destroy
 from sandbox.progress import Progress
 from sandbox.state import State
 
-NAME, PORT = "bench-reset", 39446
+NAME, PORT = "bench-reset", 39447
 SERVER_ARGS = server_settings()
 
 
 def main() -> int:
     print(describe(SERVER_ARGS))
-    if "standin" in SERVER_ARGS:
-        sys.exit("bench: seeding needs real Mastodon; the stand-in does not offer it (SANDBOX_SERVER=source or official)")
+    if "standin" in SERVER_ARGS:  # measured on real Mastodon only; `make bench` goes on with the other scripts
+        print("not measured: seeding needs real Mastodon, the stand-in does not offer it (SANDBOX_SERVER=source or official)")
+        return 0
     up = ["up", "--name", NAME, "--port", str(PORT), *SERVER_ARGS, "--pool-size", "0", "--quiet"]
     try:
         first_up = cli(*up)
