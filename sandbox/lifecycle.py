@@ -129,9 +129,15 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         raise
     state.save_config(config)
 
-    start_services(config, state, stack, is_new, bool(replaced), progress)
+    upgraded = start_services(config, state, stack, is_new, bool(replaced), progress)
     remove_replaced_images(replaced)
     instance = wait_app_ready(config, state)
+    if upgraded:
+        # Rails' cache (Redis) still holds what the old version rendered, the instance bodies among them
+        # (kept 3 minutes, CacheConcern#render_with_cache): clear it, as upstream's upgrade notes advise.
+        progress.step("clearing Rails' cache after the upgrade (tootctl cache clear)")
+        clear_cache(stack)
+        instance = wait_app_ready(config, state)
     progress.step(f"{config.base_url} is ready: {instance.get('title')} {instance.get('version')}")
     sandbox = Sandbox(config, state, stack)
     if provision:
@@ -178,7 +184,7 @@ def prepare_reason(is_new: bool, last: dict | None, marker: dict) -> str | None:
     return None
 
 
-def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bool, rebuilt: bool, progress: Progress) -> None:
+def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bool, rebuilt: bool, progress: Progress) -> bool:
     """Start what is not running, and only that. db:prepare (a Rails boot: about 20 s on real Mastodon)
     runs when the database is new or the Mastodon image or version changed since it last ran; otherwise
     healthy services are left alone and dead ones are started again on their own."""
@@ -191,8 +197,9 @@ def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bo
         aside = state.dir / f"credentials-before-{time.strftime('%Y%m%d-%H%M%S')}.json"
         state.credentials_file.rename(aside)
         progress.step(f"the database is new: its accounts, apps and tokens are made again (the old ones are kept in {aside.name})")
+    upgraded = reason is not None and last is not None and last.get("version") != marker["version"]
     if reason:
-        if last is not None and last.get("version") != marker["version"]:
+        if upgraded:
             # An upgrade: stop every process of the old code first, then run every migration, the
             # post-deployment ones included — upstream's upgrade without zero downtime (lib/tasks/db.rake:
             # "upgrade by stopping all services and running migrations without SKIP_POST_DEPLOYMENT_MIGRATIONS").
@@ -212,7 +219,7 @@ def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bo
         same_stack = last.get("model") == marker["model"] and not rebuilt
         if not down and same_stack:
             progress.step("every service is running and healthy; nothing to start")
-            return
+            return False
         what = ", ".join(down) if down else "services whose image or configuration changed"
         progress.step(f"starting {what} (db:prepare is current: not run again)")
         # --no-deps: db-prepare is not run again; compose recreates a service only if its image or
@@ -228,6 +235,7 @@ def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bo
         )
     # What db:prepare ran for, with the database volume it ran on (made by this `up` when it was new).
     state.write_json(state.dir / PREPARED_FILE, {**marker, "database": database_volume(config)})
+    return upgraded
 
 
 APPLIED_FILE = "applied.json"
