@@ -12,10 +12,12 @@ Only `destroy` removes it; nothing else deletes or rewrites a secret once writte
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from .config import SandboxConfig, state_root
@@ -104,6 +106,18 @@ class State:
 
     def write_json(self, path: Path, data) -> None:
         write_private(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+    @contextmanager
+    def lock(self, name: str):
+        """An exclusive lock on the host for one kind of work on this sandbox (snapshots, leases, `up` from
+        the plugin), shared by every process and xdist worker; a file lock in the state folder."""
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.dir / f"{name}.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -21,7 +21,6 @@ snapshot are gone from both)."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import re
@@ -85,18 +84,6 @@ def secrets_digest(sandbox: Sandbox) -> str:
     env = (sandbox.state.dir / "mastodon.env").read_text() if (sandbox.state.dir / "mastodon.env").exists() else ""
     keep = sorted(line for line in env.splitlines() if re.match(r"(SECRET_KEY_BASE|OTP_SECRET|ACTIVE_RECORD_ENCRYPTION_\w+|VAPID_\w+)=", line))
     return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:16]
-
-
-@contextmanager
-def locked(sandbox: Sandbox):
-    """One snapshot operation at a time on a sandbox, held on the host (a lock in its state folder)."""
-    path = sandbox.state.dir / "snapshots.lock"
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _containers(sandbox: Sandbox, services) -> list:
@@ -246,7 +233,7 @@ def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace:
         raise SandboxError(f"snapshot {name!r} exists: delete it first, or save under another name")
     if not sandbox.stack.is_running():
         raise SandboxError(f"sandbox {sandbox.name!r} is not running: `mastodon-sandbox up` first")
-    with locked(sandbox):
+    with sandbox.state.lock("snapshots"):
         if name in existing:
             _delete(sandbox, existing[name])
         used = {m["redis_db"] for m in list_snapshots(sandbox)}
@@ -301,7 +288,7 @@ def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> di
         raise SandboxError(f"snapshot {name!r} was taken under other secrets: it cannot be restored into this sandbox")
     if not sandbox.stack.is_running():
         raise SandboxError(f"sandbox {sandbox.name!r} is not running: `mastodon-sandbox up` first")
-    with locked(sandbox):
+    with sandbox.state.lock("snapshots"):
         try:
             # a job still running would write into the restored state; what waits in the queues goes back
             # with Redis, so one quiet look is enough here
@@ -364,7 +351,7 @@ def _delete(sandbox: Sandbox, manifest: dict) -> None:
 
 def delete(sandbox: Sandbox, name: str) -> None:
     manifest = _manifest(sandbox, check_name(name))
-    with locked(sandbox):
+    with sandbox.state.lock("snapshots"):
         _delete(sandbox, manifest)
 
 

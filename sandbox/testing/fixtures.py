@@ -16,7 +16,6 @@ def _sandbox_for(config) -> Any:
     (once for all xdist workers: the first takes the lock and starts it, the others find it running)."""
     from ..handle import Sandbox
     from ..state import State
-    from .leases import host_lock
 
     name = config.getoption("mastodon_sandbox") or config.getini("mastodon_sandbox") or os.environ.get("SANDBOX_NAME") or "default"
     mode = config.getoption("mastodon_sandbox_mode") or config.getini("mastodon_sandbox_mode") or "warm"
@@ -24,9 +23,7 @@ def _sandbox_for(config) -> Any:
         from ..lifecycle import up
         from ..progress import Progress
 
-        state = State(name)
-        state.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with host_lock(Sandbox(None, state, None), "up"):  # type: ignore[arg-type]
+        with State(name).lock("up"):
             return up(name, {}, Progress(quiet=True))
     try:
         sandbox = Sandbox.open(name)

@@ -5,10 +5,8 @@ same account, and a used account is retired, never handed out again. An empty po
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..errors import SandboxError
@@ -28,18 +26,6 @@ class Lease:
     password: str | None
 
 
-@contextmanager
-def host_lock(sandbox: Sandbox, name: str):
-    """An exclusive lock on the host, shared by every process that uses this sandbox."""
-    sandbox.state.dir.mkdir(parents=True, exist_ok=True)
-    with open(sandbox.state.dir / f"{name}.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def _ledger(sandbox: Sandbox) -> dict:
     path = sandbox.state.dir / LEDGER
     return json.loads(path.read_text()) if path.exists() else {"retired": {}}
@@ -56,7 +42,7 @@ def lease(sandbox: Sandbox, count: int = 1, holder: str = "") -> list[Lease]:
 
     if count < 1:
         raise SandboxError("lease at least one account")
-    with host_lock(sandbox, "leases"):
+    with sandbox.state.lock("leases"):
         ledger = _ledger(sandbox)
         creds = Credentials.load(sandbox.state)
         free = [n for n in _pool_names(creds) if n not in ledger["retired"] and creds.token(n, "bulk", BULK_SCOPES)]

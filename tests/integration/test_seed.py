@@ -20,8 +20,6 @@ NAME, PORT, SEED = "it-seed", 38451, 3
 
 @pytest.fixture(scope="module")
 def seeded(sandbox):
-    if sandbox.config.server == "standin":
-        pytest.skip("needs real Mastodon")  # the module's tests are marked needs_mastodon; this guards direct runs
     made = cli("up", "--name", NAME, "--port", str(PORT), *server_args(sandbox), "--version", sandbox.config.version,
                "--pool-size", "0", "--quiet")
     try:
