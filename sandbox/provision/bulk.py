@@ -8,6 +8,7 @@ stand-in implements as well.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 
 from .. import server_commands
@@ -57,12 +58,15 @@ def parse_output(stdout: str) -> dict:
 
 
 def failure_line(output: str) -> str:
-    """The line that says what failed: Ruby prints it first (the backtrace follows, indented with
-    `from`), a Python traceback (the stand-in) last."""
+    """What failed, e.g. `alice: password too_short (RuntimeError)`: Ruby prints it first, after the raising
+    location (`FILE:LINE:in `METHOD': `; the backtrace follows, indented with `from`); a Python traceback
+    (a stand-in bug) ends with it."""
     lines = [ln.strip() for ln in (output or "").splitlines() if ln.strip()]
     if not lines:
         return "no output"
-    return lines[-1] if lines[0].startswith("Traceback") else lines[0]
+    if lines[0].startswith("Traceback"):
+        return lines[-1]
+    return re.sub(r"^.*?:\d+:in [`'][^']*': ", "", lines[0], count=1)
 
 
 def run_bulk(stack: Executor, spec: dict) -> dict:

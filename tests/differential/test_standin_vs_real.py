@@ -14,6 +14,7 @@ Deselected unless SANDBOX_REFERENCE names a running sandbox (tests/conftest.py).
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from types import SimpleNamespace
@@ -420,6 +421,85 @@ def test_tootctl(both):
         if not same:
             rows.append(f"tootctl {label}: stand-in {a[label]}, real {b[label]}")
     print(f"\n[differential] {both.series + ' tootctl':<36} {len(b) - len(rows)}/{len(b)} commands agree" + (f"; first difference: {rows[0]}" if rows else ""))
+    assert not rows, "\n".join(rows)
+
+
+def test_bulk_script_refusals(both):
+    """The shipped bulk_accounts script's failures, as `bin/rails runner` reports them: a missing key, scopes the
+    server lacks, Devise's 8–72 password length, an unknown role, a bad e-mail — exit status and the line
+    provisioning shows (bulk.failure_line), names aside."""
+    from sandbox.provision.bulk import failure_line
+
+    script = server_commands.script_text("bulk_accounts")
+
+    def run(s):
+        tag = secrets.token_hex(3)
+        app = {"name": f"bulk-{tag}", "scopes": "read", "redirect_uri": OOB}
+        domain = s.config.email_domain
+
+        def acct(prefix, **kw):
+            return {"username": f"{prefix}{tag}", "email": f"{prefix}{tag}@{domain}", "role": None, **kw}
+        cases = {
+            "no app": {},
+            "no password": {"app": app, "accounts": []},
+            "scopes the server lacks": {"app": {**app, "scopes": "read nonsense"}, "password": "x" * 16, "accounts": []},
+            "a 5-character password": {"app": app, "password": "short", "accounts": [acct("a")]},
+            "a 73-character password": {"app": app, "password": "x" * 73, "accounts": [acct("b")]},
+            "a blank password": {"app": app, "password": "", "accounts": [acct("c")]},
+            "an unknown role": {"app": app, "password": "x" * 16, "accounts": [acct("d", role="Nope")]},
+            "a bad e-mail": {"app": app, "password": "x" * 16, "accounts": [acct("e", email="not-an-email")]},
+            "no e-mail": {"app": app, "password": "x" * 16, "accounts": [{"username": f"f{tag}"}]},
+        }
+        out = {}
+        for label, spec in cases.items():
+            p = s.stack.exec("web", ["bin/rails", "runner", script], input=json.dumps(spec))
+            out[label] = (p.returncode, failure_line(p.stderr).replace(tag, "<tag>"))
+        return out
+
+    a, b = each(both, run)
+    rows = [f"bulk_accounts {label}: stand-in {a[label]}, real {b[label]}" for label in b if a[label] != b[label]]
+    print(f"\n[differential] {both.series + ' bulk_accounts refusals':<36} {len(b) - len(rows)}/{len(b)} agree"
+          + (f"; first difference: {rows[0]}" if rows else ""))
+    assert not rows, "\n".join(rows)
+
+
+def test_mail_jobs(both):
+    """What Mastodon hands Sidekiq for the mails of a sign-up and an e-mail change, caught in the queue while
+    Sidekiq is stopped: mailer, action and ActiveJob's arguments (the confirmation token, Devise's `to:`,
+    AdminMailer's recipient), ids, tokens and names aside."""
+    import subprocess
+
+    def run(s):
+        tag = secrets.token_hex(3)
+        user, domain = f"j{tag}", s.config.email_domain
+        sidekiq = f"{s.config.project}-sidekiq-1"
+        subprocess.run(["docker", "stop", sidekiq], check=True, capture_output=True)
+        try:
+            before = int(s.stack.exec("redis", ["redis-cli", "llen", "queue:mailers"]).stdout.strip() or 0)
+            for argv in (["accounts", "create", user, "--email", f"{user}@{domain}"],
+                         ["accounts", "modify", user, "--email", f"k{tag}@{domain}"],
+                         ["accounts", "modify", user, "--confirm"]):
+                assert s.stack.exec("web", ["tootctl", *argv]).returncode == 0, argv
+            raw = s.stack.exec("redis", ["redis-cli", "--raw", "lrange", "queue:mailers", "0", "-1"]).stdout
+        finally:
+            subprocess.run(["docker", "start", sidekiq], check=True, capture_output=True)
+        jobs = [json.loads(line) for line in raw.splitlines() if line.startswith("{")]
+        jobs = jobs[: len(jobs) - before][::-1]  # LPUSH: the newest first
+        out = []
+        for job in jobs:
+            mailer, action, how, params = job["args"][0]["arguments"]
+            if action == "confirmation_instructions":
+                params["args"][1] = "<token>"
+            text = re.sub(r"gid://mastodon/(\w+)/\d+", r"gid://mastodon/\1/<id>", json.dumps(params, sort_keys=True))
+            out.append((job["class"], job["queue"], job.get("wrapped"), mailer, action, how, text.replace(tag, "<tag>")))
+        return out
+
+    a, b = each(both, run)
+    rows = [f"job {i}: stand-in {x}, real {y}" for i, (x, y) in enumerate(zip(a, b)) if x != y]
+    if len(a) != len(b):
+        rows.append(f"stand-in queued {[j[4] for j in a]}, real {[j[4] for j in b]}")
+    print(f"\n[differential] {both.series + ' mail jobs':<36} {len(b) - len(rows)}/{len(b)} agree"
+          + (f"; first difference: {rows[0]}" if rows else ""))
     assert not rows, "\n".join(rows)
 
 

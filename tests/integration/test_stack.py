@@ -235,6 +235,39 @@ def test_mail_lists_and_prints_what_mastodon_sent(sandbox):
         sandbox.stack.exec("web", ["tootctl", "accounts", "delete", user])
 
 
+def test_an_email_change_is_confirmed_then_announced(sandbox):
+    """`tootctl accounts modify --email` keeps the old address until the new one is confirmed (Devise
+    reconfirmable) and mails the new one "Confirm email for …"; `--confirm` swaps it in and Devise's
+    e-mail-changed notice follows (config/initializers/devise.rb send_email_changed_notification), to the
+    old address (Devise passes `to:` the address before the change; seen on real v4.6.5)."""
+    import time
+    import uuid
+
+    user = f"mail{uuid.uuid4().hex[:8]}"
+    old, new = f"{user}@{sandbox.config.email_domain}", f"{user}.new@{sandbox.config.email_domain}"
+    for argv in (["accounts", "create", user, "--email", old, "--confirmed", "--approve"],
+                 ["accounts", "modify", user, "--email", new]):
+        made = sandbox.stack.exec("web", ["tootctl", *argv])
+        assert made.returncode == 0, made.stderr
+
+    def wait_for(address: str, subject: str) -> str:
+        deadline = time.monotonic() + 60
+        while True:
+            text = cli("mail", address, "--name", sandbox.config.name).stdout
+            if re.search(rf"^Subject: {re.escape(subject)}\r?$", text, re.MULTILINE):
+                return text
+            assert time.monotonic() < deadline, f"no mail {subject!r} to {address} within 60 s"
+            time.sleep(1)
+
+    wait_for(new, f"Mastodon: Confirm email for {sandbox.config.domain}")
+    found = sandbox.stack.exec("web", ["tootctl", "accounts", "delete", "--email", new, "--dry-run"])
+    assert "No user with such email" in found.stdout + found.stderr  # not swapped in before confirmation
+    assert sandbox.stack.exec("web", ["tootctl", "accounts", "modify", user, "--confirm"]).returncode == 0
+    wait_for(old, "Mastodon: Email changed")
+    assert "Email changed" not in cli("mail", new, "--name", sandbox.config.name).stdout
+    sandbox.stack.exec("web", ["tootctl", "accounts", "delete", user])
+
+
 def test_the_database_is_utf8_on_every_server(sandbox):
     # Mastodon's db:prepare creates its database as UTF8 from template1; a SQL_ASCII cluster refuses
     # that on real Mastodon and stores emoji as raw bytes on the stand-in.

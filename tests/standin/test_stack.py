@@ -140,3 +140,30 @@ def test_tootctl_batch_answers_as_separate_calls_do(web, tag):
 def test_stand_in_refuses_other_runner_code(web):
     p = web("bin/rails", "runner", "puts 1")
     assert p.returncode == 1 and "only runs the scripts mastodon-sandbox ships" in p.stderr
+
+
+def _web_address(sandbox) -> str:
+    """The web container's address on its Compose network: Puma's plain-HTTP port is not published."""
+    from sandbox.docker_env import docker_client
+
+    [web] = docker_client().containers.list(filters={"label": [f"com.docker.compose.project={sandbox.config.project}",
+                                                                "com.docker.compose.service=web"]})
+    networks = web.attrs["NetworkSettings"]["Networks"]
+    return next(n["IPAddress"] for name, n in networks.items() if name.endswith("_external"))  # the host can reach it
+
+
+def test_plain_http_is_redirected_to_https(sandbox):
+    """ActionDispatch::SSL (config.force_ssl, config/environments/production.rb): GET gets 301 (recorded in f1),
+    other methods 308, the method kept (ActionDispatch::SSL#redirection_status with load_defaults 8.1's
+    ssl_default_redirect_status; config/application.rb). /health stays plain (f1)."""
+    import requests
+
+    base = f"http://{_web_address(sandbox)}:3000"
+    host = {"Host": sandbox.config.domain}
+    ref = recorded("plain http", "f1-health-https.jsonl")
+    got = requests.get(f"{base}/about", headers=host, allow_redirects=False, timeout=30)
+    assert (got.status_code, got.headers["Location"]) == (ref["response"]["status"], f"https://{sandbox.config.domain}/about")
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        got = requests.request(method, f"{base}/api/v1/apps?x=1", headers=host, allow_redirects=False, timeout=30)
+        assert (got.status_code, got.headers["Location"]) == (308, f"https://{sandbox.config.domain}/api/v1/apps?x=1"), method
+    assert requests.get(f"{base}/health", headers=host, timeout=30).status_code == 200

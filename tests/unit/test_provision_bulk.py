@@ -175,9 +175,14 @@ def test_default_scopes_come_from_the_role_and_the_server(tmp_path, metadata):
 
 
 def test_failure_line_names_the_error():
-    ruby = ("/opt/mastodon/lib/x.rb:41:in `block in <main>': pool-01: account.username invalid (RuntimeError)\n"
-            "\tfrom bin/rails:4:in `<main>'\n")
-    assert bulk.failure_line(ruby).endswith("account.username invalid (RuntimeError)")
+    # As real v4.6.5 printed it for a 5-character password (Rails 8.1.3's runner evaluates the script).
+    ruby = ("/usr/local/bundle/gems/railties-8.1.3/lib/rails/commands/runner/runner_command.rb:113:in `block in <main>': "
+            "a1b2c3: password too_short (RuntimeError)\n"
+            "\tfrom /usr/local/bundle/gems/railties-8.1.3/lib/rails/commands/runner/runner_command.rb:84:in `map'\n")
+    assert bulk.failure_line(ruby) == "a1b2c3: password too_short (RuntimeError)"
+    keyerror = ("/usr/local/bundle/gems/railties-8.1.3/lib/rails/commands/runner/runner_command.rb:69:in `fetch': "
+                'key not found: "app" (KeyError)\n')
+    assert bulk.failure_line(keyerror) == 'key not found: "app" (KeyError)'
     python = "Traceback (most recent call last):\n  File \"x.py\", line 1\nTypeError: bad thing\n"
     assert bulk.failure_line(python) == "TypeError: bad thing"
     assert bulk.failure_line("") == "no output"

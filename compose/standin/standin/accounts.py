@@ -137,12 +137,13 @@ def user_by_id(conn, user_id: int) -> dict | None:
 
 def create_local(cfg: Config, conn, username: str, email: str, password: str | None = None,
                  confirmed: bool = False, approve: bool = False, role_id: int | None = None,
-                 password_digest: str | None = None, reattach_account_id: int | None = None) -> Created:
+                 password_digest: str | None = None, reattach_account_id: int | None = None,
+                 extra_errors: list[tuple[str, str]] | None = None) -> Created:
     """lib/mastodon/cli/accounts.rb#create: User.new(..., confirmed_at:, bypass_invite_request_check: true),
     save, then mark_email_as_confirmed! and approve! as asked."""
     # A reattached account keeps its username, so Account's username validations do not run for it.
     u_errs = [] if reattach_account_id else username_errors(conn, username)
-    errors = email_errors(cfg, conn, email, confirmed=confirmed, username_errs=u_errs)
+    errors = email_errors(cfg, conn, email, confirmed=confirmed, username_errs=u_errs) + (extra_errors or [])
     if errors:
         raise ValidationFailed(errors)
     password = password or secrets.token_hex(16)  # SecureRandom.hex: 32 hex characters
@@ -171,7 +172,7 @@ def create_local(cfg: Config, conn, username: str, email: str, password: str | N
         # Devise confirmable: confirmation instructions go out after commit, through Sidekiq (deliver_later).
         conn.execute("UPDATE users SET confirmation_sent_at = now() WHERE id = %s", (user["id"],))
         jobs.deliver_later(cfg, "UserMailer", "confirmation_instructions", user["id"],
-                           extra={"token": user["confirmation_token"]})
+                           args=(user["confirmation_token"],))
     if confirmed and approved_at_create:
         # User#after_confirmation_tasks -> prepare_new_user!: welcome mail an hour later, through the schedule set.
         jobs.deliver_later(cfg, "UserMailer", "welcome", user["id"], wait=3600)
@@ -220,14 +221,18 @@ def request_email_change(cfg: Config, conn, user_id: int, email: str) -> None:
     token = secrets.token_urlsafe(15)
     conn.execute("UPDATE users SET unconfirmed_email = %s, confirmation_token = %s, confirmation_sent_at = now(), "
                  "updated_at = now() WHERE id = %s", (email, token, user_id))
-    jobs.deliver_later(cfg, "UserMailer", "confirmation_instructions", user_id,
-                       extra={"token": token, "to": email})
+    jobs.deliver_later(cfg, "UserMailer", "confirmation_instructions", user_id, args=(token,), kwargs={"to": email})
 
 
 def confirm(cfg: Config, conn, user_id: int) -> None:
-    """Devise #confirm (wrapped by User#wrap_email_confirmation); a pending e-mail change is applied."""
+    """Devise #confirm (wrapped by User#wrap_email_confirmation); a pending e-mail change is applied, and
+    Devise's after_update hook sends the e-mail-changed notice (config.send_email_changed_notification)."""
+    old = one(conn, "SELECT email FROM users WHERE id = %s AND unconfirmed_email IS NOT NULL", (user_id,))
     conn.execute("UPDATE users SET email = unconfirmed_email, unconfirmed_email = NULL, confirmation_token = NULL, "
                  "updated_at = now() WHERE id = %s AND unconfirmed_email IS NOT NULL", (user_id,))
+    if old:
+        # DatabaseAuthenticatable#send_email_changed_notification: to: the address before the change.
+        jobs.deliver_later(cfg, "UserMailer", "email_changed", user_id, kwargs={"to": old["email"]})
     row = one(conn, "UPDATE users SET confirmed_at = now(), confirmation_token = NULL, updated_at = now(), "
                     "approved = approved OR %s WHERE id = %s AND confirmed_at IS NULL RETURNING approved",
               (registrations_mode(conn) == "open", user_id))

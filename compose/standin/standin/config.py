@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -36,7 +37,14 @@ class Config:
     smtp_from: str
     trusted_proxies: tuple[str, ...] | None
     root: str = "/opt/mastodon"
+    web_domain: str = ""
+    alternate_domains: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
+
+    @property
+    def allowed_hosts(self) -> tuple[str, ...]:
+        """config/initializers/1_hosts.rb: config.hosts gets LOCAL_DOMAIN, WEB_DOMAIN and ALTERNATE_DOMAINS."""
+        return (self.local_domain, self.web_domain or self.local_domain, *self.alternate_domains)
 
     @property
     def version(self) -> str:
@@ -105,6 +113,9 @@ def load(env: dict | None = None) -> Config:
         smtp_from=e.get("SMTP_FROM_ADDRESS", "notifications@localhost"),
         trusted_proxies=tuple(tp) if tp else None,
         root=e.get("STANDIN_ROOT", "/opt/mastodon"),
+        web_domain=e.get("WEB_DOMAIN", ""),
+        # config/initializers/1_hosts.rb: ALTERNATE_DOMAINS.split(/\s*,\s*/)
+        alternate_domains=tuple(d for d in re.split(r"\s*,\s*", e.get("ALTERNATE_DOMAINS", "")) if d),
     )
 
 

@@ -57,19 +57,27 @@ def push(cfg: Config, job: dict, at: float | None = None) -> str:
     return job["jid"]
 
 
+def job_wrapper(cfg: Config) -> str:
+    """The class ActiveJob's Sidekiq adapter enqueues: Sidekiq 7.3+ ships its own adapter (Mastodon 4.6.5,
+    Sidekiq 8); Rails' adapter wraps jobs in its JobWrapper on 4.3.23 (Sidekiq 6.5) — both seen queued."""
+    return "ActiveJob::QueueAdapters::SidekiqAdapter::JobWrapper" if cfg.is_43 else "Sidekiq::ActiveJob::Wrapper"
+
+
 def deliver_later(cfg: Config, mailer: str, action: str, user_id: int, wait: float | None = None,
-                  extra: dict | None = None, recipient_account_id: int | None = None) -> str:
+                  args: tuple = (), kwargs: dict | None = None, recipient_account_id: int | None = None) -> str:
     """ActionMailer #deliver_later through ActiveJob's Sidekiq adapter: queue 'mailers',
-    class Sidekiq::ActiveJob::Wrapper wrapping ActionMailer::MailDeliveryJob. `recipient_account_id` is for
-    parameterized mailers (`AdminMailer.with(recipient:)`)."""
-    params: dict = {"args": [{"_aj_globalid": f"gid://mastodon/User/{user_id}"}],
-                    "_aj_ruby2_keywords": ["args"]}
+    the adapter's wrapper class (JOB_WRAPPER) wrapping ActionMailer::MailDeliveryJob, arguments serialized as ActiveJob
+    does: the user as a GlobalID, then `args` (e.g. Devise's confirmation token), then `kwargs` as a keywords hash
+    (Devise's `to:`; User#send_devise_notification in app/models/user.rb passes them on). `recipient_account_id`
+    is for parameterized mailers (`AdminMailer.with(recipient:)`)."""
+    mail_args: list = [{"_aj_globalid": f"gid://mastodon/User/{user_id}"}, *args]
+    if kwargs:
+        mail_args.append({**kwargs, "_aj_ruby2_keywords": list(kwargs)})
+    params: dict = {"args": mail_args, "_aj_ruby2_keywords": ["args"]}
     if recipient_account_id is not None:
         params["params"] = {"recipient": {"_aj_globalid": f"gid://mastodon/Account/{recipient_account_id}"},
                             "_aj_symbol_keys": ["recipient"]}
         params["_aj_ruby2_keywords"] = ["params", "args"]
-    if extra:
-        params["standin"] = extra  # what the stand-in's mailer needs to render (e.g. the confirmation token)
     aj = {"job_class": "ActionMailer::MailDeliveryJob", "job_id": secrets.token_hex(16), "provider_job_id": None,
           "queue_name": "mailers", "priority": None,
           "arguments": [mailer, action, "deliver_now", params],
@@ -78,7 +86,7 @@ def deliver_later(cfg: Config, mailer: str, action: str, user_id: int, wait: flo
     if wait:
         aj["scheduled_at"] = datetime.fromtimestamp(time.time() + wait, timezone.utc).isoformat(
             timespec="microseconds").replace("+00:00", "Z")
-    job = job_payload("Sidekiq::ActiveJob::Wrapper", [aj], "mailers", wrapped="ActionMailer::MailDeliveryJob")
+    job = job_payload(job_wrapper(cfg), [aj], "mailers", wrapped="ActionMailer::MailDeliveryJob")
     return push(cfg, job, at=(time.time() + wait) if wait else None)
 
 

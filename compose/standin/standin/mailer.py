@@ -14,7 +14,8 @@ SUBJECTS = {
     "confirmation_instructions": "Mastodon: Confirmation instructions for {instance}",
     "password_change": "Mastodon: Password changed",
     "reset_password_instructions": "Mastodon: Reset password instructions",
-    "email_changed": "Mastodon: E-mail changed",
+    "reconfirmation_instructions": "Mastodon: Confirm email for {instance}",
+    "email_changed": "Mastodon: Email changed",
     "welcome": "Welcome to Mastodon",
     "new_pending_account": "New account up for review on {instance} ({subject_user})",
 }
@@ -23,7 +24,9 @@ BODIES = {
                                  "confirmation_token={token}\n",
     "password_change": "The password for your account on {instance} has been changed.\n",
     "reset_password_instructions": "A password change was requested for your account on {instance}.\n",
-    "email_changed": "The e-mail address for your account on {instance} is being changed.\n",
+    "reconfirmation_instructions": "Confirm the new address to change your email:\n{base}/auth/confirmation?"
+                                   "confirmation_token={token}\n",
+    "email_changed": "The email address for your account on {instance} is being changed.\n",
     "welcome": "Welcome aboard, {username}! Your account on {instance} is ready.\n",
     "new_pending_account": "The details of the new account {subject_user} are below. You can approve or reject "
                            "this application.\n{base}/admin/accounts\n",
@@ -36,6 +39,8 @@ def render(cfg: Config, action: str, to: str, username: str, extra: dict | None 
     # @instance = Rails.configuration.x.local_domain (app/mailers/user_mailer.rb, admin_mailer.rb): the port too.
     fmt = {"instance": cfg.local_domain, "base": cfg.base_url, "username": username, "token": extra.get("token", ""),
            "subject_user": extra.get("subject_user", username)}
+    if action == "confirmation_instructions" and extra.get("reconfirmation"):
+        action = "reconfirmation_instructions"  # UserMailer#confirmation_instructions when pending_reconfirmation?
     subject = SUBJECTS.get(action, f"Mastodon: {action.replace('_', ' ')}").format(**fmt)
     body = BODIES.get(action, f"{action}\n").format(**fmt) + FOOTER
     domain = cfg.smtp_from.rsplit("@", 1)[-1] or cfg.host_only

@@ -10,6 +10,9 @@ from typing import Callable
 from . import accounts, config, oauth
 from .db import connect
 
+# Where the stand-in says the exception was raised; Ruby names a file, line and method there.
+RUNNER_LOCATION = "bin/rails runner (stand-in):1:in `<main>'"
+
 REFUSAL = ("stand-in: bin/rails runner only runs the scripts mastodon-sandbox ships (bulk_accounts, "
            "tootctl_batch); this one is not one of them")
 
@@ -25,45 +28,85 @@ def script_name(code: str) -> str | None:
     return None
 
 
+class RubyError(Exception):
+    """An exception the shipped Ruby script would raise and not rescue: `bin/rails runner` prints it as Ruby
+    prints an uncaught exception (`LOCATION: MESSAGE (CLASS)`, backtrace after) and exits 1."""
+
+    def __init__(self, message: str, cls: str = "RuntimeError"):
+        super().__init__(message)
+        self.cls = cls
+
+
+def fetch(doc: dict, key: str):
+    """Hash#fetch: a missing key raises KeyError with Ruby's wording."""
+    if not isinstance(doc, dict) or key not in doc:
+        raise RubyError(f'key not found: "{key}"', "KeyError")
+    return doc[key]
+
+
+# config/initializers/devise.rb: config.password_length = 8..72 (Devise's :validatable checks it on save).
+PASSWORD_LENGTH = (8, 72)
+
+
+def password_errors(password) -> list[tuple[str, str]]:
+    if not password:
+        return [("password", "blank")]
+    if len(password) < PASSWORD_LENGTH[0]:
+        return [("password", "too_short")]
+    if len(password) > PASSWORD_LENGTH[1]:
+        return [("password", "too_long")]
+    return []
+
+
 def bulk_accounts(cfg: config.Config, conn, doc: dict, log: Callable[[str], None] = print) -> dict:
-    """Contract: find or create the app by name; for each account reuse the local one (password untouched) or
-    create it like `tootctl accounts create --confirmed --approve`; then find or create a non-revoked token for
-    (app, user) with the app's scopes (Doorkeeper reuse)."""
-    a = doc.get("app") or {}
-    name = a.get("name") or "sandbox-pool"
-    scopes = a.get("scopes") or "read"
-    # Doorkeeper::Application.find_by(name:, scopes:) as the shipped Ruby script does
+    """sandbox/provision/scripts/bulk_accounts.rb step by step: the same keys fetched in the same order (a
+    missing one is the script's KeyError), the app found by (name, scopes) or created; each account reused
+    (password untouched) or created like `tootctl accounts create --confirmed --approve`, a failed save raised
+    as "USERNAME: attribute type, …"; then a non-revoked token for (app, user) with the app's scopes."""
+    app_spec = fetch(doc, "app")
+    name, scopes = fetch(app_spec, "name"), fetch(app_spec, "scopes")
+    # Doorkeeper::Application.find_by(name:, scopes:)
     app = conn.execute("SELECT * FROM oauth_applications WHERE name = %s AND scopes = %s ORDER BY id LIMIT 1",
                        (name, scopes)).fetchone()
     if app is None:
+        redirect_uri = fetch(app_spec, "redirect_uri")
         bad = [s for s in oauth.split_scopes(scopes) if s not in oauth.ALL_SCOPES]
-        if bad:
-            raise accounts.ValidationFailed([("scopes", "invalid")])
-        app = oauth.create_app(conn, name, a.get("redirect_uri") or oauth.OOB, scopes)
+        if bad:  # create! with enforce_configured_scopes (config/initializers/doorkeeper.rb); Doorkeeper's
+            # en.yml `not_match_configured` gained "those" after 5.7.1 (4.3's) by 5.9.2 (4.6's)
+            those = "" if cfg.is_43 else "those "
+            raise RubyError(f"Validation failed: Scopes doesn't match {those}configured on the server.",
+                            "ActiveRecord::RecordInvalid")
+        app = oauth.create_app(conn, name, redirect_uri, scopes)
         log(f"created app {name} (id {app['id']})")
-    password = doc.get("password")
-    domain = doc.get("email_domain") or "example.test"
+    password = fetch(doc, "password")
     out_accounts = []
     shared_digest: str | None = None  # one bcrypt for the whole pool: every pool account shares the password
-    for spec in doc.get("accounts") or []:
-        username = spec["username"]
-        email = spec.get("email") or f"{username}@{domain}"
+    for spec in fetch(doc, "accounts"):
+        username = fetch(spec, "username")
         existing = accounts.find_local(conn, username)
-        if existing is not None and existing["user_id"] is not None:
-            account_id, user_id, created = existing["id"], existing["user_id"], False
-            row = conn.execute("SELECT email FROM users WHERE id = %s", (user_id,)).fetchone()
-            email = row["email"]
-        else:
+        if existing is None:
             role_id = None
             if spec.get("role"):
                 role = accounts.role_by_name(conn, spec["role"])
                 if role is None:
-                    raise LookupError("Cannot find user role with that name")
+                    raise RubyError(f"Cannot find user role with that name: {spec['role']}")
                 role_id = role["id"]
-            made = accounts.create_local(cfg, conn, username, email, password=password, confirmed=True,
-                                         approve=True, role_id=role_id, password_digest=shared_digest)
+            email = fetch(spec, "email")
+            errors = password_errors(password)
+            try:
+                made = accounts.create_local(cfg, conn, username, email, password=password, confirmed=True,
+                                             approve=True, role_id=role_id, password_digest=shared_digest,
+                                             extra_errors=errors)
+            except accounts.ValidationFailed as e:
+                raise RubyError(f"{username}: " + ", ".join(f"{a} {t}" for a, t in e.errors)) from None
             shared_digest = shared_digest or made.user["encrypted_password"]
             account_id, user_id, created = made.account["id"], made.user["id"], True
+            email = made.user["email"]
+        elif existing["user_id"] is None:
+            raise RubyError(f"{username} has no local user")
+        else:
+            account_id, user_id, created = existing["id"], existing["user_id"], False
+            email = conn.execute("SELECT email FROM users WHERE id = %s", (user_id,)).fetchone()["email"]
         tok = oauth.find_or_create_token(conn, app["id"], user_id, app["scopes"])
         out_accounts.append({"username": username, "email": email, "id": str(account_id), "created": created,
                              "token": tok["token"], "scopes": tok["scopes"]})
@@ -119,12 +162,9 @@ def main(argv: list[str], cfg: config.Config) -> int:
     conn = connect(cfg)
     try:
         result = fn(cfg, conn, doc, log=lambda s: print(s, flush=True))
-    except accounts.ValidationFailed as e:
-        from .tootctl import format_errors
-        sys.stderr.write(f"{name}: validation failed (ActiveRecord::RecordInvalid)\n{format_errors(e.errors)}\n")
-        return 1
-    except LookupError as e:
-        sys.stderr.write(f"{name}: {e}\n")
+    except RubyError as e:
+        # Ruby's report of an uncaught exception: the raising line first, then the backtrace.
+        sys.stderr.write(f"{RUNNER_LOCATION}: {e} ({e.cls})\n")
         return 1
     print("SANDBOX-JSON " + json.dumps(result), flush=True)
     return 0

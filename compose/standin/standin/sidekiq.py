@@ -45,7 +45,7 @@ def enqueue_due(r, now: float) -> int:
 
 def perform(cfg: config.Config, job: dict) -> str:
     """Run one job; return a short description. Unknown job classes are acknowledged and logged."""
-    if job.get("class") == "Sidekiq::ActiveJob::Wrapper" and job.get("wrapped") == "ActionMailer::MailDeliveryJob":
+    if job.get("wrapped") == "ActionMailer::MailDeliveryJob":
         aj = job["args"][0]
         mailer_name, action, _, params = aj["arguments"]
         gid = params["args"][0]["_aj_globalid"]
@@ -53,18 +53,27 @@ def perform(cfg: config.Config, job: dict) -> str:
         recipient = (params.get("params") or {}).get("recipient", {}).get("_aj_globalid")
         conn = connect(cfg)
         try:
-            user = one(conn, "SELECT u.email, a.username FROM users u JOIN accounts a ON a.id = u.account_id "
-                             "WHERE u.id = %s", (user_id,))
+            user = one(conn, "SELECT u.email, u.unconfirmed_email, a.username FROM users u "
+                             "JOIN accounts a ON a.id = u.account_id WHERE u.id = %s", (user_id,))
             to = user
             if recipient:  # parameterized mailer: mail goes to the recipient account's user
-                to = one(conn, "SELECT u.email, a.username FROM users u JOIN accounts a ON a.id = u.account_id "
-                               "WHERE a.id = %s", (int(recipient.rsplit("/", 1)[1]),))
+                to = one(conn, "SELECT u.email, u.unconfirmed_email, a.username FROM users u "
+                               "JOIN accounts a ON a.id = u.account_id WHERE a.id = %s",
+                         (int(recipient.rsplit("/", 1)[1]),))
         finally:
             conn.close()
         if user is None or to is None:
             return f"{mailer_name}#{action}: user {user_id} is gone, nothing to send"
-        extra = dict(params.get("standin") or {}, subject_user=user["username"])
-        address = extra.get("to") or to["email"]  # reconfirmation goes to the unconfirmed address
+        address = to["email"]  # UserMailer's `default to: -> { @resource.email }`
+        extra = {"subject_user": user["username"]}
+        if action == "confirmation_instructions":
+            # app/mailers/user_mailer.rb: the token is the second argument; the mail goes to the unconfirmed
+            # address when one is pending, with the reconfirmation subject.
+            extra["token"] = params["args"][1]
+            extra["reconfirmation"] = bool(to["unconfirmed_email"])
+            address = to["unconfirmed_email"] or to["email"]
+        elif action == "email_changed":
+            address = params["args"][-1]["to"]  # Devise's `to:`, the address before the change (seen on v4.6.5)
         msg = mailer.render(cfg, action, address, to["username"], extra)
         where = mailer.deliver(cfg, address, msg)
         return f"{mailer_name}#{action} to {address} -> {where}"

@@ -152,15 +152,16 @@ def client_ip(request: web.Request) -> str:
     return remote_ip(addr, request.headers.get("X-Forwarded-For"), ctx(request).cfg.trusted_proxies)
 
 
-def host_allowed(host: str, local_domain: str) -> bool:
+def host_allowed(host: str, allowed_hosts: tuple[str, ...]) -> bool:
     """ActionDispatch::HostAuthorization: case-insensitive, optional port when the allowed host has none."""
     h = host.lower()
-    allowed = local_domain.lower()
-    if h == allowed:
-        return True
-    if ":" not in allowed:
-        name, _, port = h.rpartition(":") if h.count(":") == 1 else (h, "", "")
-        return name == allowed and port.isdigit()
+    for allowed in (a.lower() for a in allowed_hosts):
+        if h == allowed:
+            return True
+        if ":" not in allowed:
+            name, _, port = h.rpartition(":") if h.count(":") == 1 else (h, "", "")
+            if name == allowed and port.isdigit():
+                return True
     return False
 
 
@@ -170,7 +171,7 @@ def host_allowed(host: str, local_domain: str) -> bool:
 async def host_and_ssl(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
     cfg = ctx(request).cfg
     # config/initializers/1_hosts.rb: host authorization, excluding exactly /health; blocked -> 403, empty body.
-    if request.path != "/health" and not host_allowed(request_host(request), cfg.local_domain):
+    if request.path != "/health" and not host_allowed(request_host(request), cfg.allowed_hosts):
         resp = web.Response(status=403, content_type="text/html", charset="UTF-8")
         if cors_path(request.path):  # Rack::Cors sits before host authorization (seen: `vary: Origin`)
             resp.headers["Vary"] = "Origin"
@@ -179,7 +180,9 @@ async def host_and_ssl(request: web.Request, handler: Callable[[web.Request], Aw
     # config/environments/production.rb: force_ssl, redirect except for paths starting with /health.
     if not https and not request.path.startswith("/health"):
         host = request.headers.get("Host", cfg.local_domain)
-        status = 301 if request.method in ("GET", "HEAD") else 307  # ActionDispatch::SSL#redirect_to_https
+        # ActionDispatch::SSL#redirection_status: 301 for GET/HEAD, else ssl_default_redirect_status, 308 under
+        # config.load_defaults 8.1 (config/application.rb; the 7.1 defaults introduced 308).
+        status = 301 if request.method in ("GET", "HEAD") else 308
         resp = web.Response(status=status, content_type="text/html", charset="utf-8")
         resp.headers["Location"] = f"https://{host}{request.path_qs}"
         return resp
