@@ -1,0 +1,183 @@
+"""What a response body is checked against: (method, path template) → entity, and streaming events.
+
+`:name` in a template matches one path segment. `Entity[]` is an array of Entity. Answers with a status of
+400 or more from the API and OAuth endpoints are Error bodies. An endpoint missing here is one the suite
+does not check (entity_for answers None).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+_ACCOUNT_ACTIONS = "follow|unfollow|block|unblock|mute|unmute|pin|unpin|endorse|unendorse|note|remove_from_followers"
+_STATUS_ACTIONS = "favourite|unfavourite|reblog|unreblog|bookmark|unbookmark|pin|unpin|mute|unmute"
+
+ENDPOINTS: dict[tuple[str, str], str | None] = {
+    # accounts
+    ("GET", "/api/v1/accounts/verify_credentials"): "CredentialAccount",
+    ("PATCH", "/api/v1/accounts/update_credentials"): "CredentialAccount",
+    ("POST", "/api/v1/accounts"): "Token",
+    ("GET", "/api/v1/accounts"): "Account[]",
+    ("GET", "/api/v1/accounts/lookup"): "Account",
+    ("GET", "/api/v1/accounts/search"): "Account[]",
+    ("GET", "/api/v1/accounts/relationships"): "Relationship[]",
+    ("GET", "/api/v1/accounts/familiar_followers"): "FamiliarFollowers[]",
+    ("GET", "/api/v1/accounts/:id"): "Account",
+    ("GET", "/api/v1/accounts/:id/statuses"): "Status[]",
+    ("GET", "/api/v1/accounts/:id/followers"): "Account[]",
+    ("GET", "/api/v1/accounts/:id/following"): "Account[]",
+    ("GET", "/api/v1/accounts/:id/featured_tags"): "FeaturedTag[]",
+    ("GET", "/api/v1/accounts/:id/lists"): "List[]",
+    ("GET", "/api/v1/accounts/:id/endorsements"): "Account[]",
+    **{("POST", f"/api/v1/accounts/:id/{action}"): "Relationship" for action in _ACCOUNT_ACTIONS.split("|")},
+    ("GET", "/api/v1/blocks"): "Account[]",
+    ("GET", "/api/v1/mutes"): "Account[]",
+    ("GET", "/api/v1/endorsements"): "Account[]",
+    ("GET", "/api/v1/directory"): "Account[]",
+    ("GET", "/api/v1/follow_requests"): "Account[]",
+    ("POST", "/api/v1/follow_requests/:id/authorize"): "Relationship",
+    ("POST", "/api/v1/follow_requests/:id/reject"): "Relationship",
+    ("GET", "/api/v2/suggestions"): "Suggestion[]",
+    ("GET", "/api/v1/preferences"): "Preferences",
+    ("POST", "/api/v1/domain_blocks"): "Empty",
+    ("DELETE", "/api/v1/domain_blocks"): "Empty",
+    # statuses
+    ("POST", "/api/v1/statuses"): "PostedStatus",
+    ("GET", "/api/v1/statuses"): "Status[]",
+    ("GET", "/api/v1/statuses/:id"): "Status",
+    ("PUT", "/api/v1/statuses/:id"): "Status",
+    ("DELETE", "/api/v1/statuses/:id"): "DeletedStatus",
+    ("GET", "/api/v1/statuses/:id/context"): "Context",
+    ("GET", "/api/v1/statuses/:id/history"): "StatusEdit[]",
+    ("GET", "/api/v1/statuses/:id/source"): "StatusSource",
+    ("GET", "/api/v1/statuses/:id/favourited_by"): "Account[]",
+    ("GET", "/api/v1/statuses/:id/reblogged_by"): "Account[]",
+    ("GET", "/api/v1/statuses/:id/quotes"): "Status[]",
+    ("POST", "/api/v1/statuses/:id/quotes/:quote_id/revoke"): "Status",
+    ("PUT", "/api/v1/statuses/:id/interaction_policy"): "Status",
+    **{("POST", f"/api/v1/statuses/:id/{action}"): "Status" for action in _STATUS_ACTIONS.split("|")},
+    ("GET", "/api/v1/polls/:id"): "Poll",
+    ("POST", "/api/v1/polls/:id/votes"): "Poll",
+    ("POST", "/api/v2/media"): "MediaAttachment",
+    ("GET", "/api/v1/media/:id"): "MediaAttachment",
+    ("PUT", "/api/v1/media/:id"): "MediaAttachment",
+    ("GET", "/api/v1/scheduled_statuses"): "ScheduledStatus[]",
+    ("GET", "/api/v1/scheduled_statuses/:id"): "ScheduledStatus",
+    ("PUT", "/api/v1/scheduled_statuses/:id"): "ScheduledStatus",
+    # timelines and collections of statuses
+    ("GET", "/api/v1/timelines/home"): "Status[]",
+    ("GET", "/api/v1/timelines/public"): "Status[]",
+    ("GET", "/api/v1/timelines/tag/:hashtag"): "Status[]",
+    ("GET", "/api/v1/timelines/list/:id"): "Status[]",
+    ("GET", "/api/v1/timelines/link"): "Status[]",
+    ("GET", "/api/v1/bookmarks"): "Status[]",
+    ("GET", "/api/v1/favourites"): "Status[]",
+    ("GET", "/api/v1/trends/statuses"): "Status[]",
+    ("GET", "/api/v1/trends/tags"): "Tag[]",
+    ("GET", "/api/v1/trends/links"): "PreviewCard[]",
+    ("GET", "/api/v1/conversations"): "Conversation[]",
+    ("POST", "/api/v1/conversations/:id/read"): "Conversation",
+    ("GET", "/api/v1/notifications"): "Notification[]",
+    ("GET", "/api/v1/notifications/:id"): "Notification",
+    # literal paths that `:id` would otherwise take, not checked yet
+    ("GET", "/api/v1/notifications/requests"): None,
+    ("GET", "/api/v1/notifications/unread_count"): None,
+    ("POST", "/api/v1/notifications/requests/:id/accept"): "Empty",
+    ("POST", "/api/v2/notifications/:group_key/dismiss"): "Empty",
+    ("POST", "/api/v1/notifications/clear"): "Empty",
+    ("POST", "/api/v1/notifications/:id/dismiss"): "Empty",
+    ("GET", "/api/v2/search"): "Search",
+    # lists, markers, filters, tags
+    ("GET", "/api/v1/lists"): "List[]",
+    ("POST", "/api/v1/lists"): "List",
+    ("GET", "/api/v1/lists/:id"): "List",
+    ("PUT", "/api/v1/lists/:id"): "List",
+    ("DELETE", "/api/v1/lists/:id"): "Empty",
+    ("GET", "/api/v1/lists/:id/accounts"): "Account[]",
+    ("POST", "/api/v1/lists/:id/accounts"): "Empty",
+    ("DELETE", "/api/v1/lists/:id/accounts"): "Empty",
+    ("GET", "/api/v1/markers"): "Markers",
+    ("POST", "/api/v1/markers"): "Markers",
+    ("GET", "/api/v2/filters"): "Filter[]",
+    ("POST", "/api/v2/filters"): "Filter",
+    ("GET", "/api/v2/filters/:id"): "Filter",
+    ("PUT", "/api/v2/filters/:id"): "Filter",
+    ("DELETE", "/api/v2/filters/:id"): "Empty",
+    ("GET", "/api/v2/filters/:id/keywords"): "FilterKeyword[]",
+    ("POST", "/api/v2/filters/:id/keywords"): "FilterKeyword",
+    ("GET", "/api/v2/filters/keywords/:id"): "FilterKeyword",
+    ("PUT", "/api/v2/filters/keywords/:id"): "FilterKeyword",
+    ("DELETE", "/api/v2/filters/keywords/:id"): "Empty",
+    ("GET", "/api/v2/filters/:id/statuses"): "FilterStatus[]",
+    ("POST", "/api/v2/filters/:id/statuses"): "FilterStatus",
+    ("GET", "/api/v2/filters/statuses/:id"): "FilterStatus",
+    # a documented spec error: the docs promise the removed FilterStatus, the server sends {}
+    ("DELETE", "/api/v2/filters/statuses/:id"): "Empty",
+    ("GET", "/api/v1/custom_emojis"): "CustomEmoji[]",
+    ("GET", "/api/v1/followed_tags"): "Tag[]",
+    ("GET", "/api/v1/tags/:name"): "Tag",
+    **{("POST", f"/api/v1/tags/:name/{action}"): "Tag" for action in ("follow", "unfollow", "feature", "unfeature")},
+    ("GET", "/api/v1/featured_tags"): "FeaturedTag[]",
+    ("POST", "/api/v1/featured_tags"): "FeaturedTag",
+    ("DELETE", "/api/v1/featured_tags/:id"): "Empty",
+    ("GET", "/api/v1/featured_tags/suggestions"): "Tag[]",
+    # instance
+    ("GET", "/api/v2/instance"): "Instance",
+    ("GET", "/api/v1/instance"): "InstanceV1",
+    ("GET", "/api/v1/instance/rules"): "Rule[]",
+    ("GET", "/api/v1/instance/extended_description"): "ExtendedDescription",
+    # apps and OAuth
+    ("POST", "/api/v1/apps"): "CredentialApplication",
+    ("GET", "/api/v1/apps/verify_credentials"): "Application",
+    ("POST", "/oauth/token"): "Token",
+    ("POST", "/oauth/revoke"): "Empty",
+}
+
+# Streaming event → what its payload is (streaming/index.js; docs methods/streaming.md). `delete` and
+# `announcement.delete` carry a bare id string; the others a JSON entity (a string to parse again on
+# WebSocket frames).
+STREAM_EVENTS: dict[str, str | None] = {
+    "update": "Status",
+    "status.update": "Status",
+    "notification": "Notification",
+    "conversation": "Conversation",
+    "delete": None,
+    "announcement.delete": None,
+    "filters_changed": None,
+    "notifications_merged": None,
+}
+ID_PAYLOAD_EVENTS = frozenset({"delete", "announcement.delete"})
+
+_ERROR_PREFIXES = ("/api/", "/oauth/token", "/oauth/revoke")
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r":\w+", "[^/]+", re.escape(template).replace(r"\:", ":")) + "/?")
+
+
+# Literal paths first, so `/api/v1/accounts/lookup` wins over `/api/v1/accounts/:id`.
+_ROUTES = sorted(
+    ((method, _compile(template), entity, template) for (method, template), entity in ENDPOINTS.items()),
+    key=lambda route: route[3].count(":"),
+)
+
+
+def entity_for(method: str, url_path: str, status: int) -> str | None:
+    """The entity a response body must match, `Entity[]` for an array; None when the suite does not know it.
+
+    `url_path` may be a full URL or carry a query string; a trailing `/` is ignored.
+    """
+    path = urlsplit(url_path).path.rstrip("/") or "/"
+    if status >= 400:
+        return "Error" if path.startswith(_ERROR_PREFIXES) else None
+    if not 200 <= status < 300:
+        return None
+    method = method.upper()
+    return next((entity for route_method, pattern, entity, _ in _ROUTES
+                 if route_method == method and pattern.fullmatch(path)), None)
+
+
+def entity_for_event(event: str) -> str | None:
+    """The entity of a streaming event's payload; None for events whose payload is not an entity."""
+    return STREAM_EVENTS.get(event)

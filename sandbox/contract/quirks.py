@@ -1,0 +1,86 @@
+"""Known server quirks: answers that break the contract because the server does, not the harness.
+
+A quirk names the versions it was seen on (inclusive; widen them when it is seen on others) and how to
+recognise it from one exchange. The suite reports a matching answer as the server's quirk rather than as
+a failure of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from sandbox.contract.versions import ServerVersion
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """What a quirk looks at: one request and the status, content type and body of its answer."""
+
+    method: str
+    url: str
+    status: int
+    content_type: str = ""
+    body: Any = None
+    request_headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path
+
+    def query(self, name: str) -> list[str]:
+        return parse_qs(urlsplit(self.url).query).get(name, [])
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.request_headers.items() if k.lower() == name.lower()), None)
+
+
+@dataclass(frozen=True)
+class Quirk:
+    name: str
+    first_seen: str  # versions it was seen on, inclusive
+    last_seen: str
+    description: str
+    recognise: Callable[[Exchange], bool]
+
+    def applies_to(self, version: ServerVersion | str) -> bool:
+        return ServerVersion.parse(self.first_seen) <= version <= ServerVersion.parse(self.last_seen)
+
+
+def _is_html(exchange: Exchange) -> bool:
+    return exchange.content_type.split(";")[0].strip().lower() == "text/html"
+
+
+QUIRKS: tuple[Quirk, ...] = (
+    Quirk(
+        name="idempotency-key-repeat-500",
+        first_seen="4.6.5", last_seen="4.6.5",
+        description="A repeated Idempotency-Key within an hour answers 500: in PostStatusService#call the "
+                    "duplicate branch returns out of `with_idempotency` only, then post-processing runs on nil "
+                    "(app/services/post_status_service.rb; 4.3.23 returned the first status).",
+        recognise=lambda x: x.method.upper() == "POST" and x.path.rstrip("/") == "/api/v1/statuses"
+        and x.status == 500 and x.header("Idempotency-Key") is not None,
+    ),
+    Quirk(
+        name="unknown-api-route-html-404",
+        first_seen="4.6.4", last_seen="4.6.5",
+        description="An unknown /api/ route answers 404 with an HTML page, not a JSON Error, unless the "
+                    "request asks for JSON (Accept: application/json).",
+        recognise=lambda x: x.path.startswith("/api/") and x.status == 404 and _is_html(x),
+    ),
+    Quirk(
+        name="non-numeric-limit-empty-page",
+        first_seen="4.6.5", last_seen="4.6.5",
+        description="`limit=abc` is read as 0 and answers 200 with `[]` instead of a 400.",
+        recognise=lambda x: x.method.upper() == "GET" and x.status == 200 and x.body == []
+        and any(not v.lstrip("-").isdigit() for v in x.query("limit")),
+    ),
+)
+
+
+def quirk_for(version: ServerVersion | str, exchange: Exchange) -> Quirk | None:
+    """The known quirk of a server of `version` that explains this exchange, or None."""
+    version = version if isinstance(version, ServerVersion) else ServerVersion.parse(version)
+    return next((q for q in QUIRKS if q.applies_to(version) and q.recognise(exchange)), None)

@@ -1,0 +1,58 @@
+"""Known server quirks (sandbox/contract/quirks.py) recognised in real exchanges, and only where they apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from sandbox.contract.quirks import QUIRKS, Exchange, quirk_for
+from sandbox.contract.versions import ServerVersion
+from tests.corpus import exchange
+
+CASSETTES = Path(__file__).resolve().parents[1] / "recordings" / "mastodon-4.6-mastodonpy"
+
+
+def _live(flow: str, label: str) -> Exchange:
+    rec = exchange(flow, label)
+    request, response = rec["request"], rec["response"]
+    content_type = next((v for k, v in response["headers"].items() if k.lower() == "content-type"), "")
+    return Exchange(request["method"], request["url"], response["status"], content_type,
+                    response["json"] if response.get("json") is not None else response.get("text"),
+                    request.get("headers") or {})
+
+
+def test_a_repeated_idempotency_key_answering_500_is_the_servers_quirk():
+    repeated = _live("f6-api.jsonl", "post idempotent 2")
+    assert repeated.status == 500  # the recording, as the quirk describes it
+    assert quirk_for("4.6.5", repeated).name == "idempotency-key-repeat-500"
+    assert quirk_for("4.6.5+standin", repeated).name == "idempotency-key-repeat-500"
+    # 4.3.23's PostStatusService returned the first status: there a 500 is a real failure
+    assert quirk_for("4.3.23", repeated) is None
+    first = _live("f6-api.jsonl", "post idempotent 1")
+    assert quirk_for("4.6.5", first) is None
+
+
+def test_an_html_404_for_an_unknown_api_route_is_the_servers_quirk():
+    item = yaml.safe_load((CASSETTES / "test_instance_domain_blocks.yaml").read_text())["interactions"][0]
+    html_404 = Exchange(item["request"]["method"], item["request"]["uri"], item["response"]["status"]["code"],
+                        item["response"]["headers"]["content-type"][0], item["response"]["body"]["string"])
+    assert html_404.status == 404 and html_404.content_type.startswith("text/html")
+    assert quirk_for("4.6.4", html_404).name == "unknown-api-route-html-404"
+    # asked for JSON, the same server answers a JSON Error: nothing to excuse
+    json_404 = _live("f11-pagination-errors.jsonl", "unknown route json")
+    assert json_404.status == 404 and quirk_for("4.6.5", json_404) is None
+
+
+def test_a_non_numeric_limit_answering_an_empty_page_is_the_servers_quirk():
+    empty = Exchange("GET", "https://localhost/api/v1/timelines/home?limit=abc", 200, "application/json", [])
+    assert quirk_for("4.6.5", empty).name == "non-numeric-limit-empty-page"
+    assert quirk_for("4.6.5", Exchange("GET", "https://localhost/api/v1/timelines/home?limit=2", 200, "application/json", [])) is None
+    assert quirk_for("4.4.0", empty) is None
+
+
+def test_quirks_name_versions_that_parse_and_are_ordered():
+    for quirk in QUIRKS:
+        assert ServerVersion.parse(quirk.first_seen) <= ServerVersion.parse(quirk.last_seen), quirk.name
+        assert quirk.applies_to(quirk.first_seen) and quirk.applies_to(quirk.last_seen)
+    assert len({q.name for q in QUIRKS}) == len(QUIRKS)
