@@ -294,6 +294,11 @@ def state_root(environ: dict | None = None) -> Path:
 
 
 def compose_dir() -> Path:
-    """The compose/ folder of this checkout (or $SANDBOX_COMPOSE_DIR)."""
+    """The compose files and image recipes: $SANDBOX_COMPOSE_DIR, else this checkout's compose/, else the
+    copy an installed package carries (pyproject.toml ships compose/ as sandbox/_compose)."""
     override = os.environ.get("SANDBOX_COMPOSE_DIR")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "compose"
+    if override:
+        return Path(override)
+    here = Path(__file__).resolve().parent
+    checkout = here.parent / "compose"
+    return checkout if (checkout / "base.yml").is_file() else here / "_compose"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.contract.versions import ServerVersion
+from .versions import ServerVersion
 
 
 @dataclass(frozen=True)

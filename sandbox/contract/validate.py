@@ -19,7 +19,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from sandbox.contract.versions import ServerVersion
+from .versions import ServerVersion
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 _MESSAGE_LIMIT = 240

@@ -3,8 +3,9 @@ package's heavier parts when a test first asks for them."""
 
 from __future__ import annotations
 
-# The fixtures live in their own module; pytest registers it along with this one.
-pytest_plugins = ["sandbox.testing.fixtures"]
+# The fixtures live in their own module; pytest registers it along with this one (by this package's own name:
+# pytest loads the plugin as mastodon_sandbox.testing.plugin, see mastodon_sandbox/__init__.py).
+pytest_plugins = [f"{__package__}.fixtures"]
 
 
 def pytest_addoption(parser):
@@ -15,7 +16,16 @@ def pytest_addoption(parser):
                     help="warm: use the running sandbox (default); cold: bring it up first, once for all workers")
     parser.addini("mastodon_sandbox", "the sandbox to test against", default="")
     parser.addini("mastodon_sandbox_mode", "warm (use the running sandbox) or cold (bring it up first)", default="")
+    parser.addini("mastodon_sandbox_state_dir", "where sandboxes keep their state (default: .sandbox at the root path)",
+                  default="")
 
 
 def pytest_configure(config):
+    import os
+
+    # The project's sandboxes, wherever in it pytest starts: $SANDBOX_STATE_DIR, the ini key, else
+    # <rootpath>/.sandbox, which is where `mastodon-sandbox up` run at the project's top put them.
+    # Set in the environment so that xdist workers and the CLI run by fixtures agree.
+    state = os.environ.get("SANDBOX_STATE_DIR") or config.getini("mastodon_sandbox_state_dir")
+    os.environ["SANDBOX_STATE_DIR"] = str(config.rootpath / (state or ".sandbox"))
     config.addinivalue_line("markers", "mastodon_writes: the test writes to the sandbox (posts, follows, ...)")

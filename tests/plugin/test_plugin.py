@@ -82,3 +82,28 @@ def test_a_sandbox_that_is_not_running_is_one_clear_error(pytester, sandbox, mon
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*mastodon-sandbox: no running sandbox 'no-such-sandbox': start it with `mastodon-sandbox up`*"])
     assert "Traceback" not in result.stdout.str()
+
+
+def test_a_project_with_its_own_sandbox_module_keeps_both(pytester, sandbox, monkeypatch):
+    """A user's top-level `sandbox` module comes first on sys.path under pytest; the plugin loads as
+    `mastodon_sandbox` and neither hides it nor is hidden by it."""
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
+    pytester.makepyfile(sandbox="WHO = 'the project'\n")
+    pytester.makepyfile(test_own="import sandbox\n\n\ndef test_own(mastodon_sandbox):\n"
+                                 "    assert sandbox.WHO == 'the project'\n"
+                                 "    assert mastodon_sandbox.get('/health').status_code == 200\n")
+    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={sandbox.config.name}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_state_folder_is_the_projects(pytester, sandbox, monkeypatch):
+    """Without SANDBOX_STATE_DIR the plugin looks for sandboxes in .sandbox at pytest's root path (where
+    `mastodon-sandbox up` run in the project put them), not in the directory pytest was started from."""
+    monkeypatch.delenv("SANDBOX_STATE_DIR", raising=False)
+    (pytester.path / "tests").mkdir()
+    (pytester.path / "pytest.ini").write_text("[pytest]\n")
+    (pytester.path / ".sandbox").symlink_to(sandbox.state.dir.parent)
+    (pytester.path / "tests" / "test_root.py").write_text("def test_root(mastodon_sandbox):\n    assert mastodon_sandbox.get('/health').ok\n")
+    monkeypatch.chdir(pytester.path / "tests")
+    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={sandbox.config.name}", "-p", "no:cacheprovider", "test_root.py")
+    result.assert_outcomes(passed=1)

@@ -64,3 +64,24 @@ def test_package_data_names_files_that_exist():
     m = re.search(r'^sandbox = \[(.*?)\]', PYPROJECT, re.MULTILINE)
     for pattern in re.findall(r'"([^"]+)"', m.group(1)):
         assert list((ROOT / "sandbox").glob(pattern)), pattern
+
+
+def test_every_package_folder_is_shipped():
+    """pyproject lists the packages (it maps compose/ in as sandbox._compose, so `find` cannot be used): a new
+    folder with an __init__.py must be listed, or an installed copy lacks it."""
+    listed = set(re.findall(r'"([^"]+)"', re.search(r"^packages = \[(.*?)\]", PYPROJECT, re.MULTILINE).group(1)))
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "sandbox").rglob("__init__.py")}
+    assert found <= listed, found - listed
+    assert "sandbox._compose" in listed and (ROOT / "compose" / "base.yml").is_file()
+
+
+def test_the_package_imports_itself_only_relatively():
+    """The plugin loads the package as `mastodon_sandbox` (a user's own `sandbox` module may come first on
+    sys.path): an absolute `sandbox.` import inside it would load the user's module instead."""
+    offenders = []
+    for path in (ROOT / "sandbox").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n == "sandbox" or n.startswith("sandbox.")]
+    assert not offenders, offenders
