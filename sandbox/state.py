@@ -119,6 +119,18 @@ class State:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    @contextmanager
+    def rwlock(self, name: str, shared: bool):
+        """A reader-writer lock on the host: many holders of the shared side at once (tests using the
+        sandbox), the exclusive side alone (a restore or reset, which changes what those tests see)."""
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.dir / f"{name}.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
 

@@ -50,6 +50,9 @@ FILE_VOLUMES = ("s3", "system")
 EXTRAS = ("credentials.json", "seed.json", "leases.json")
 
 
+IN_USE = "in-use"  # the reader-writer lock between tests using the sandbox and restores
+
+
 def snapshots_dir(sandbox: Sandbox) -> Path:
     return sandbox.state.dir / "snapshots"
 
@@ -194,17 +197,26 @@ def _run_helper(sandbox: Sandbox, script: str, volumes: dict[str, str]) -> str:
 MOUNTED_IN = {"s3": ("s3", "/data"), "system": ("web", "/opt/mastodon/public/system")}
 
 
-def _changed_volumes(sandbox: Sandbox, listings: dict[str, str]) -> list[str]:
-    """The file volumes whose listing (paths, sizes, times) differs from the snapshot's. A volume that
-    cannot be listed in place counts as changed (restored, which is slower but right)."""
+def _listing(sandbox: Sandbox, volume: str) -> str | None:
+    """A file volume's listing, taken where a running service mounts it; None when it cannot be listed."""
+    service, path = MOUNTED_IN[volume]
+    try:
+        code, out, _ = _exec(sandbox, service, ["sh", "-c", LISTING.replace("/data", path)])
+    except SandboxError:
+        return None
+    return out.split()[0] if code == 0 and out.split() else None
+
+
+def _changed_volumes(sandbox: Sandbox, manifest: dict) -> list[str]:
+    """The file volumes whose listing differs from the snapshot's, and from how it looked right after the
+    snapshot was last restored (SeaweedFS compacts its filer's LevelDB log when it starts, so the restored
+    volume settles into other file names holding the same objects). A volume that cannot be listed counts
+    as changed (restored, which is slower but right)."""
+    after = manifest.get("volumes_after_restore", {})
     changed = []
-    for v, listing in listings.items():
-        service, path = MOUNTED_IN[v]
-        try:
-            code, out, _ = _exec(sandbox, service, ["sh", "-c", LISTING.replace("/data", path)])
-        except SandboxError:
-            code, out = 1, ""
-        if code != 0 or not out.split() or out.split()[0] != listing:
+    for v, listing in manifest["volumes"].items():
+        now = _listing(sandbox, v)
+        if now is None or now not in (listing, after.get(v)):
             changed.append(v)
     return changed
 
@@ -221,7 +233,10 @@ def _file_volumes(sandbox: Sandbox) -> list[str]:
     return present
 
 
-LISTING = "cd /data && find . -printf '%p %s %T@\\n' | sort | sha256sum"
+# Paths and sizes, not times: SeaweedFS rewrites its filer's LevelDB files (same names and sizes, new times) each
+# time it starts, so times would make every restore restart S3. Objects written or deleted change sizes
+# (SeaweedFS appends to its volume files; the filer's log grows).
+LISTING = "cd /data && find . -printf '%p %s\\n' | sort | sha256sum"
 
 
 def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace: bool = False) -> dict:
@@ -288,7 +303,8 @@ def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> di
         raise SandboxError(f"snapshot {name!r} was taken under other secrets: it cannot be restored into this sandbox")
     if not sandbox.stack.is_running():
         raise SandboxError(f"sandbox {sandbox.name!r} is not running: `mastodon-sandbox up` first")
-    with sandbox.state.lock("snapshots"):
+    # Tests that use the sandbox hold the shared side of IN_USE (the pytest plugin): a restore waits for them.
+    with sandbox.state.rwlock(IN_USE, shared=False), sandbox.state.lock("snapshots"):
         try:
             # a job still running would write into the restored state; what waits in the queues goes back
             # with Redis, so one quiet look is enough here
@@ -297,7 +313,7 @@ def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> di
             pass
         started = time.monotonic()
         old = f"{LIVE_DB}__before_restore"
-        changed = _changed_volumes(sandbox, manifest["volumes"])
+        changed = _changed_volumes(sandbox, manifest)
         with paused(sandbox):
             # one psql run: the live database aside, the snapshot copied in under its name, the old one dropped
             try:
@@ -322,6 +338,8 @@ def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> di
                 (sandbox.state.dir / extra).unlink()  # not there when the snapshot was taken
         if changed:
             sandbox.stack.wait_ready(timeout=120)
+            manifest.setdefault("volumes_after_restore", {}).update({v: _listing(sandbox, v) for v in changed})
+            sandbox.state.write_json(folder / "manifest.json", manifest)
         return {"name": name, "seconds": round(time.monotonic() - started, 2), "files_restored": changed}
 
 

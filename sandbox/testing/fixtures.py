@@ -20,11 +20,17 @@ def _sandbox_for(config) -> Any:
     name = config.getoption("mastodon_sandbox") or config.getini("mastodon_sandbox") or os.environ.get("SANDBOX_NAME") or "default"
     mode = config.getoption("mastodon_sandbox_mode") or config.getini("mastodon_sandbox_mode") or "warm"
     if mode == "cold":
+        from ..config import settings_from_env
         from ..lifecycle import up
         from ..progress import Progress
 
-        with State(name).lock("up"):
-            return up(name, {}, Progress(quiet=True))
+        try:
+            # SANDBOX_SERVER, SANDBOX_PORT, … choose what a new sandbox runs, as for `mastodon-sandbox up`.
+            requested = settings_from_env()
+            with State(name).lock("up"):
+                return up(name, requested, Progress(quiet=True))
+        except SandboxError as e:
+            pytest.fail(f"mastodon-sandbox: bringing up sandbox {name!r} failed: {e}", pytrace=False)
     try:
         sandbox = Sandbox.open(name)
         sandbox.get("/health", timeout=5).raise_for_status()
@@ -54,13 +60,62 @@ def _session(sandbox, token: str | None):
     return s
 
 
+_VERSIONS: dict[str, str] = {}  # the server's version per sandbox URL, asked once a run
+
+
 def _mastodon_py(sandbox, token: str):
     try:
         from mastodon import Mastodon
     except ImportError:
         pytest.fail("the mastodon_client fixtures need Mastodon.py: pip install 'mastodon-sandbox[pytest]'", pytrace=False)
 
-    return Mastodon(access_token=token, api_base_url=sandbox.url, session=_session(sandbox, None))
+    # Mastodon.py asks the instance for its version whenever a client is made unless told: ask once.
+    version = _VERSIONS.get(sandbox.url)
+    api = Mastodon(access_token=token, api_base_url=sandbox.url, session=_session(sandbox, None), mastodon_version=version)
+    if version is None:
+        _VERSIONS[sandbox.url] = api.retrieve_mastodon_version()
+    return api
+
+
+def _may_restore(config, sandbox) -> bool:
+    """Warm mode never restores a sandbox the run did not create unless asked (--mastodon-sandbox-restore);
+    cold mode made it for the run."""
+    mode = config.getoption("mastodon_sandbox_mode") or config.getini("mastodon_sandbox_mode") or "warm"
+    return mode == "cold" or bool(config.getoption("mastodon_sandbox_restore") or config.getini("mastodon_sandbox_restore"))
+
+
+def _restore_for(config, sandbox, snapshot: str) -> None:
+    from ..data import snapshots
+
+    if not _may_restore(config, sandbox):
+        pytest.fail(f"mastodon-sandbox: the test asks for snapshot {snapshot!r}, which would change sandbox "
+                    f"{sandbox.name!r} (not made by this run): pass --mastodon-sandbox-restore to allow it",
+                    pytrace=False)
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or config._mastodon_run_id
+    safety = f"before-pytest-{run[:8]}"
+    # The sandbox as the run found it, saved once (whichever worker comes first) before anything is restored.
+    with sandbox.state.lock("safety-snapshot"):
+        if safety not in {m["name"] for m in snapshots.list_snapshots(sandbox)}:
+            snapshots.save(sandbox, safety)
+    snapshots.restore(sandbox, snapshot)
+
+
+@pytest.fixture(autouse=True)
+def _mastodon_sandbox_in_use(request):
+    """A test that uses the sandbox holds the shared side of its in-use lock for its whole run, so a restore
+    or reset (the exclusive side, any process) never changes the state under it; a `mastodon_snapshot`
+    marker restores that snapshot first."""
+    if not any(name.startswith("mastodon_") for name in request.fixturenames):
+        yield
+        return
+    from ..data.snapshots import IN_USE
+
+    sandbox = request.getfixturevalue("mastodon_sandbox")
+    marker = request.node.get_closest_marker("mastodon_snapshot")
+    if marker:
+        _restore_for(request.config, sandbox, marker.args[0])
+    with sandbox.state.rwlock(IN_USE, shared=True):
+        yield
 
 
 @pytest.fixture
@@ -69,8 +124,19 @@ def mastodon_accounts(mastodon_sandbox, request) -> Callable[[int], list]:
     token, password) that no other test has had or will have."""
     from .leases import lease
 
+    from .leases import BULK_SCOPES, REFILL
+
+    needed = request.node.get_closest_marker("mastodon_scopes")
+    missing = set(needed.args if needed else ()) - set(BULK_SCOPES.split())
+    if missing:
+        pytest.fail(f"mastodon-sandbox: leased accounts' tokens carry {BULK_SCOPES!r}, not {' '.join(sorted(missing))}: "
+                    "use mastodon_admin for admin scopes", pytrace=False)
+
+    config = request.config
+    refill = int(config.getoption("mastodon_pool_refill") or config.getini("mastodon_pool_refill") or REFILL)
+
     def take(count: int = 1) -> list:
-        return lease(mastodon_sandbox, count, holder=request.node.nodeid)
+        return lease(mastodon_sandbox, count, holder=request.node.nodeid, refill=refill)
     return take
 
 
@@ -139,6 +205,24 @@ def mastodon_run_due(mastodon_sandbox) -> Callable[..., dict]:
     from ..data.due import run_due
 
     return lambda within=7 * 24 * 3600: run_due(mastodon_sandbox, within=within)
+
+
+@pytest.fixture
+def mastodon_stream(mastodon_sandbox):
+    """Open a stream before acting, wait for its events after: `stream = mastodon_stream(account)` (user
+    stream; `stream="public"`, `stream="hashtag", tag="x"`, …), then `stream.wait("notification", match=…,
+    timeout=30)`. Closed after the test."""
+    from .streaming import Stream
+
+    opened: list[Stream] = []
+
+    def open_stream(who=None, stream: str = "user", **kwargs) -> Stream:
+        token = who.token if hasattr(who, "token") else who
+        opened.append(Stream(mastodon_sandbox, token, stream, **kwargs))
+        return opened[-1]
+    yield open_stream
+    for s in opened:
+        s.close()
 
 
 @pytest.fixture(scope="session")

@@ -35,8 +35,9 @@ def _pool_names(creds) -> list[str]:
     return sorted(n for n, rec in creds.accounts.items() if rec.get("pool"))
 
 
-def lease(sandbox: Sandbox, count: int = 1, holder: str = "") -> list[Lease]:
-    """`count` accounts no test has had before, with a working token each."""
+def lease(sandbox: Sandbox, count: int = 1, holder: str = "", refill: int = REFILL) -> list[Lease]:
+    """`count` accounts no test has had before, with a working token each; when the pool runs short it
+    grows by `refill` accounts (or what is missing, if more) in one bulk run."""
     from ..provision.credentials import Credentials
     from ..provision.provisioner import Provisioner
 
@@ -51,7 +52,7 @@ def lease(sandbox: Sandbox, count: int = 1, holder: str = "") -> list[Lease]:
             taken = set(creds.accounts)
             width = 3
             fresh, i = [], 1
-            while len(fresh) < max(REFILL, count - len(free)):
+            while len(fresh) < max(refill, count - len(free)):
                 name = f"pool_{i:0{width}d}"
                 if name not in taken:
                     fresh.append(name)

@@ -14,7 +14,14 @@ def pytest_addoption(parser):
                     help="the sandbox to test against (default: $SANDBOX_NAME or 'default')")
     group.addoption("--mastodon-sandbox-mode", dest="mastodon_sandbox_mode", choices=("warm", "cold"), default=None,
                     help="warm: use the running sandbox (default); cold: bring it up first, once for all workers")
+    group.addoption("--mastodon-sandbox-restore", dest="mastodon_sandbox_restore", action="store_true", default=False,
+                    help="allow tests marked mastodon_snapshot to restore a running sandbox this run did not create "
+                         "(a snapshot of it is saved first)")
+    group.addoption("--mastodon-pool-refill", dest="mastodon_pool_refill", type=int, default=None,
+                    help="how many accounts the lease pool grows by when it runs short (default 8)")
+    parser.addini("mastodon_pool_refill", "how many accounts the lease pool grows by when it runs short", default="")
     parser.addini("mastodon_sandbox", "the sandbox to test against", default="")
+    parser.addini("mastodon_sandbox_restore", "allow restoring snapshots on a warm sandbox", type="bool", default=False)
     parser.addini("mastodon_sandbox_mode", "warm (use the running sandbox) or cold (bring it up first)", default="")
     parser.addini("mastodon_sandbox_state_dir", "where sandboxes keep their state (default: .sandbox at the root path)",
                   default="")
@@ -22,6 +29,7 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     import os
+    import uuid
 
     # The project's sandboxes, wherever in it pytest starts: $SANDBOX_STATE_DIR, the ini key, else
     # <rootpath>/.sandbox, which is where `mastodon-sandbox up` run at the project's top put them.
@@ -29,3 +37,7 @@ def pytest_configure(config):
     state = os.environ.get("SANDBOX_STATE_DIR") or config.getini("mastodon_sandbox_state_dir")
     os.environ["SANDBOX_STATE_DIR"] = str(config.rootpath / (state or ".sandbox"))
     config.addinivalue_line("markers", "mastodon_writes: the test writes to the sandbox (posts, follows, ...)")
+    config.addinivalue_line("markers", "mastodon_snapshot(name): restore this snapshot before the test (cold mode, "
+                                       "or warm with --mastodon-sandbox-restore)")
+    config.addinivalue_line("markers", "mastodon_scopes(*scopes): the OAuth scopes the test's leased accounts need")
+    config._mastodon_run_id = uuid.uuid4().hex  # names this run's safety snapshot when xdist gives no run id

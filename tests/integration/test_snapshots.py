@@ -64,3 +64,40 @@ def test_delete_removes_a_snapshot_and_what_it_kept(snap):
     names = [v.name for v in docker.from_env().volumes.list(filters={"label": f"com.docker.compose.project={snap.config.project}"})]
     assert not [n for n in names if "snap-gone" in n]
     assert "gone" not in cli("snapshot", "list", "--name", NAME).stdout
+
+
+@pytest.mark.needs_mastodon
+def test_media_stored_after_a_snapshot_is_gone_after_restoring_it(snap):
+    """S3 objects go back with the database: a picture uploaded after the snapshot is no longer served, and
+    a restore with nothing written since leaves the S3 volume alone (and takes seconds)."""
+    import time
+    from pathlib import Path
+
+    import requests
+
+    sb = snap
+    ca = str(sb.state.ca_file)
+    assert cli("snapshot", "save", "media", "--name", NAME).returncode == 0
+    token = cli("token", "alice", "--name", NAME).stdout.strip()
+    picture = Path(__file__).resolve().parents[2] / "fixtures" / "media" / "picture-stripes.png"
+    auth = {"Authorization": f"Bearer {token}"}
+    with picture.open("rb") as fh:
+        up = requests.post(sb.url + "/api/v2/media", headers=auth, files={"file": fh}, data={"description": "stripes"},
+                           verify=ca, timeout=60)
+    assert up.status_code in (200, 202), up.text
+    media = up.json()
+    deadline = time.monotonic() + 60
+    while not media.get("url"):
+        assert time.monotonic() < deadline, "the upload was not processed within 60 s"
+        time.sleep(0.5)
+        media = sb.get(f"/api/v1/media/{media['id']}", headers=auth).json()
+    assert requests.get(media["url"], verify=ca, timeout=30).status_code == 200
+
+    out = cli("snapshot", "restore", "media", "--name", NAME)
+    assert out.returncode == 0 and "files put back: s3" in out.stdout, out.stdout + out.stderr
+    assert requests.get(media["url"], verify=ca, timeout=30).status_code in (403, 404)  # the object is gone from S3
+    assert sb.get(f"/api/v1/media/{media['id']}", headers=auth).status_code == 404
+
+    again = cli("snapshot", "restore", "media", "--name", NAME)
+    assert again.returncode == 0 and "files put back" not in again.stdout, again.stdout
+    print(f"\n[snapshots] {sb.config.server}: first restore {out.stdout.strip()}; nothing written since: {again.stdout.strip()}")

@@ -107,3 +107,58 @@ def test_the_state_folder_is_the_projects(pytester, sandbox, monkeypatch):
     monkeypatch.chdir(pytester.path / "tests")
     result = pytester.runpytest_subprocess(f"--mastodon-sandbox={sandbox.config.name}", "-p", "no:cacheprovider", "test_root.py")
     result.assert_outcomes(passed=1)
+
+
+COLD_SUITE = '''
+import pytest
+
+def account_exists(sandbox, username):
+    out = sandbox.stack.exec("web", ["tootctl", "accounts", "modify", username, "--approve"])
+    return out.returncode == 0
+
+@pytest.mark.mastodon_snapshot("base")
+def test_writes_then_is_rolled_back(mastodon_sandbox):
+    assert not account_exists(mastodon_sandbox, "coldwriter")
+    made = mastodon_sandbox.stack.exec("web", ["tootctl", "accounts", "create", "coldwriter", "--email",
+                                               "coldwriter@example.test", "--confirmed"])
+    assert made.returncode == 0, made.stderr
+
+@pytest.mark.mastodon_snapshot("base")
+def test_starts_from_the_snapshot_again(mastodon_sandbox):
+    assert not account_exists(mastodon_sandbox, "coldwriter")
+'''
+
+
+def test_cold_mode_brings_up_a_sandbox_of_its_own_and_restores_snapshots_for_marked_tests(pytester, sandbox, monkeypatch):
+    """Cold mode: the first use brings the sandbox up (a stand-in, fast) under the host lock; tests marked
+    mastodon_snapshot start from that snapshot, each one, whatever the one before wrote."""
+    import subprocess
+    import sys
+
+    name, port = "plugin-cold", 38471
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
+    monkeypatch.setenv("SANDBOX_SERVER", "standin")
+    monkeypatch.setenv("SANDBOX_PORT", str(port))
+    cli = [sys.executable, "-m", "sandbox.cli"]
+    pytester.makepyfile(test_cold="def test_up(mastodon_sandbox):\n    assert mastodon_sandbox.get('/health').ok\n")
+    try:
+        first = pytester.runpytest_subprocess(f"--mastodon-sandbox={name}", "--mastodon-sandbox-mode=cold", "-p", "no:cacheprovider")
+        first.assert_outcomes(passed=1)
+        saved = subprocess.run([*cli, "snapshot", "save", "base", "--name", name], capture_output=True, text=True, timeout=600)
+        assert saved.returncode == 0, saved.stderr
+        pytester.makepyfile(test_cold=COLD_SUITE)
+        second = pytester.runpytest_subprocess(f"--mastodon-sandbox={name}", "--mastodon-sandbox-mode=cold", "-p", "no:cacheprovider")
+        second.assert_outcomes(passed=2)
+        listed = subprocess.run([*cli, "snapshot", "list", "--name", name], capture_output=True, text=True, timeout=60)
+        assert "before-pytest-" in listed.stdout  # the state the run found, kept before the first restore
+    finally:
+        subprocess.run([*cli, "destroy", "--name", name, "--yes"], capture_output=True, timeout=300)
+
+
+def test_a_warm_run_does_not_restore_unless_asked(pytester, sandbox, monkeypatch):
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
+    pytester.makepyfile(test_x="import pytest\n\n@pytest.mark.mastodon_snapshot('seeded')\n"
+                               "def test_x(mastodon_sandbox):\n    pass\n")
+    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={sandbox.config.name}", "-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*asks for snapshot 'seeded', which would change sandbox*--mastodon-sandbox-restore*"])

@@ -44,13 +44,16 @@ def distributions(modules: set[str]) -> set[str]:
     return {dists[m][0].lower() for m in modules}
 
 
+# Code that only pytest loads: the plugin and the contract suite. What it imports is the `pytest` extra.
+PYTEST_ONLY = (ROOT / "sandbox" / "testing", ROOT / "sandbox" / "contract" / "suite")
+
+
 def test_the_package_declares_exactly_what_it_imports():
-    """The plugin (sandbox/testing) is loaded by pytest only: what it imports is the `pytest` extra."""
-    plugin = imported(ROOT / "sandbox" / "testing")
-    core = set()
-    for path in (ROOT / "sandbox").iterdir():
-        if path.name != "testing":
-            core |= imported(path) if path.is_dir() else imported_file(path)
+    """The plugin (sandbox/testing) and the contract suite are loaded by pytest only: what they import is the
+    `pytest` extra."""
+    plugin = set().union(*(imported(folder) for folder in PYTEST_ONLY))
+    core = set().union(*(imported_file(path) for path in (ROOT / "sandbox").rglob("*.py")
+                         if not any(path.is_relative_to(folder) for folder in PYTEST_ONLY)))
     assert distributions(core) == declared("dependencies")
     assert distributions(plugin) - declared("dependencies") <= declared("pytest")
 
@@ -85,3 +88,11 @@ def test_the_package_imports_itself_only_relatively():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
             offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n == "sandbox" or n.startswith("sandbox.")]
     assert not offenders, offenders
+
+
+def test_the_readme_shows_the_example_bot_as_it_is():
+    """The README's complete example is the example suite that runs with the tests, byte for byte."""
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
+    for name in ("bot.py", "test_bot.py"):
+        assert (ROOT / "tests" / "example_bot" / name).read_text() in blocks, name

@@ -1,0 +1,55 @@
+"""Waiting for streaming events in a test: open the stream before acting, then wait for the event the
+action should cause, with a timeout that names what did not arrive."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+
+class Stream:
+    """One WebSocket to the sandbox's streaming API (GET /api/v1/streaming, streaming/index.js), subscribed to
+    `stream` (user, public, public:local, hashtag, list, direct, …) at connection time."""
+
+    def __init__(self, sandbox, token: str | None, stream: str = "user", tag: str | None = None,
+                 list_id: str | None = None, connect_timeout: float = 15):
+        import websocket
+
+        query = {"stream": stream, **({"tag": tag} if tag else {}), **({"list": list_id} if list_id else {})}
+        url = sandbox.url.replace("https://", "wss://", 1) + "/api/v1/streaming?" + urlencode(query)
+        header = [f"Authorization: Bearer {token}"] if token else []
+        self.name = stream + (f" #{tag}" if tag else "")
+        self.seen: list[str] = []
+        self._ws = websocket.create_connection(url, header=header, timeout=connect_timeout,
+                                               sslopt={"ca_certs": str(sandbox.state.ca_file)})
+
+    def wait(self, event: str = "update", match: Callable[[Any], bool] | None = None, timeout: float = 30) -> Any:
+        """The payload of the next `event` (decoded: a Status, a Notification, …; `delete` gives the id) for
+        which `match(payload)` holds; fails after `timeout` seconds naming what arrived instead."""
+        import websocket
+
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no {event!r} event on the {self.name} stream within {timeout:g} s"
+                                     f" (arrived: {', '.join(self.seen) or 'nothing'})")
+            self._ws.settimeout(left)
+            try:
+                raw = self._ws.recv()
+            except websocket.WebSocketTimeoutException:
+                continue
+            message = json.loads(raw)
+            name = message.get("event", "?")
+            self.seen.append(name)
+            payload = message.get("payload")
+            # Every payload is a JSON text except `delete`'s and `announcement.delete`'s, which are bare ids.
+            if isinstance(payload, str) and not name.endswith("delete"):
+                payload = json.loads(payload)
+            if name == event and (match is None or match(payload)):
+                return payload
+
+    def close(self) -> None:
+        self._ws.close()
