@@ -8,7 +8,10 @@ Suites know which server they face. Two markers choose, and the run's summary sa
 was left out and why (deselected, never skipped):
   needs_mastodon  needs more of Mastodon than the offline stand-in offers (statuses, media, timelines,
                   streaming events): runs on the official and source-built servers only;
-  standin_only    tests the stand-in's own internals: runs on the stand-in only.
+  standin_only    tests the stand-in's own internals: runs on the stand-in only;
+  harness_only    exercises the harness's own machinery at volume (host locks, leases), which does not
+                  depend on the server: runs on the stand-in, where an account costs milliseconds, not
+                  the half second real Mastodon's sign-up callbacks take.
 A third, differential, marks the check of the stand-in against a real Mastodon: it runs only when
 SANDBOX_REFERENCE names the real sandbox (`make differential`).
 """
@@ -44,6 +47,7 @@ def _server() -> str | None:
 def pytest_configure(config):
     config.addinivalue_line("markers", "needs_mastodon: needs real Mastodon (official or source-built): the stand-in does not offer it")
     config.addinivalue_line("markers", "standin_only: tests the stand-in's own internals")
+    config.addinivalue_line("markers", "harness_only: the harness's machinery at volume, run on the fast stand-in")
     config.addinivalue_line("markers", "differential: the stand-in against a real Mastodon (SANDBOX_REFERENCE)")
 
 
@@ -56,16 +60,17 @@ def pytest_collection_modifyitems(config, items):
     server = _server()
     if server is None:
         return
-    left_out = "standin_only" if server != "standin" else "needs_mastodon"
-    deselected = [item for item in items if left_out in item.keywords]
+    left_out = ("standin_only", "harness_only") if server != "standin" else ("needs_mastodon",)
+    deselected = [item for item in items if any(m in item.keywords for m in left_out)]
     if not deselected:
         return
     config.hook.pytest_deselected(items=deselected)
-    items[:] = [item for item in items if left_out not in item.keywords]
-    if left_out == "needs_mastodon":
+    items[:] = [item for item in items if item not in deselected]
+    if server == "standin":
         config._sandbox_left_out = f"{len(deselected)} tests need real Mastodon: the stand-in does not offer statuses, media, timelines or streaming events"
     else:
-        config._sandbox_left_out = f"{len(deselected)} test(s) of the stand-in's internals do not apply to real Mastodon"
+        config._sandbox_left_out = (f"{len(deselected)} test(s) of the stand-in's internals or of the harness at volume "
+                                    "(run on the stand-in) do not apply to real Mastodon")
 
 
 def pytest_report_header(config):

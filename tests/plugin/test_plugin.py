@@ -162,3 +162,38 @@ def test_a_warm_run_does_not_restore_unless_asked(pytester, sandbox, monkeypatch
     result = pytester.runpytest_subprocess(f"--mastodon-sandbox={sandbox.config.name}", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*asks for snapshot 'seeded', which would change sandbox*--mastodon-sandbox-restore*"])
+
+
+STRESS_SUITE = '''
+import os
+import pytest
+
+@pytest.mark.parametrize("i", range(240))
+def test_lease(mastodon_account, i):
+    with open(os.environ["LEASE_LOG"], "a") as fh:
+        fh.write(mastodon_account.username + "\\n")
+'''
+
+
+@pytest.mark.harness_only
+def test_stress_two_workers_hundreds_of_leases_no_double_lease(pytester, sandbox, monkeypatch):
+    """A few hundred tests on two workers lease an account each: every account once, one stack (no second
+    `up`), the pool grown in bulk (two Rails runs, not thirty)."""
+    log = pytester.path / "leases.log"
+    monkeypatch.setenv("LEASE_LOG", str(log))
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
+    containers_before = {c["name"]: c["id"] for c in _containers(sandbox)}
+    pytester.makepyfile(test_stress=STRESS_SUITE)
+    result = pytester.runpytest_subprocess("-n", "2", f"--mastodon-sandbox={sandbox.config.name}", "--mastodon-pool-refill=120",
+                                           "-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=240)
+    leased = log.read_text().split()
+    assert len(leased) == 240 and len(set(leased)) == 240, collections.Counter(leased).most_common(3)
+    assert {c["name"]: c["id"] for c in _containers(sandbox)} == containers_before  # the same stack throughout
+
+
+def _containers(sandbox) -> list[dict]:
+    from sandbox.docker_env import docker_client
+
+    found = docker_client().containers.list(filters={"label": f"com.docker.compose.project={sandbox.config.project}"})
+    return [{"name": c.name, "id": c.id} for c in found]
