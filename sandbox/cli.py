@@ -9,6 +9,7 @@ import sys
 
 from . import __version__, server_commands
 from .config import SETTINGS_BY_FIELD, convert_setting, settings_from_env
+from .contract.cli import add_contract_command
 from .docker_env import doctor
 from .errors import SandboxError
 from .handle import Sandbox
@@ -226,7 +227,8 @@ def cmd_snapshot(args) -> int:
         print(f"saved snapshot {m['name']!r} in {m['seconds']} s")
     elif args.action == "restore":
         done = snapshots.restore(sandbox, args.snapshot)
-        print(f"restored snapshot {done['name']!r} in {done['seconds']} s")
+        files = f" (files put back: {', '.join(done['files_restored'])})" if done["files_restored"] else ""
+        print(f"restored snapshot {done['name']!r} in {done['seconds']} s{files}")
     else:
         snapshots.delete(sandbox, args.snapshot)
         print(f"deleted snapshot {args.snapshot!r}")
@@ -301,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run_due)
 
     add_commands(sub, common)
+    add_contract_command(sub, common)
     return parser
 
 

@@ -1,0 +1,166 @@
+"""The suite's run: the server under test, its accounts, and the writes every test makes through one door,
+so that each is budgeted, written down for cleanup before anything else happens, and undone."""
+
+from __future__ import annotations
+
+import secrets
+import struct
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any, NoReturn, TypeVar
+
+from ..cleanup import CleanupList, Finished, Leftover, finish
+from ..client import Answer, Client, Context
+from ..report import Report
+from ..target import Server
+
+T = TypeVar("T")
+
+
+class Lacks(Exception):
+    """The server lacks a capability a test needs: the test is skipped with the reason (conftest.py)."""
+
+
+@dataclass
+class Actor:
+    """An account the run acts as: its client and its account as verify_credentials showed it."""
+
+    api: Client
+    account: dict
+
+    @property
+    def id(self) -> str:
+        return str(self.account["id"])
+
+    @property
+    def username(self) -> str:
+        return self.account["username"]
+
+
+@dataclass
+class ContractRun:
+    context: Context
+    target: str  # "sandbox 'default'" or "remote"
+    writes: bool
+    cleanup: CleanupList
+    me: Actor | None = None
+    peer: Actor | None = None
+    why_no_peer: str = ""
+    why_no_writes: str = ""
+    earlier: int = 0  # leftovers of earlier runs this run deleted first
+    # A word and a hashtag no other post has, so searches and tag timelines find this run's posts only.
+    tag: str = field(default_factory=lambda: "contract" + secrets.token_hex(4))
+
+    @property
+    def server(self) -> Server:
+        return self.context.server
+
+    @property
+    def report(self) -> Report:
+        return self.context.report
+
+    @property
+    def remote(self) -> bool:
+        return self.context.remote
+
+    @property
+    def visibility(self) -> str:
+        # Public on the sandbox (the public and hashtag streams see it); unlisted on a remote, as servers that
+        # allow bots ask (shared/reference/api-contract.md section 4.2).
+        return "unlisted" if self.remote else "public"
+
+    def client(self, token: str | None, who: str) -> Client:
+        return Client(self.context, token, who)
+
+    def lacks(self, capability: str, reason: str) -> NoReturn:
+        """The server does not offer this: recorded for the report, and the test is skipped, not failed."""
+        self.report.lacks(capability, reason)
+        raise Lacks(f"capability: {capability}: {reason}")
+
+    # --- writes: each one budgeted (in the client), written down, undone ------------------------------
+
+    def post(self, actor: Actor, text: str, *, headers: dict[str, str] | None = None, **fields: Any) -> dict:
+        """POST /api/v1/statuses; the status (or scheduled status) goes on the cleanup list at once."""
+        data = {"status": text, "visibility": fields.pop("visibility", self.visibility), **fields}
+        answer = actor.api.post("/api/v1/statuses", data=data, headers=headers)
+        body = answer.body
+        kind = "scheduled_status" if "scheduled_at" in body and "params" in body else "status"
+        self.cleanup.add(kind, body["id"], actor.id, actor.username)
+        return body
+
+    def delete_status(self, actor: Actor, status_id: str) -> Answer:
+        answer = actor.api.delete(f"/api/v1/statuses/{status_id}", params={"delete_media": "true"})
+        self.cleanup.done("status", status_id, actor.id)
+        return answer
+
+    def follow(self, actor: Actor, other: Actor) -> Answer:
+        answer = actor.api.post(f"/api/v1/accounts/{other.id}/follow")
+        self.cleanup.add("follow", other.id, actor.id, actor.username)
+        return answer
+
+    def unfollow(self, actor: Actor, other: Actor) -> Answer:
+        answer = actor.api.post(f"/api/v1/accounts/{other.id}/unfollow")
+        self.cleanup.done("follow", other.id, actor.id)
+        return answer
+
+    def mutual_follows(self, a: Actor, b: Actor) -> None:
+        """On 4.x a private mention from an account you do not follow lands among filtered notification
+        requests (NotificationPolicy for_private_mentions: filter): accounts that DM each other follow first."""
+        for x, y in ((a, b), (b, a)):
+            relationship = self.follow(x, y).body
+            assert relationship["following"] or relationship["requested"], relationship
+
+    # --- the end of a run -----------------------------------------------------------------------------
+
+    def undo(self, leftover: Leftover) -> int:
+        """Undo one leftover with its owner's token; the answer's status."""
+        owner = next((a for a in (self.me, self.peer) if a and a.id == leftover.owner), None)
+        method, path = leftover.undo
+        # Not checked against the contract: a break here must not stop the cleanup (the tests check these answers).
+        return owner.api.request(method, path, expect=(200, 404, 410, 422), entity=None).status
+
+    @property
+    def owners(self) -> set[str]:
+        return {a.id for a in (self.me, self.peer) if a}
+
+    def finish(self, earlier: bool = False) -> Finished:
+        """Undo what this process made (or, `earlier`, what earlier runs left) with the run's accounts, as far
+        as pacing allows."""
+        return finish(self.cleanup, self.undo, self.owners, earlier=earlier)
+
+    def report_cleanup(self, done: Finished, earlier: int = 0) -> None:
+        self.report.cleanup = {"created": self.cleanup.created, "removed": self.cleanup.removed - earlier,
+                               "earlier": earlier, "left": len([e for e in done.left if e.owner in self.owners]),
+                               "file": str(self.cleanup.path), "stopped": done.stopped}
+
+
+def eventually(what: str, probe: Callable[[], T], timeout: float = 30.0, interval: float = 0.3) -> T:
+    """Poll until `probe` answers something truthy: Sidekiq delivers notifications, conversations and
+    fan-out in the background."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(interval)
+
+
+def in_a_day(days: int = 1) -> str:
+    """A scheduled_at the server accepts (at least 5 minutes ahead), in ISO 8601."""
+    return (datetime.now(timezone.utc) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def png(width: int = 4, height: int = 4) -> bytes:
+    """A real PNG (a red square), made here so the suite ships no file."""
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
