@@ -129,6 +129,7 @@ def test_starts_from_the_snapshot_again(mastodon_sandbox):
 '''
 
 
+@pytest.mark.harness_only  # its second sandbox is a stand-in whatever the shared one runs
 def test_cold_mode_brings_up_a_sandbox_of_its_own_and_restores_snapshots_for_marked_tests(pytester, sandbox, monkeypatch):
     """Cold mode: the first use brings the sandbox up (a stand-in, fast) under the host lock; tests marked
     mastodon_snapshot start from that snapshot, each one, whatever the one before wrote."""

@@ -79,17 +79,22 @@ def test_unknown_subcommand_and_delete_unknown(web):
 
 
 def test_modify_sequence(web, tag):
+    """Each modify prints OK; --reset-password a new password; delete its line and OK. One Rails boot for the
+    sequence (the tootctl_batch script, which answers as separate `tootctl` calls do: the test below)."""
     user = f"mod{tag}"
-    assert web("tootctl", "accounts", "create", user, "--email", f"{user}@example.test").returncode == 0
-    for flag in (["--confirm"], ["--approve"], ["--role", "Moderator"], ["--remove-role"], ["--disable"],
-                 ["--enable"]):
-        p = web("tootctl", "accounts", "modify", user, *flag)
-        assert (p.returncode, lines(p.stdout)) == (0, ["OK"]), flag
-    p = web("tootctl", "accounts", "modify", user, "--reset-password")
-    assert p.returncode == 0 and re.fullmatch(r"New password: [0-9a-f]{32}", lines(p.stdout)[-1])
-    p = web("tootctl", "accounts", "delete", user)
-    assert (p.returncode, lines(p.stdout)) == (0, ["Deleting user with 0 statuses, this might take a while...",
-                                                   "OK"])
+    flags = (["--confirm"], ["--approve"], ["--role", "Moderator"], ["--remove-role"], ["--disable"], ["--enable"])
+    argvs = [["accounts", "create", user, "--email", f"{user}@example.test"],
+             *(["accounts", "modify", user, *flag] for flag in flags),
+             ["accounts", "modify", user, "--reset-password"], ["accounts", "delete", user]]
+    p = web(*server_commands.tootctl_batch()[1], stdin=json.dumps(argvs))
+    assert p.returncode == 0, p.stderr
+    created, *modified, reset, deleted = json.loads([x for x in p.stdout.splitlines() if x.startswith("SANDBOX-JSON ")][-1][13:])
+    assert created["status"] == 0, created["stderr"]
+    for flag, answer in zip(flags, modified):
+        assert (answer["status"], lines(answer["stdout"])) == (0, ["OK"]), flag
+    assert reset["status"] == 0 and re.fullmatch(r"New password: [0-9a-f]{32}", lines(reset["stdout"])[-1])
+    assert (deleted["status"], lines(deleted["stdout"])) == (0, ["Deleting user with 0 statuses, this might take a while...",
+                                                                 "OK"])
 
 
 def test_bulk_accounts_contract(web, tag):
