@@ -7,6 +7,7 @@ a failure of its own.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,9 +50,20 @@ class Quirk:
         return ServerVersion.parse(self.first_seen) <= version <= ServerVersion.parse(self.last_seen)
 
 
+def _to_i_is_zero(value: str) -> bool:
+    """Ruby's String#to_i gives 0: no digits after an optional sign (`abc`, ``), or only zeros (`0`, `00x`)."""
+    m = re.match(r"\s*[+-]?(\d+)", value)
+    return m is None or int(m.group(1)) == 0
+
+
 def _is_html(exchange: Exchange) -> bool:
     return exchange.content_type.split(";")[0].strip().lower() == "text/html"
 
+
+# Controllers whose `records_continue?` is `size == limit_param(...)`: for limit 0 an empty page "continues",
+# and pagination_max_id calls .id on nil (app/controllers/concerns/api/pagination.rb;
+# app/controllers/api/v1/accounts/statuses_controller.rb, follower_accounts_controller.rb).
+_ZERO_LIMIT_500 = re.compile(r"^/api/v1/accounts/[^/]+/(statuses|followers|following)/?$")
 
 QUIRKS: tuple[Quirk, ...] = (
     Quirk(
@@ -76,6 +88,15 @@ QUIRKS: tuple[Quirk, ...] = (
         description="`limit=abc` is read as 0 and answers 200 with `[]` instead of a 400.",
         recognise=lambda x: x.method.upper() == "GET" and x.status == 200 and x.body == []
         and any(not v.lstrip("-").isdigit() for v in x.query("limit")),
+    ),
+    Quirk(
+        name="zero-limit-account-pagination-500",
+        first_seen="4.6.5", last_seen="4.6.5",
+        description="`limit=0` (or a non-numeric limit, read as 0) on an account's statuses, followers or "
+                    "following answers 500: the empty page counts as full, and its next-page link takes the "
+                    "id of a last record that does not exist (seen live on 4.6.5).",
+        recognise=lambda x: x.method.upper() == "GET" and x.status == 500 and bool(_ZERO_LIMIT_500.match(x.path))
+        and any(_to_i_is_zero(v) for v in x.query("limit")),
     ),
 )
 

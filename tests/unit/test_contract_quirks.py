@@ -51,6 +51,19 @@ def test_a_non_numeric_limit_answering_an_empty_page_is_the_servers_quirk():
     assert quirk_for("4.4.0", empty) is None
 
 
+def test_a_zero_limit_on_an_accounts_pages_answering_500_is_the_servers_quirk():
+    """Api::BaseController#limit_param reads `0` and `abc` as 0; the accounts' statuses, followers and following
+    controllers then take an empty page as full and call .id on its missing last record
+    (app/controllers/api/v1/accounts/statuses_controller.rb `records_continue?`, concerns/api/pagination.rb)."""
+    for query in ("limit=0", "limit=abc", "limit=00"):
+        for page in ("statuses", "followers", "following"):
+            broken = Exchange("GET", f"https://localhost/api/v1/accounts/1/{page}?{query}", 500, "text/html", "")
+            assert quirk_for("4.6.5", broken).name == "zero-limit-account-pagination-500", (page, query)
+    assert quirk_for("4.6.5", Exchange("GET", "https://localhost/api/v1/accounts/1/statuses?limit=5", 500, "text/html", "")) is None
+    assert quirk_for("4.6.5", Exchange("GET", "https://localhost/api/v1/timelines/home?limit=0", 500, "text/html", "")) is None
+    assert quirk_for("4.4.0", Exchange("GET", "https://localhost/api/v1/accounts/1/statuses?limit=0", 500, "text/html", "")) is None
+
+
 def test_quirks_name_versions_that_parse_and_are_ordered():
     for quirk in QUIRKS:
         assert ServerVersion.parse(quirk.first_seen) <= ServerVersion.parse(quirk.last_seen), quirk.name
