@@ -9,15 +9,18 @@ How each part is kept (all inside the sandbox's own containers and volumes, so `
             a snapshot copies every key (with its TTL) into a spare logical database, and a restore copies
             them into a scratch database and SWAPDBs it with 0, atomically. Databases 1-13 hold snapshots.
   files     the S3 service's volume (and public/system), copied while the service is paused; restored with
-            the service stopped, and skipped when nothing changed since.
-While a snapshot is taken or restored, web, streaming and Sidekiq are paused (docker pause) and their
+            the service stopped, and skipped when its paths and sizes are those of the snapshot or of the
+            volume right after the snapshot was last restored (nothing written since).
+While a snapshot is taken or restored, web, streaming and Sidekiq are paused (SIGSTOP to their processes:
+`docker pause` needs the cgroup freezer, which nested and rootless engines often lack) and their
 database connections ended: on resuming, Rails reconnects on the next query (ActiveRecord's
 PostgreSQLAdapter reconnects a lost connection and retries reads, Rails 7.1+), Sidekiq's and Puma's Redis
 clients see the swapped database at once (SWAPDB is atomic and per-server), and the streaming server's
 pg.Pool drops the ended clients and opens new ones. The tests check it: after a restore the API, the
 tokens and a new post work without a restart.
-A snapshot also keeps credentials.json and seed.json, which go back with it (accounts minted after the
-snapshot are gone from both)."""
+A snapshot also keeps credentials.json, seed.json and the lease ledger, which go back with it (accounts minted
+after the snapshot are gone from all three). A restore or reset takes the exclusive side of the in-use lock
+(tests using the sandbox through the pytest plugin hold the shared side), so it waits for them."""
 
 from __future__ import annotations
 
