@@ -14,16 +14,7 @@ import sys
 from ..config import state_root
 from ..errors import SandboxError
 from ..handle import Sandbox
-from .target import (
-    TARGETS,
-    Settings,
-    StandIn,
-    TargetError,
-    check_remote,
-    http_session,
-    probe_server,
-    standin_message,
-)
+from .target import TARGETS, Settings, check_remote, probe_sandbox
 
 SUITE = f"{__package__}.suite"
 
@@ -79,14 +70,4 @@ def cmd_contract(args: argparse.Namespace) -> int:
 
 def check_sandbox(name: str) -> None:
     """The sandbox exists, is real Mastodon and answers; one line otherwise."""
-    sandbox = Sandbox.open(name)
-    if sandbox.config.server == "standin":
-        raise StandIn(standin_message(f"sandbox {name!r}"))
-    session = http_session(sandbox.url)
-    session.proxies.clear()
-    try:
-        probe_server(session, sandbox.url, str(sandbox.state.ca_file))
-    except StandIn:
-        raise
-    except TargetError as e:
-        raise TargetError(f"sandbox {name!r} at {sandbox.url}: {e} (is it up? `mastodon-sandbox status --name {name}`)") from None
+    probe_sandbox(Sandbox.open(name))

@@ -258,6 +258,21 @@ def check_writes(session: requests.Session, server: Server, token: str, label: s
                               "a write probe expects")
 
 
+def probe_sandbox(sandbox) -> tuple[requests.Session, Server]:
+    """A sandbox as a target: real Mastodon (not the stand-in) that answers; its session and server, or one line."""
+    if sandbox.config.server == "standin":
+        raise StandIn(standin_message(f"sandbox {sandbox.name!r}"))
+    session = http_session(sandbox.url)
+    session.proxies.clear()  # the sandbox is on this machine
+    try:
+        return session, probe_server(session, sandbox.url, str(sandbox.state.ca_file))
+    except StandIn:
+        raise
+    except TargetError as e:
+        raise TargetError(f"sandbox {sandbox.name!r} at {sandbox.url}: {e} "
+                          f"(is it up? `mastodon-sandbox status --name {sandbox.name}`)") from None
+
+
 @dataclass(frozen=True)
 class Remote:
     server: Server

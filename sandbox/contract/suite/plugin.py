@@ -34,7 +34,7 @@ from ..target import (
     TargetError,
     check_remote,
     http_session,
-    probe_server,
+    probe_sandbox,
     standin_message,
 )
 from .support import Actor, ContractRun, Lacks
@@ -140,11 +140,7 @@ def _sandbox_run(request, report: Report) -> ContractRun:
     from ...testing.leases import lease
 
     sandbox = request.getfixturevalue("mastodon_sandbox")
-    if sandbox.config.server == "standin":
-        raise StandIn(standin_message(f"sandbox {sandbox.name!r}"))
-    session = http_session(sandbox.url)
-    session.proxies.clear()  # the sandbox is on this machine
-    server = probe_server(session, sandbox.url, str(sandbox.state.ca_file))
+    session, server = probe_sandbox(sandbox)
     run = ContractRun(_context(server, report, False, WriteBudget(None), session), f"sandbox {sandbox.name!r}",
                       writes=True, cleanup=CleanupList(None, sandbox.url))
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
