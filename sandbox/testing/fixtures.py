@@ -9,6 +9,7 @@ from typing import Any, Callable
 import pytest
 
 from ..errors import SandboxError
+from .targets import Endpoint, remote_target, targets_for
 
 
 def _sandbox_for(config) -> Any:
@@ -49,31 +50,35 @@ def mastodon_sandbox(pytestconfig):
     return _sandbox_for(pytestconfig)
 
 
-def _session(sandbox, token: str | None):
+def _endpoint(sandbox) -> Endpoint:
+    return Endpoint(sandbox.url, str(sandbox.state.ca_file))
+
+
+def _session(endpoint: Endpoint, token: str | None):
     import requests
 
     s = requests.Session()
-    s.trust_env = False  # the sandbox's CA, whatever REQUESTS_CA_BUNDLE says
-    s.verify = str(sandbox.state.ca_file)
+    s.trust_env = False  # the target's CA, whatever REQUESTS_CA_BUNDLE says
+    s.verify = endpoint.verify
     if token:
         s.headers["Authorization"] = f"Bearer {token}"
     return s
 
 
-_VERSIONS: dict[str, str] = {}  # the server's version per sandbox URL, asked once a run
+_VERSIONS: dict[str, str] = {}  # the server's version per base URL, asked once a run
 
 
-def _mastodon_py(sandbox, token: str):
+def _mastodon_py(endpoint: Endpoint, token: str):
     try:
         from mastodon import Mastodon
     except ImportError:
         pytest.fail("the mastodon_client fixtures need Mastodon.py: pip install 'mastodon-sandbox[pytest]'", pytrace=False)
 
     # Mastodon.py asks the instance for its version whenever a client is made unless told: ask once.
-    version = _VERSIONS.get(sandbox.url)
-    api = Mastodon(access_token=token, api_base_url=sandbox.url, session=_session(sandbox, None), mastodon_version=version)
+    version = _VERSIONS.get(endpoint.url)
+    api = Mastodon(access_token=token, api_base_url=endpoint.url, session=_session(endpoint, None), mastodon_version=version)
     if version is None:
-        _VERSIONS[sandbox.url] = api.retrieve_mastodon_version()
+        _VERSIONS[endpoint.url] = api.retrieve_mastodon_version()
     return api
 
 
@@ -105,7 +110,8 @@ def _mastodon_sandbox_in_use(request):
     """A test that uses the sandbox holds the shared side of its in-use lock for its whole run, so a restore
     or reset (the exclusive side, any process) never changes the state under it; a `mastodon_snapshot`
     marker restores that snapshot first."""
-    if not any(name.startswith("mastodon_") for name in request.fixturenames):
+    if not any(name.startswith("mastodon_") for name in request.fixturenames) or (
+            "mastodon_target" in request.fixturenames and request.getfixturevalue("mastodon_target") == "remote"):
         yield
         return
     from ..data.snapshots import IN_USE
@@ -118,13 +124,43 @@ def _mastodon_sandbox_in_use(request):
         yield
 
 
-@pytest.fixture
-def mastodon_accounts(mastodon_sandbox, request) -> Callable[[int], list]:
-    """Lease fresh accounts for this test: `mastodon_accounts(2)` gives two `Lease`s (username, id, email,
-    token, password) that no other test has had or will have."""
-    from .leases import lease
+def pytest_generate_tests(metafunc):
+    """--mastodon-target=both: a test using the client fixtures runs once per target its marker allows."""
+    from .targets import chosen
 
-    from .leases import BULK_SCOPES, REFILL
+    if "mastodon_target" in metafunc.fixturenames and chosen(metafunc.config) == "both":
+        metafunc.parametrize("mastodon_target", targets_for(metafunc.config, metafunc.definition), indirect=True)
+
+
+@pytest.fixture
+def mastodon_target(request) -> str:
+    """`sandbox` or `remote`: what this test's client fixtures talk to (--mastodon-target)."""
+    return getattr(request, "param", None) or targets_for(request.config, request.node)[0]
+
+
+def _endpoint_of(request, target: str) -> Endpoint:
+    return remote_target().endpoint if target == "remote" else _endpoint(request.getfixturevalue("mastodon_sandbox"))
+
+
+@pytest.fixture
+def mastodon_accounts(mastodon_target, request) -> Callable[[int], list]:
+    """Lease fresh accounts for this test: `mastodon_accounts(2)` gives two `Lease`s (username, id, email,
+    token, password) that no other test has had or will have. On the remote target: the one or two accounts
+    the tokens belong to, and a test marked `mastodon_writes` is skipped unless writes were allowed."""
+    if mastodon_target == "remote":
+        remote = remote_target()
+        if request.node.get_closest_marker("mastodon_writes") and not remote.writes:
+            pytest.skip("the remote target is read-only: MASTODON_CONTRACT_WRITES=1 allows writes on your bot accounts")
+
+        def mine(count: int = 1) -> list:
+            if count > len(remote.leases):
+                pytest.fail(f"mastodon-sandbox: the remote target has {len(remote.leases)} account(s) "
+                            "(MASTODON_CONTRACT_TOKEN, MASTODON_CONTRACT_TOKEN_2)", pytrace=False)
+            return list(remote.leases[:count])
+        return mine
+    from .leases import BULK_SCOPES, REFILL, lease
+
+    mastodon_sandbox = request.getfixturevalue("mastodon_sandbox")
 
     needed = request.node.get_closest_marker("mastodon_scopes")
     missing = set(needed.args if needed else ()) - set(BULK_SCOPES.split())
@@ -147,28 +183,32 @@ def mastodon_account(mastodon_accounts):
 
 
 @pytest.fixture
-def mastodon_client(mastodon_sandbox, mastodon_account):
-    """A Mastodon.py client of the test's own account, trusting the sandbox's CA."""
-    return _mastodon_py(mastodon_sandbox, mastodon_account.token)
+def mastodon_client(mastodon_target, mastodon_account, request):
+    """A Mastodon.py client of the test's own account, trusting the target's CA."""
+    return _mastodon_py(_endpoint_of(request, mastodon_target), mastodon_account.token)
 
 
 @pytest.fixture
-def mastodon_session(mastodon_sandbox, mastodon_account):
-    """A requests.Session of the test's own account: its token, the sandbox's CA."""
-    return _session(mastodon_sandbox, mastodon_account.token)
+def mastodon_session(mastodon_target, mastodon_account, request):
+    """A requests.Session of the test's own account: its token, the target's CA."""
+    return _session(_endpoint_of(request, mastodon_target), mastodon_account.token)
 
 
 @pytest.fixture
-def mastodon_client_for(mastodon_sandbox):
-    """A factory: Mastodon.py client for a Lease, a token, or a named account's default token."""
-    from ..provision import env_exports
+def mastodon_client_for(mastodon_target, request):
+    """A factory: Mastodon.py client for a Lease, a token, or (on the sandbox) a named account's default token."""
+    endpoint = _endpoint_of(request, mastodon_target)
 
     def make(who) -> Any:
         if hasattr(who, "token"):
-            return _mastodon_py(mastodon_sandbox, who.token)
-        exports = env_exports(mastodon_sandbox.state)
-        token = exports.get(f"MASTODON_ACCESS_TOKEN_{str(who).upper()}", who)
-        return _mastodon_py(mastodon_sandbox, token)
+            return _mastodon_py(endpoint, who.token)
+        token = who
+        if mastodon_target == "sandbox":
+            from ..provision import env_exports
+
+            exports = env_exports(request.getfixturevalue("mastodon_sandbox").state)
+            token = exports.get(f"MASTODON_ACCESS_TOKEN_{str(who).upper()}", who)
+        return _mastodon_py(endpoint, token)
     return make
 
 
@@ -180,7 +220,7 @@ def mastodon_admin(mastodon_sandbox):
     token = env_exports(mastodon_sandbox.state).get("MASTODON_ADMIN_ACCESS_TOKEN")
     if not token:
         raise SandboxError(f"sandbox {mastodon_sandbox.name!r} has no Owner token: `mastodon-sandbox up` provisions one")
-    return _mastodon_py(mastodon_sandbox, token)
+    return _mastodon_py(_endpoint(mastodon_sandbox), token)
 
 
 @pytest.fixture(scope="session")
@@ -208,17 +248,18 @@ def mastodon_run_due(mastodon_sandbox) -> Callable[..., dict]:
 
 
 @pytest.fixture
-def mastodon_stream(mastodon_sandbox):
+def mastodon_stream(mastodon_target, request):
     """Open a stream before acting, wait for its events after: `stream = mastodon_stream(account)` (user
     stream; `stream="public"`, `stream="hashtag", tag="x"`, …), then `stream.wait("notification", match=…,
     timeout=30)`. Closed after the test."""
     from .streaming import Stream
 
+    endpoint = _endpoint_of(request, mastodon_target)
     opened: list[Stream] = []
 
     def open_stream(who=None, stream: str = "user", **kwargs) -> Stream:
         token = who.token if hasattr(who, "token") else who
-        opened.append(Stream(mastodon_sandbox, token, stream, **kwargs))
+        opened.append(Stream(endpoint, token, stream, **kwargs))
         return opened[-1]
     yield open_stream
     for s in opened:

@@ -17,9 +17,13 @@ def pytest_addoption(parser):
     group.addoption("--mastodon-sandbox-restore", dest="mastodon_sandbox_restore", action="store_true", default=False,
                     help="allow tests marked mastodon_snapshot to restore a running sandbox this run did not create "
                          "(a snapshot of it is saved first)")
+    group.addoption("--mastodon-target", dest="mastodon_target", choices=("sandbox", "remote", "both"), default=None,
+                    help="what the client fixtures talk to: the sandbox (default), a remote instance "
+                         "(MASTODON_CONTRACT_URL, _TOKEN, _TOKEN_2, _CA, _WRITES), or both (tests run once per target)")
     group.addoption("--mastodon-pool-refill", dest="mastodon_pool_refill", type=int, default=None,
                     help="how many accounts the lease pool grows by when it runs short (default 8)")
     parser.addini("mastodon_pool_refill", "how many accounts the lease pool grows by when it runs short", default="")
+    parser.addini("mastodon_target", "sandbox, remote or both", default="")
     parser.addini("mastodon_sandbox", "the sandbox to test against", default="")
     parser.addini("mastodon_sandbox_restore", "allow restoring snapshots on a warm sandbox", type="bool", default=False)
     parser.addini("mastodon_sandbox_mode", "warm (use the running sandbox) or cold (bring it up first)", default="")
@@ -40,4 +44,16 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "mastodon_snapshot(name): restore this snapshot before the test (cold mode, "
                                        "or warm with --mastodon-sandbox-restore)")
     config.addinivalue_line("markers", "mastodon_scopes(*scopes): the OAuth scopes the test's leased accounts need")
+    config.addinivalue_line("markers", "mastodon_targets(*targets): the targets the test supports (sandbox, remote); "
+                                       "it is deselected under the others")
     config._mastodon_run_id = uuid.uuid4().hex  # names this run's safety snapshot when xdist gives no run id
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test whose `mastodon_targets` marker excludes every chosen target is deselected, not skipped."""
+    from .targets import targets_for
+
+    left_out = [item for item in items if item.get_closest_marker("mastodon_targets") and not targets_for(config, item)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]

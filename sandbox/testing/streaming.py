@@ -10,20 +10,21 @@ from urllib.parse import urlencode
 
 
 class Stream:
-    """One WebSocket to the sandbox's streaming API (GET /api/v1/streaming, streaming/index.js), subscribed to
-    `stream` (user, public, public:local, hashtag, list, direct, …) at connection time."""
+    """One WebSocket to a server's streaming API (GET /api/v1/streaming, streaming/index.js), subscribed to
+    `stream` (user, public, public:local, hashtag, list, direct, …) at connection time. `endpoint` is a
+    targets.Endpoint (base URLs and what verifies the certificate)."""
 
-    def __init__(self, sandbox, token: str | None, stream: str = "user", tag: str | None = None,
+    def __init__(self, endpoint, token: str | None, stream: str = "user", tag: str | None = None,
                  list_id: str | None = None, connect_timeout: float = 15):
         import websocket
 
         query = {"stream": stream, **({"tag": tag} if tag else {}), **({"list": list_id} if list_id else {})}
-        url = sandbox.url.replace("https://", "wss://", 1) + "/api/v1/streaming?" + urlencode(query)
+        url = endpoint.streaming_base.rstrip("/") + "/api/v1/streaming?" + urlencode(query)
         header = [f"Authorization: Bearer {token}"] if token else []
         self.name = stream + (f" #{tag}" if tag else "")
         self.seen: list[str] = []
-        self._ws = websocket.create_connection(url, header=header, timeout=connect_timeout,
-                                               sslopt={"ca_certs": str(sandbox.state.ca_file)})
+        sslopt = {"ca_certs": endpoint.verify} if isinstance(endpoint.verify, str) else {}
+        self._ws = websocket.create_connection(url, header=header, timeout=connect_timeout, sslopt=sslopt)
 
     def wait(self, event: str = "update", match: Callable[[Any], bool] | None = None, timeout: float = 30) -> Any:
         """The payload of the next `event` (decoded: a Status, a Notification, …; `delete` gives the id) for

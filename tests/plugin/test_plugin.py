@@ -198,3 +198,52 @@ def _containers(sandbox) -> list[dict]:
 
     found = docker_client().containers.list(filters={"label": f"com.docker.compose.project={sandbox.config.project}"})
     return [{"name": c.name, "id": c.id} for c in found]
+
+
+TARGET_SUITE = '''
+import os
+import pytest
+
+def test_who(mastodon_target, mastodon_account, mastodon_client):
+    assert mastodon_client.account_verify_credentials()["username"] == mastodon_account.username
+    with open(os.environ["TARGET_LOG"], "a") as fh:
+        fh.write(f"{mastodon_target} {mastodon_account.username}\\n")
+
+@pytest.mark.mastodon_writes
+def test_writes(mastodon_client):
+    assert mastodon_client.status_post("a write", visibility="unlisted")["visibility"] == "unlisted"
+
+@pytest.mark.mastodon_targets("sandbox")
+def test_sandbox_only(mastodon_target):
+    assert mastodon_target == "sandbox"
+'''
+
+
+@pytest.mark.needs_mastodon  # the remote target must be Mastodon: the stand-in is refused
+def test_the_remote_target_and_both(pytester, sandbox, monkeypatch):
+    """--mastodon-target=remote points the client fixtures at a remote instance (here the sandbox as if it were
+    one, through a leased account's token): read-only unless allowed, tests marked for the sandbox only are
+    deselected; `both` runs each test once per target its marker allows."""
+    from sandbox.testing.leases import lease
+
+    [mine] = lease(sandbox, 1, holder="remote-target test")
+    log = pytester.path / "targets.log"
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
+    monkeypatch.setenv("TARGET_LOG", str(log))
+    monkeypatch.setenv("MASTODON_CONTRACT_URL", sandbox.url)
+    monkeypatch.setenv("MASTODON_CONTRACT_TOKEN", mine.token)
+    monkeypatch.setenv("MASTODON_CONTRACT_CA", str(sandbox.state.ca_file))
+    monkeypatch.delenv("MASTODON_CONTRACT_WRITES", raising=False)
+    pytester.makepyfile(test_targets=TARGET_SUITE)
+    common = (f"--mastodon-sandbox={sandbox.config.name}", "-p", "no:cacheprovider", "-rs")
+
+    remote = pytester.runpytest_subprocess("--mastodon-target=remote", *common)
+    remote.assert_outcomes(passed=1, skipped=1, deselected=1)
+    remote.stdout.fnmatch_lines(["*the remote target is read-only*"])
+    assert log.read_text().split() == ["remote", mine.username]
+
+    log.unlink()
+    both = pytester.runpytest_subprocess("--mastodon-target=both", *common)
+    both.assert_outcomes(passed=4, skipped=1)
+    targets = log.read_text().split()
+    assert sorted(targets[::2]) == ["remote", "sandbox"] and mine.username in targets
