@@ -82,3 +82,15 @@ def test_functional_errors_in_base_controller_order():
     assert accounts.functional_error({**base, "confirmed_at": 1, "approved": True}) == \
         "Your login is currently disabled"
     assert accounts.functional_error({"confirmed_at": 1, "approved": True, "disabled": False}) is None
+
+
+def test_the_bulk_runner_checks_devises_password_length():
+    """config/initializers/devise.rb: `config.password_length = 8..72`, checked by Devise's :validatable on save
+    (the shipped bulk script saves a User; real 4.6.5 and 4.3.23 refused 5 and 73 characters and a blank one
+    with these errors)."""
+    from standin import runner
+
+    assert runner.password_errors("") == [("password", "blank")]
+    assert runner.password_errors("x" * 7) == [("password", "too_short")]
+    assert runner.password_errors("x" * 8) == [] and runner.password_errors("x" * 72) == []
+    assert runner.password_errors("x" * 73) == [("password", "too_long")]
