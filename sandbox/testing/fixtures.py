@@ -82,7 +82,7 @@ def _mastodon_py(endpoint: Endpoint, token: str):
     return api
 
 
-def _may_restore(config, sandbox) -> bool:
+def _may_restore(config) -> bool:
     """Warm mode never restores a sandbox the run did not create unless asked (--mastodon-sandbox-restore);
     cold mode made it for the run."""
     mode = config.getoption("mastodon_sandbox_mode") or config.getini("mastodon_sandbox_mode") or "warm"
@@ -92,7 +92,7 @@ def _may_restore(config, sandbox) -> bool:
 def _restore_for(config, sandbox, snapshot: str) -> None:
     from ..data import snapshots
 
-    if not _may_restore(config, sandbox):
+    if not _may_restore(config):
         pytest.fail(f"mastodon-sandbox: the test asks for snapshot {snapshot!r}, which would change sandbox "
                     f"{sandbox.name!r} (not made by this run): pass --mastodon-sandbox-restore to allow it",
                     pytrace=False)
