@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+from pathlib import Path
 
 from . import __version__, server_commands
 from .config import SETTINGS_BY_FIELD, convert_setting, settings_from_env
@@ -210,8 +211,17 @@ def cmd_reset(args) -> int:
 
 
 def cmd_snapshot(args) -> int:
-    from .data import snapshots
+    from .data import archive, snapshots
 
+    if args.action == "import":
+        if not args.snapshot:
+            raise SandboxError("snapshot import needs the FILE `snapshot export` wrote")
+        done = archive.import_(Path(args.snapshot), args.name, _requested(args, "source_dir").get("source_dir"),
+                               Progress(quiet=args.quiet))
+        made = f"made sandbox {done['sandbox']!r} from it and restored it" if done["created"] else \
+            f"kept it in sandbox {done['sandbox']!r}: `mastodon-sandbox snapshot restore {done['name']}` to go to it"
+        print(f"imported snapshot {done['name']!r}; {made}")
+        return 0
     sandbox = Sandbox.open(args.name)
     if args.action == "list":
         rows = snapshots.list_snapshots(sandbox)
@@ -225,6 +235,11 @@ def cmd_snapshot(args) -> int:
     if args.action == "save":
         m = snapshots.save(sandbox, args.snapshot, Progress(quiet=True), replace=args.replace)
         print(f"saved snapshot {m['name']!r} in {m['seconds']} s")
+    elif args.action == "export":
+        done = archive.export(sandbox, args.snapshot, Path(args.file) if args.file else archive.default_file(args.snapshot),
+                              Progress(quiet=args.quiet))
+        print(f"exported snapshot {done['name']!r} to {done['file']} ({done['bytes'] / 1e6:.1f} MB; it holds the "
+              "sandbox's secrets and tokens: keep it private)")
     elif args.action == "restore":
         done = snapshots.restore(sandbox, args.snapshot)
         files = f" (files put back: {', '.join(done['files_restored'])})" if done["files_restored"] else ""
@@ -293,10 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, help="seconds (default $SANDBOX_TIMEOUT_SETTLE or 300)")
     p.set_defaults(func=cmd_settle)
     sub.add_parser("reset", parents=[common], help="return to the seeded state in seconds (database, Redis, media, credentials)").set_defaults(func=cmd_reset)
-    p = sub.add_parser("snapshot", parents=[common], help="named snapshots: save, restore, list, delete")
-    p.add_argument("action", choices=("save", "restore", "list", "delete"))
-    p.add_argument("snapshot", nargs="?", metavar="NAME")
+    p = sub.add_parser("snapshot", parents=[common], help="named snapshots: save, restore, list, delete, export, import")
+    p.add_argument("action", choices=("save", "restore", "list", "delete", "export", "import"))
+    p.add_argument("snapshot", nargs="?", metavar="NAME", help="the snapshot's name (import: the file export wrote)")
     p.add_argument("--replace", action="store_true", help="save over an existing snapshot of that name")
+    p.add_argument("--file", help="export: the file to write (default NAME.snapshot.tar.gz)")
+    add_setting_options(p, "source_dir")
+    p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_snapshot)
     p = sub.add_parser("run-due", parents=[common], help="publish scheduled statuses and end polls now (real Mastodon only)")
     p.add_argument("--within", type=float, default=7 * 24 * 3600, help="what falls due within this many seconds (default a week)")

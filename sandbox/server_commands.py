@@ -88,6 +88,15 @@ COMMANDS: tuple[ServerCommand, ...] = (
                              "[-c", "{SQL}]"), None,
         "nothing on success; rc 1 and `ERROR: ...` on stderr",
     ),
+    # A snapshot's export and import (sandbox/data/stores.py): a database in pg_dump's custom format, and
+    # Redis' own protocol (one RESTORE per key) piped into a logical database.
+    ServerCommand("pg dump", "db", ("pg_dump", "-U", "postgres", "-Fc", "-f", "{FILE}", "{DB}"), None,
+                  "nothing on success (the dump is in FILE); rc 1 and `pg_dump: error: ...` on stderr"),
+    ServerCommand("pg restore", "db", ("pg_restore", "-U", "postgres", "--no-owner", "-d", "{DB}",
+                                       "{FILE}"), None,
+                  "nothing on success; rc 1 and `pg_restore: error: ...` on stderr"),
+    ServerCommand("redis pipe", "redis", ("sh", "-c", 'redis-cli -n "$1" --pipe < "$2"', "sh", "{DB}", "{FILE}"), None,
+                  "stdout ends `errors: N, replies: M`"),
     # ActionMailer's file delivery (config/environments/production.rb with SMTP off: delivery_method :file)
     # writes one file per recipient under the Sidekiq process's tmp/mails.
     ServerCommand(
@@ -180,6 +189,18 @@ def psql_admin(statements: list[str]) -> tuple[str, list[str]]:
     for statement in statements:
         argv += ["-c", statement]
     return service, argv
+
+
+def pg_dump(db: str, path: str) -> tuple[str, list[str]]:
+    return build("pg dump", DB=db, FILE=path)
+
+
+def pg_restore(db: str, path: str) -> tuple[str, list[str]]:
+    return build("pg restore", DB=db, FILE=path)
+
+
+def redis_pipe(db: int, path: str) -> tuple[str, list[str]]:
+    return build("redis pipe", DB=str(db), FILE=path)
 
 
 def sidekiq_stats(due_before: float) -> tuple[str, list[str]]:

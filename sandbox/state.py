@@ -17,11 +17,15 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
 from .config import SandboxConfig, state_root
 from .errors import SandboxError
+
+HELD_LOCKS = "SANDBOX_HELD_LOCKS"  # exclusive locks this process's parent holds for it (State.rwlock)
+_held_here: dict[str, int] = {}  # exclusive locks this process holds, by the thread holding each
 
 
 def write_private(path: Path, data: str | bytes) -> None:
@@ -110,25 +114,42 @@ class State:
     @contextmanager
     def lock(self, name: str):
         """An exclusive lock on the host for one kind of work on this sandbox (snapshots, leases, `up` from
-        the plugin), shared by every process and xdist worker; a file lock in the state folder."""
+        the plugin), shared by every process and xdist worker; a file lock in the state folder. It yields
+        the open lock file and is released when the file is closed — by this process and by any child it
+        handed the file to (pass_fds), so work that goes on in the background keeps the lock until done."""
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with open(self.dir / f"{name}.lock", "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+            yield fh
 
     @contextmanager
     def rwlock(self, name: str, shared: bool):
         """A reader-writer lock on the host: many holders of the shared side at once (tests using the
-        sandbox), the exclusive side alone (a restore or reset, which changes what those tests see)."""
+        sandbox), the exclusive side alone (a restore or reset, which changes what those tests see).
+        A holder of the exclusive side lends it to the processes it starts (HELD_LOCKS in the environment:
+        a test that restarts services or restores snapshots itself, through the CLI or an inner pytest
+        run), which then take neither side: they would wait for their own parent."""
+        path = str(self.dir / f"{name}.lock")
+        holder = _held_here.get(path)
+        if holder == threading.get_ident() or (holder is None and path in os.environ.get(HELD_LOCKS, "").split(os.pathsep)):
+            yield  # this thread holds it, or the parent process lent it
+            return
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(self.dir / f"{name}.lock", "a") as fh:
+        with open(path, "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            before = os.environ.get(HELD_LOCKS)
+            if not shared:
+                _held_here[path] = threading.get_ident()
+                os.environ[HELD_LOCKS] = os.pathsep.join(filter(None, (before, path)))
             try:
                 yield
             finally:
+                if not shared:
+                    del _held_here[path]
+                    if before is None:
+                        os.environ.pop(HELD_LOCKS, None)
+                    else:
+                        os.environ[HELD_LOCKS] = before
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def remove(self) -> None:

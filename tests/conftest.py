@@ -1,8 +1,11 @@
-"""Shared fixtures: the running sandbox the Docker tier tests (`make up` starts it).
+"""The project's test set-up. The Docker tier tests the running sandbox (`make up` starts it) through the
+package's own pytest plugin, as a bot developer's tests would: `mastodon_sandbox` and the other fixtures
+come from sandbox/testing/. What is here is the harness's own: the markers below, the differential's second
+sandbox (`reference`), extra throwaway sandboxes for tests of `up`, `destroy` and snapshots (one name and
+port per test file: run under xdist with `--dist loadfile`), and the CLI as a user runs it.
 
-Without a running sandbox the Docker tier skips with a reason — and fails instead when
-SANDBOX_REQUIRE_DOCKER=1, as `make test` and CI set it: CI must never pass by skipping, so under it
-every skip is a failure.
+Without a running sandbox the plugin fails in one line. Under SANDBOX_REQUIRE_DOCKER=1, as `make test`
+and CI set it, any skip is a failure too: CI must never pass by skipping.
 
 Suites know which server they face. Two markers choose, and the run's summary says in one line what
 was left out and why (deselected, never skipped):
@@ -116,11 +119,6 @@ def open_running(name: str) -> Sandbox:
 
 
 @pytest.fixture(scope="session")
-def sandbox() -> Sandbox:
-    return open_running(_sandbox_name())
-
-
-@pytest.fixture(scope="session")
 def reference() -> Sandbox:
     """The real Mastodon the differential check compares the stand-in with (SANDBOX_REFERENCE)."""
     ref = open_running(os.environ["SANDBOX_REFERENCE"])
@@ -141,14 +139,14 @@ def server_args(sandbox: Sandbox) -> list[str]:
 
 
 @pytest.fixture
-def make_sandbox(sandbox):
+def make_sandbox(mastodon_sandbox):
     """Makes extra named sandboxes with the shared one's server, version, S3 backend and source folder
     (`extra` options win: argparse keeps the last), and destroys them afterwards."""
     made = []
 
     def make(name: str, port: int, *extra: str, provision: bool = False) -> subprocess.CompletedProcess:
         made.append(name)
-        args = ["up", "--name", name, "--port", str(port), *server_args(sandbox), "--version", sandbox.config.version,
+        args = ["up", "--name", name, "--port", str(port), *server_args(mastodon_sandbox), "--version", mastodon_sandbox.config.version,
                 "--quiet", *extra]
         return cli(*args, *([] if provision else ["--no-provision"]))
 
@@ -158,14 +156,14 @@ def make_sandbox(sandbox):
 
 
 @pytest.fixture(scope="module")
-def make_sandbox_module(sandbox):
+def make_sandbox_module(mastodon_sandbox):
     """One extra provisioned sandbox for a whole module, with the shared one's server, version, S3 backend
     and source folder; destroyed when the module is done."""
     made = []
 
     def make(name: str, port: int, *extra: str) -> Sandbox:
         made.append(name)
-        out = cli("up", "--name", name, "--port", str(port), *server_args(sandbox), "--version", sandbox.config.version,
+        out = cli("up", "--name", name, "--port", str(port), *server_args(mastodon_sandbox), "--version", mastodon_sandbox.config.version,
                   "--pool-size", "0", "--quiet", *extra)
         assert out.returncode == 0, out.stderr[-3000:]
         return Sandbox.open(name)

@@ -2,9 +2,11 @@
 in seconds, and `reset` to the state the seed left.
 
 How each part is kept (all inside the sandbox's own containers and volumes, so `destroy` removes them too):
-  database  a copy made with CREATE DATABASE ... TEMPLATE (a file-level copy: under a second at seed size);
-            restored by renaming the live database aside, copying the snapshot in under its name, then
-            dropping the old one, so a failure puts the old one back.
+  database  a copy made with CREATE DATABASE ... TEMPLATE (a file-level copy synced to disk: one to two
+            seconds at seed size), plus a spare copy of that; restored by renaming the live database aside
+            and the spare in under its name (milliseconds), so a failure puts the old one back. A background
+            process (spare.py) then drops the old database and makes the next spare, holding the snapshots'
+            lock until done; with no spare ready, the restore copies the snapshot itself.
   Redis     Mastodon keeps home feeds, caches, rate-limit counters and Sidekiq's queues in Redis database 0;
             a snapshot copies every key (with its TTL) into a spare logical database, and a restore copies
             them into a scratch database and SWAPDBs it with 0, atomically. Databases 1-13 hold snapshots.
@@ -29,6 +31,7 @@ import json
 import re
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -39,6 +42,7 @@ from ..docker_env import docker_client
 from ..errors import SandboxError
 from ..handle import Sandbox
 from ..progress import Progress
+from . import spare, stores
 from .settle import settle
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
@@ -77,7 +81,7 @@ def list_snapshots(sandbox: Sandbox) -> list[dict]:
     return out
 
 
-def _manifest(sandbox: Sandbox, name: str) -> dict:
+def read_manifest(sandbox: Sandbox, name: str) -> dict:
     path = manifest_path(sandbox, name)
     if not path.is_file():
         known = ", ".join(m["name"] for m in list_snapshots(sandbox)) or "none"
@@ -85,21 +89,26 @@ def _manifest(sandbox: Sandbox, name: str) -> dict:
     return json.loads(path.read_text())
 
 
+DIGESTED_SECRETS = r"(SECRET_KEY_BASE|OTP_SECRET|ACTIVE_RECORD_ENCRYPTION_\w+|VAPID_\w+)="
+
+
 def secrets_digest(sandbox: Sandbox) -> str:
     """A digest of the secrets the data was made under (a snapshot is useless under others)."""
     env = (sandbox.state.dir / "mastodon.env").read_text() if (sandbox.state.dir / "mastodon.env").exists() else ""
-    keep = sorted(line for line in env.splitlines() if re.match(r"(SECRET_KEY_BASE|OTP_SECRET|ACTIVE_RECORD_ENCRYPTION_\w+|VAPID_\w+)=", line))
+    keep = sorted(line for line in env.splitlines() if re.match(DIGESTED_SECRETS, line))
     return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:16]
 
 
+def running_containers(sandbox: Sandbox) -> dict[str, object]:
+    """The sandbox's running containers by service, in one call to the engine (Compose's `ps` costs a
+    quarter of a second, which a reset cannot spare)."""
+    found = docker_client().containers.list(filters={"label": f"com.docker.compose.project={sandbox.config.project}"})
+    return {c.labels.get("com.docker.compose.service"): c for c in found}
+
+
 def _containers(sandbox: Sandbox, services) -> list:
-    client = docker_client()
-    out = []
-    for service in services:
-        found = client.containers.list(filters={"label": [f"com.docker.compose.project={sandbox.config.project}",
-                                                          f"com.docker.compose.service={service}"]})
-        out += found
-    return out
+    running = running_containers(sandbox)
+    return [running[s] for s in services if s in running]
 
 
 def _signal_all(container, signal: str) -> None:
@@ -114,8 +123,6 @@ def _signal_all(container, signal: str) -> None:
 def paused(sandbox: Sandbox, services=APP_SERVICES):
     """Freeze Mastodon's processes for the few hundred milliseconds of a copy or swap: nothing they do can
     fall between the database's and Redis' copies. The containers are signalled side by side."""
-    from concurrent.futures import ThreadPoolExecutor
-
     containers = [c for c in _containers(sandbox, services) if c.status == "running"]
     with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
         list(pool.map(lambda c: _signal_all(c, "STOP"), containers))
@@ -125,103 +132,62 @@ def paused(sandbox: Sandbox, services=APP_SERVICES):
             list(pool.map(lambda c: _signal_all(c, "CONT"), containers))
 
 
-def _exec(sandbox: Sandbox, service: str, argv: list[str]) -> tuple[int, str, str]:
-    """A server command through the engine's API rather than `docker compose exec`: the Compose CLI takes
-    about half a second to start, which several calls would spend over and over in a reset."""
-    found = _containers(sandbox, [service])
-    if not found:
+def _container(sandbox: Sandbox, service: str, running: dict | None = None):
+    found = (running if running is not None else running_containers(sandbox)).get(service)
+    if found is None:
         raise SandboxError(f"the {service} service of {sandbox.name!r} is not running: `mastodon-sandbox up` first")
-    code, (out, err) = found[0].exec_run(argv, demux=True)
-    return code, (out or b"").decode(), (err or b"").decode()
+    return found
 
 
-def _psql(sandbox: Sandbox, *statements: str) -> None:
-    code, out, err = _exec(sandbox, *server_commands.psql_admin(list(statements)))
-    if code != 0:
-        lines = [x for x in (err or out).splitlines() if x.strip()]
-        raise SandboxError(f"PostgreSQL refused: {lines[-1][:200] if lines else f'exit code {code}'}")
+def postgres(sandbox: Sandbox, running: dict | None = None) -> stores.Postgres:
+    return stores.Postgres(_container(sandbox, "db", running))
 
 
-def _end_connections(db: str) -> str:
-    return f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+def redis(sandbox: Sandbox, running: dict | None = None) -> stores.Redis:
+    return stores.Redis(_container(sandbox, "redis", running))
 
 
-def _redis(sandbox: Sandbox, lua: str, *args: str) -> str:
-    code, out, err = _exec(sandbox, *server_commands.redis_eval(lua, list(args)))
-    if code != 0 or "ERR" in out[:200]:
-        raise SandboxError(f"Redis refused: {(err or out).strip()[:200]}")
-    return out.strip()
-
-
-COPY_DB_LUA = """
-local src, dst = tonumber(ARGV[1]), tonumber(ARGV[2])
-redis.call('SELECT', dst); redis.call('FLUSHDB'); redis.call('SELECT', src)
-local n = 0
-for _, k in ipairs(redis.call('KEYS', '*')) do redis.call('COPY', k, k, 'DB', dst, 'REPLACE'); n = n + 1 end
-return n
-"""
-RESTORE_LUA = """
-local snap, scratch = tonumber(ARGV[1]), tonumber(ARGV[2])
-redis.call('SELECT', scratch); redis.call('FLUSHDB'); redis.call('SELECT', snap)
-for _, k in ipairs(redis.call('KEYS', '*')) do redis.call('COPY', k, k, 'DB', scratch, 'REPLACE') end
-redis.call('SWAPDB', 0, scratch); redis.call('SELECT', scratch); redis.call('FLUSHDB')
-return 'OK'
-"""
-FLUSH_LUA = "redis.call('SELECT', tonumber(ARGV[1])); redis.call('FLUSHDB'); return 'OK'"
+def labels(sandbox: Sandbox) -> dict[str, str]:
+    return {"com.docker.compose.project": sandbox.config.project}
 
 
 def _volume_name(sandbox: Sandbox, volume: str) -> str:
     return f"{sandbox.config.project}_{volume}"
 
 
-def _snapshot_volume(sandbox: Sandbox, name: str, volume: str) -> str:
+def snapshot_volume(sandbox: Sandbox, name: str, volume: str) -> str:
     return f"{sandbox.config.project}_snap-{name}-{volume}"
 
 
-def _helper_image(sandbox: Sandbox) -> str:
+def helper_image(sandbox: Sandbox) -> str:
     """An image of the sandbox's own with a shell and cp (the Redis service's: Debian-based everywhere)."""
     return sandbox.stack.config_json()["services"]["redis"]["image"]
-
-
-def _run_helper(sandbox: Sandbox, script: str, volumes: dict[str, str]) -> str:
-    client = docker_client()
-    labels = {"com.docker.compose.project": sandbox.config.project}
-    for vol in volumes:
-        try:
-            client.volumes.get(vol)
-        except docker.errors.NotFound:
-            client.volumes.create(vol, labels=labels)
-    out = client.containers.run(_helper_image(sandbox), ["sh", "-c", script], remove=True, entrypoint=[], user="0",
-                                volumes={v: {"bind": path, "mode": "rw"} for v, path in volumes.items()}, labels=labels)
-    return out.decode() if isinstance(out, bytes) else str(out)
 
 
 # Where a running service has each file volume mounted, to list it in place (no helper container to start).
 MOUNTED_IN = {"s3": ("s3", "/data"), "system": ("web", "/opt/mastodon/public/system")}
 
 
-def _listing(sandbox: Sandbox, volume: str) -> str | None:
+def _listing(sandbox: Sandbox, volume: str, running: dict | None = None) -> str | None:
     """A file volume's listing, taken where a running service mounts it; None when it cannot be listed."""
     service, path = MOUNTED_IN[volume]
     try:
-        code, out, _ = _exec(sandbox, service, ["sh", "-c", LISTING.replace("/data", path)])
+        code, out, _ = stores.run(_container(sandbox, service, running), ["sh", "-c", stores.LISTING.replace("/data", path)])
     except SandboxError:
         return None
     return out.split()[0] if code == 0 and out.split() else None
 
 
-def _changed_volumes(sandbox: Sandbox, manifest: dict) -> list[str]:
+def _changed_volumes(sandbox: Sandbox, manifest: dict, running: dict) -> list[str]:
     """The file volumes whose listing differs from the snapshot's, and from how it looked right after the
     snapshot was last restored (SeaweedFS compacts its filer's LevelDB log when it starts, so the restored
     volume settles into other file names holding the same objects). A volume that cannot be listed counts
-    as changed (restored, which is slower but right)."""
+    as changed (restored, which is slower but right). The volumes are listed side by side."""
     after = manifest.get("volumes_after_restore", {})
-    changed = []
-    for v, listing in manifest["volumes"].items():
-        now = _listing(sandbox, v)
-        if now is None or now not in (listing, after.get(v)):
-            changed.append(v)
-    return changed
+    names = list(manifest["volumes"])
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        now = dict(zip(names, pool.map(lambda v: _listing(sandbox, v, running), names)))
+    return [v for v in names if now[v] is None or now[v] not in (manifest["volumes"][v], after.get(v))]
 
 
 def _file_volumes(sandbox: Sandbox) -> list[str]:
@@ -236,12 +202,6 @@ def _file_volumes(sandbox: Sandbox) -> list[str]:
     return present
 
 
-# Paths and sizes, not times: SeaweedFS rewrites its filer's LevelDB files (same names and sizes, new times) each
-# time it starts, so times would make every restore restart S3. Objects written or deleted change sizes
-# (SeaweedFS appends to its volume files; the filer's log grows).
-LISTING = "cd /data && find . -printf '%p %s\\n' | sort | sha256sum"
-
-
 def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace: bool = False) -> dict:
     """Take snapshot `name` once background work has settled."""
     progress = progress or Progress(quiet=True)
@@ -251,9 +211,9 @@ def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace:
         raise SandboxError(f"snapshot {name!r} exists: delete it first, or save under another name")
     if not sandbox.stack.is_running():
         raise SandboxError(f"sandbox {sandbox.name!r} is not running: `mastodon-sandbox up` first")
-    with sandbox.state.lock("snapshots"):
+    with sandbox.state.lock("snapshots") as held:
         if name in existing:
-            _delete(sandbox, existing[name])
+            discard(sandbox, existing[name])
         used = {m["redis_db"] for m in list_snapshots(sandbox)}
         free = [i for i in SNAPSHOT_DBS if i not in used]
         if not free:
@@ -267,18 +227,13 @@ def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace:
         partial = {"name": name, "database": database, "redis_db": free[0], "volumes": {v: "" for v in volumes}}
         try:
             with paused(sandbox, (*APP_SERVICES, "s3")):
-                _redis(sandbox, COPY_DB_LUA, "0", str(free[0]))
-                try:
-                    _psql(sandbox, f"ALTER DATABASE {LIVE_DB} ALLOW_CONNECTIONS false", _end_connections(LIVE_DB),
-                          f"DROP DATABASE IF EXISTS {database}", f"CREATE DATABASE {database} TEMPLATE {LIVE_DB}")
-                finally:
-                    _psql(sandbox, f"ALTER DATABASE {LIVE_DB} ALLOW_CONNECTIONS true")
+                redis(sandbox).copy_db(0, free[0])
+                postgres(sandbox).copy(LIVE_DB, database)
                 for v in volumes:
-                    snap = _snapshot_volume(sandbox, name, v)
-                    listings[v] = _run_helper(sandbox, f"rm -rf /snap/* && cp -a /data/. /snap/ && {LISTING}",
-                                              {_volume_name(sandbox, v): "/data", snap: "/snap"}).split()[0]
+                    listings[v] = stores.copy_volume(helper_image(sandbox), _volume_name(sandbox, v),
+                                                     snapshot_volume(sandbox, name, v), labels(sandbox))
         except (SandboxError, docker.errors.DockerException) as e:
-            _delete(sandbox, partial)  # nothing half-made is left behind
+            discard(sandbox, partial)  # nothing half-made is left behind
             if isinstance(e, SandboxError):
                 raise
             raise SandboxError(f"the snapshot {name!r} could not be taken: {str(e).splitlines()[0][:200]}") from None
@@ -292,47 +247,47 @@ def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace:
                     "secrets": secrets_digest(sandbox), "redis_db": free[0], "database": database,
                     "volumes": listings, "seconds": round(time.monotonic() - started, 2)}
         sandbox.state.write_json(folder / "manifest.json", manifest)
+        spare.start(_container(sandbox, "db"), database, None, held, sandbox.state.dir)
         return manifest
 
 
 def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> dict:
     """Put snapshot `name` back: database, Redis, files, credentials and seed summary, all or nothing."""
     progress = progress or Progress(quiet=True)
-    manifest = _manifest(sandbox, check_name(name))
+    manifest = read_manifest(sandbox, check_name(name))
     if manifest["mastodon"] != sandbox.config.release.version:
         raise SandboxError(f"snapshot {name!r} was taken on Mastodon {manifest['mastodon']}; this sandbox runs "
                            f"{sandbox.config.release.version}: restore it on a sandbox of that version")
     if manifest["secrets"] != secrets_digest(sandbox):
         raise SandboxError(f"snapshot {name!r} was taken under other secrets: it cannot be restored into this sandbox")
-    if not sandbox.stack.is_running():
+    running = running_containers(sandbox)
+    if "proxy" not in running:
         raise SandboxError(f"sandbox {sandbox.name!r} is not running: `mastodon-sandbox up` first")
     # Tests that use the sandbox hold the shared side of IN_USE (the pytest plugin): a restore waits for them.
-    with sandbox.state.rwlock(IN_USE, shared=False), sandbox.state.lock("snapshots"):
-        try:
-            # a job still running would write into the restored state; what waits in the queues goes back
-            # with Redis, so one quiet look is enough here
-            settle(sandbox, timeout=30, quiet_for=0)
-        except SandboxError:
-            pass
+    with sandbox.state.rwlock(IN_USE, shared=False), sandbox.state.lock("snapshots") as held:
         started = time.monotonic()
-        old = f"{LIVE_DB}__before_restore"
-        changed = _changed_volumes(sandbox, manifest)
-        with paused(sandbox):
-            # one psql run: the live database aside, the snapshot copied in under its name, the old one dropped
-            try:
-                _psql(sandbox, f"ALTER DATABASE {LIVE_DB} ALLOW_CONNECTIONS false", _end_connections(LIVE_DB),
-                      f"DROP DATABASE IF EXISTS {old}", f"ALTER DATABASE {LIVE_DB} RENAME TO {old}",
-                      f"CREATE DATABASE {LIVE_DB} TEMPLATE {manifest['database']}", f"DROP DATABASE {old}")
-            except SandboxError:
-                _recover_live_database(sandbox, old)
-                raise
-            _redis(sandbox, RESTORE_LUA, str(manifest["redis_db"]), str(SCRATCH_DB))
-            if changed:
-                sandbox.stack.run("stop", "s3", timeout=60)
-                for v in changed:
-                    _run_helper(sandbox, "rm -rf /data/* /data/.[!.]* 2>/dev/null; cp -a /snap/. /data/",
-                                {_volume_name(sandbox, v): "/data", _snapshot_volume(sandbox, name, v): "/snap"})
-                sandbox.stack.run("start", "s3", timeout=60)
+        db, kv = postgres(sandbox, running), redis(sandbox, running)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            # A job still running would write into the restored state; what waits in the queues goes back
+            # with Redis, so one quiet look is enough. Meanwhile: which file volumes changed.
+            changed_soon = pool.submit(_changed_volumes, sandbox, manifest, running)
+            spare_ready = pool.submit(db.has_spare, manifest["database"])
+            if not _sidekiq_idle(kv):
+                try:
+                    settle(sandbox, timeout=30, quiet_for=0)
+                except SandboxError:
+                    pass
+            changed = changed_soon.result()
+            with paused(sandbox):
+                # the database first: when its swap fails (and is undone), Redis is left as it was
+                old = db.replace(LIVE_DB, manifest["database"], use_spare=spare_ready.result())
+                kv.swap_in(manifest["redis_db"], 0, SCRATCH_DB)
+                if changed:
+                    sandbox.stack.run("stop", "s3", timeout=60)
+                    for v in changed:
+                        stores.copy_volume(helper_image(sandbox), snapshot_volume(sandbox, name, v),
+                                           _volume_name(sandbox, v), labels(sandbox))
+                    sandbox.stack.run("start", "s3", timeout=60)
         folder = snapshots_dir(sandbox) / name
         for extra in EXTRAS:
             if (folder / extra).exists():
@@ -343,37 +298,33 @@ def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> di
             sandbox.stack.wait_ready(timeout=120)
             manifest.setdefault("volumes_after_restore", {}).update({v: _listing(sandbox, v) for v in changed})
             sandbox.state.write_json(folder / "manifest.json", manifest)
-        return {"name": name, "seconds": round(time.monotonic() - started, 2), "files_restored": changed}
+        seconds = round(time.monotonic() - started, 2)
+        spare.start(db.container, manifest["database"], old, held, sandbox.state.dir)  # keeps the lock until done
+        return {"name": name, "seconds": seconds, "files_restored": changed}
 
 
-def _recover_live_database(sandbox: Sandbox, old: str) -> None:
-    """After a failed swap: the live database back under its name, open to connections (all or nothing)."""
-    code, out, _ = _exec(sandbox, *server_commands.psql_admin(
-        [f"SELECT datname FROM pg_database WHERE datname IN ('{LIVE_DB}', '{old}')"]))
-    names = {line.strip() for line in out.splitlines()}
-    if LIVE_DB not in names and old in names:
-        _psql(sandbox, f"ALTER DATABASE {old} RENAME TO {LIVE_DB}")
-    if LIVE_DB in names and old in names:
-        _psql(sandbox, f"DROP DATABASE {old}")
-    _psql(sandbox, f"ALTER DATABASE {LIVE_DB} ALLOW_CONNECTIONS true")
+def _sidekiq_idle(kv: stores.Redis) -> bool:
+    """One look at Sidekiq's bookkeeping in Redis (sandbox/data/settle.py reads the same numbers)."""
+    numbers = kv.eval(server_commands.SIDEKIQ_STATS_LUA, f"{time.time():.3f}").split()
+    return len(numbers) == 4 and numbers[0] == numbers[1] == numbers[2] == "0"
 
 
-def _delete(sandbox: Sandbox, manifest: dict) -> None:
-    _psql(sandbox, f"DROP DATABASE IF EXISTS {manifest['database']}")
-    _redis(sandbox, FLUSH_LUA, str(manifest["redis_db"]))
+def discard(sandbox: Sandbox, manifest: dict) -> None:
+    postgres(sandbox).drop(manifest["database"])
+    redis(sandbox).flush(manifest["redis_db"])
     client = docker_client()
     for v in manifest.get("volumes", {}):
         try:
-            client.volumes.get(_snapshot_volume(sandbox, manifest["name"], v)).remove(force=True)
+            client.volumes.get(snapshot_volume(sandbox, manifest["name"], v)).remove(force=True)
         except docker.errors.NotFound:
             pass
     shutil.rmtree(snapshots_dir(sandbox) / manifest["name"], ignore_errors=True)
 
 
 def delete(sandbox: Sandbox, name: str) -> None:
-    manifest = _manifest(sandbox, check_name(name))
+    manifest = read_manifest(sandbox, check_name(name))
     with sandbox.state.lock("snapshots"):
-        _delete(sandbox, manifest)
+        discard(sandbox, manifest)
 
 
 def reset(sandbox: Sandbox, progress: Progress | None = None) -> dict:

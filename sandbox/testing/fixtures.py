@@ -109,7 +109,9 @@ def _restore_for(config, sandbox, snapshot: str) -> None:
 def _mastodon_sandbox_in_use(request):
     """A test that uses the sandbox holds the shared side of its in-use lock for its whole run, so a restore
     or reset (the exclusive side, any process) never changes the state under it; a `mastodon_snapshot`
-    marker restores that snapshot first."""
+    marker restores that snapshot first. A `mastodon_exclusive` test holds the exclusive side: it waits for
+    the tests running in other workers, and they wait for it; what it starts (the CLI, an inner pytest run)
+    may restore or reset under it (State.rwlock)."""
     if not any(name.startswith("mastodon_") for name in request.fixturenames) or (
             "mastodon_target" in request.fixturenames and request.getfixturevalue("mastodon_target") == "remote"):
         yield
@@ -120,7 +122,7 @@ def _mastodon_sandbox_in_use(request):
     marker = request.node.get_closest_marker("mastodon_snapshot")
     if marker:
         _restore_for(request.config, sandbox, marker.args[0])
-    with sandbox.state.rwlock(IN_USE, shared=True):
+    with sandbox.state.rwlock(IN_USE, shared=request.node.get_closest_marker("mastodon_exclusive") is None):
         yield
 
 

@@ -46,6 +46,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "mastodon_scopes(*scopes): the OAuth scopes the test's leased accounts need")
     config.addinivalue_line("markers", "mastodon_targets(*targets): the targets the test supports (sandbox, remote); "
                                        "it is deselected under the others")
+    config.addinivalue_line("markers", "mastodon_exclusive: the test changes the sandbox for everyone (restarts "
+                                       "services, changes settings, restores snapshots): no other test uses it meanwhile")
     config._mastodon_run_id = uuid.uuid4().hex  # names this run's safety snapshot when xdist gives no run id
 
 

@@ -112,15 +112,15 @@ PAIR_4_3 = {"standin": ("dif-standin-43", 38461), "real": ("dif-real-43", 38462)
 
 
 @pytest.fixture(scope="module", params=["4.6", "4.3"])
-def both(request, sandbox, reference):
+def both(request, mastodon_sandbox, reference):
     """The stand-in and real Mastodon at the same version series."""
     if request.param == "4.6":
-        assert sandbox.config.server == "standin", f"SANDBOX_NAME={sandbox.config.name} is not the stand-in: nothing to compare"
-        yield SimpleNamespace(standin=sandbox, real=reference, series="4.6")
+        assert mastodon_sandbox.config.server == "standin", f"SANDBOX_NAME={mastodon_sandbox.config.name} is not the stand-in: nothing to compare"
+        yield SimpleNamespace(standin=mastodon_sandbox, real=reference, series="4.6")
         return
     made = {}
     try:
-        for side, args in (("standin", ["--server", "standin", "--s3", sandbox.config.s3]), ("real", server_args(reference))):
+        for side, args in (("standin", ["--server", "standin", "--s3", mastodon_sandbox.config.s3]), ("real", server_args(reference))):
             name, port = PAIR_4_3[side]
             out = cli("up", "--name", name, "--port", str(port), *args, "--version", "4.3", "--no-provision", "--quiet")
             made[side] = name

@@ -49,19 +49,19 @@ def eventually(what: str, probe, timeout: float = 60, interval: float = 0.5):
 
 
 @pytest.fixture(scope="module")
-def session(sandbox) -> requests.Session:
+def session(mastodon_sandbox) -> requests.Session:
     s = requests.Session()
-    s.verify = str(sandbox.state.ca_file)  # the sandbox CA, never verify=False
+    s.verify = str(mastodon_sandbox.state.ca_file)  # the sandbox CA, never verify=False
     s.trust_env = False
     return s
 
 
 @pytest.fixture(scope="module")
-def api(sandbox, session):
+def api(mastodon_sandbox, session):
     import mastodon
 
     def client(username: str):
-        return mastodon.Mastodon(access_token=str(usercred_path(sandbox.state, username)), session=session)
+        return mastodon.Mastodon(access_token=str(usercred_path(mastodon_sandbox.state, username)), session=session)
 
     return client
 
@@ -92,13 +92,13 @@ def test_emoji_and_cjk_come_back_unchanged(alice, toot):
     assert alice.status_source(toot["id"])["text"].startswith(TEXT)
 
 
-def test_media_is_stored_in_s3_and_served_over_the_sandboxs_https(sandbox, alice, session):
+def test_media_is_stored_in_s3_and_served_over_the_sandboxs_https(mastodon_sandbox, alice, session):
     media = alice.media_post(io.BytesIO(png()), mime_type="image/png", description="a red square")
     media = eventually("media processed", lambda: (m := alice.media(media["id"])) and m["url"] and m)
     assert media["description"] == "a red square" and media["type"] == "image"
     url = media["url"]
-    if sandbox.config.s3 != "local":
-        assert url.startswith(f"{sandbox.url}/s3-media/"), url
+    if mastodon_sandbox.config.s3 != "local":
+        assert url.startswith(f"{mastodon_sandbox.url}/s3-media/"), url
     served = session.get(url, timeout=15)
     assert served.status_code == 200 and served.headers["Content-Type"] == "image/png"
     assert served.content.startswith(b"\x89PNG")
@@ -147,13 +147,13 @@ def test_a_scheduled_status_waits_and_can_be_cancelled(alice):
     assert not any(s["id"] == scheduled["id"] for s in alice.scheduled_statuses())
 
 
-def test_the_user_stream_delivers_a_notification(sandbox, alice, bob, toot):
+def test_the_user_stream_delivers_a_notification(mastodon_sandbox, alice, bob, toot):
     import websocket
 
     streaming = alice.instance_v2()["configuration"]["urls"]["streaming"]
     token = alice.access_token
     ws = websocket.create_connection(f"{streaming}/api/v1/streaming?stream=user", header=[f"Authorization: Bearer {token}"],
-                                     sslopt={"ca_certs": str(sandbox.state.ca_file)}, timeout=30)
+                                     sslopt={"ca_certs": str(mastodon_sandbox.state.ca_file)}, timeout=30)
     try:
         time.sleep(0.5)  # the subscription is made once the socket is open
         bob.status_favourite(toot["id"])

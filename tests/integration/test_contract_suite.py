@@ -50,20 +50,20 @@ def set_bot(sandbox, token: str, bot: bool) -> None:
 
 
 @pytest.fixture
-def state_dir(sandbox) -> dict[str, str]:
-    return {"SANDBOX_STATE_DIR": str(sandbox.state.dir.parent)}
+def state_dir(mastodon_sandbox) -> dict[str, str]:
+    return {"SANDBOX_STATE_DIR": str(mastodon_sandbox.state.dir.parent)}
 
 
 @pytest.fixture(scope="module")
-def pair(sandbox):
+def pair(mastodon_sandbox):
     """Two fresh accounts of this module's own, standing in for a user's bots on a remote server."""
-    return lease(sandbox, 2, holder="tests/integration/test_contract_suite.py")
+    return lease(mastodon_sandbox, 2, holder="tests/integration/test_contract_suite.py")
 
 
 @pytest.fixture
-def remote(sandbox, pair, tmp_path) -> dict[str, str]:
+def remote(mastodon_sandbox, pair, tmp_path) -> dict[str, str]:
     """The sandbox as a remote server: its URL and CA, the pair's tokens, a cleanup folder of the test's own."""
-    return {"MASTODON_CONTRACT_URL": sandbox.url, "MASTODON_CONTRACT_CA": str(sandbox.state.ca_file),
+    return {"MASTODON_CONTRACT_URL": mastodon_sandbox.url, "MASTODON_CONTRACT_CA": str(mastodon_sandbox.state.ca_file),
             "MASTODON_CONTRACT_TOKEN": pair[0].token, "MASTODON_CONTRACT_TOKEN_2": pair[1].token,
             "MASTODON_CONTRACT_STATE": str(tmp_path / "state"), "MASTODON_CONTRACT_REPORT": str(tmp_path / "report.json")}
 
@@ -85,12 +85,12 @@ def footprint(sandbox, leased) -> dict:
             "scheduled": api(sandbox, leased.token, "GET", "/api/v1/scheduled_statuses").json()}
 
 
-def test_the_suite_passes_against_the_sandbox_and_reports_what_it_verified(sandbox, state_dir, tmp_path):
+def test_the_suite_passes_against_the_sandbox_and_reports_what_it_verified(mastodon_sandbox, state_dir, tmp_path):
     report_file = tmp_path / "report.json"
-    out = contract("--name", sandbox.name, env={**state_dir, "MASTODON_CONTRACT_REPORT": str(report_file)}, cwd=tmp_path)
+    out = contract("--name", mastodon_sandbox.name, env={**state_dir, "MASTODON_CONTRACT_REPORT": str(report_file)}, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    version = requests.get(sandbox.url + "/api/v2/instance", verify=str(sandbox.state.ca_file), timeout=30).json()["version"]
-    assert f"server: {sandbox.url} (sandbox '{sandbox.name}'), Mastodon {version}" in out.stdout
+    version = requests.get(mastodon_sandbox.url + "/api/v2/instance", verify=str(mastodon_sandbox.state.ca_file), timeout=30).json()["version"]
+    assert f"server: {mastodon_sandbox.url} (sandbox '{mastodon_sandbox.name}'), Mastodon {version}" in out.stdout
     report = json.loads(report_file.read_text())
     assert len(report["endpoints"]) >= 40 and len(report["entities"]) >= 20 and report["bodies"] >= 80, report
     assert f"verified: {report['bodies']} bodies, {len(report['endpoints'])} endpoints" in out.stdout
@@ -99,11 +99,11 @@ def test_the_suite_passes_against_the_sandbox_and_reports_what_it_verified(sandb
         assert QUIRKS_4_6_5 <= set(report["quirks"]) and "xfailed" in out.stdout
 
 
-def test_a_remote_run_is_read_only_by_default(sandbox, pair, remote, state_dir, tmp_path):
-    before = [footprint(sandbox, leased) for leased in pair]
+def test_a_remote_run_is_read_only_by_default(mastodon_sandbox, pair, remote, state_dir, tmp_path):
+    before = [footprint(mastodon_sandbox, leased) for leased in pair]
     out = contract("--target", "remote", "-rs", env={**state_dir, **remote}, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    assert [footprint(sandbox, leased) for leased in pair] == before  # nothing written
+    assert [footprint(mastodon_sandbox, leased) for leased in pair] == before  # nothing written
     assert "writes off (read-only" in out.stdout
     # full-text search (Elasticsearch) is off in the sandbox: a capability skipped, not a failure
     report = json.loads((tmp_path / "report.json").read_text())
@@ -113,22 +113,22 @@ def test_a_remote_run_is_read_only_by_default(sandbox, pair, remote, state_dir, 
     assert not any(leased.token in out.stdout + out.stderr for leased in pair)
 
 
-def test_remote_writes_need_bot_accounts_and_leave_nothing_behind(sandbox, pair, remote, state_dir, tmp_path):
+def test_remote_writes_need_bot_accounts_and_leave_nothing_behind(mastodon_sandbox, pair, remote, state_dir, tmp_path):
     writes = {**state_dir, **remote, "MASTODON_CONTRACT_WRITES": "1"}
-    before = [footprint(sandbox, leased) for leased in pair]
-    set_bot(sandbox, pair[0].token, False)
+    before = [footprint(mastodon_sandbox, leased) for leased in pair]
+    set_bot(mastodon_sandbox, pair[0].token, False)
     refused = contract("--target", "remote", env=writes, cwd=tmp_path)
     assert refused.returncode != 0 and refused.stdout == ""
     assert len(refused.stderr.strip().splitlines()) == 1 and "is not a bot account" in refused.stderr
 
     for leased in pair:
-        set_bot(sandbox, leased.token, True)
+        set_bot(mastodon_sandbox, leased.token, True)
     out = contract("--target", "remote", env=writes, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["server"]["writes"] == "on" and {"update", "notification"} <= set(report["events"])
     assert report["cleanup"]["created"] >= 8 and report["cleanup"]["left"] == 0, report["cleanup"]
-    after = [settled_footprint(sandbox, leased, expected) for leased, expected in zip(pair, before)]
+    after = [settled_footprint(mastodon_sandbox, leased, expected) for leased, expected in zip(pair, before)]
     assert after == before  # every status, follow and scheduled status undone
     cleanup_file = tmp_path / "state" / "localhost.json"
     assert json.loads(cleanup_file.read_text())["entries"] == []
@@ -166,10 +166,10 @@ def impostor():
 
 
 @pytest.fixture(scope="module")
-def read_only_token(sandbox, pair) -> str:
+def read_only_token(mastodon_sandbox, pair) -> str:
     """A token of a bot account with the read scope only (the authorization-code flow, as a user gets one)."""
-    api(sandbox, pair[1].token, "PATCH", "/api/v1/accounts/update_credentials", data={"bot": "true"})
-    return Provisioner(sandbox).token(pair[1].username, flow="code", scopes="read", reuse=False)["access_token"]
+    api(mastodon_sandbox, pair[1].token, "PATCH", "/api/v1/accounts/update_credentials", data={"bot": "true"})
+    return Provisioner(mastodon_sandbox).token(pair[1].username, flow="code", scopes="read", reuse=False)["access_token"]
 
 
 BAD_TARGETS = {
@@ -184,9 +184,9 @@ BAD_TARGETS = {
 
 
 @pytest.mark.parametrize("case", list(BAD_TARGETS))
-def test_a_bad_remote_target_is_one_line(case, sandbox, impostor, read_only_token, state_dir, tmp_path):
+def test_a_bad_remote_target_is_one_line(case, mastodon_sandbox, impostor, read_only_token, state_dir, tmp_path):
     settings, says = BAD_TARGETS[case]
-    env = {"MASTODON_CONTRACT_TOKEN": "not-a-real-token", **settings(sandbox, impostor, read_only_token),
+    env = {"MASTODON_CONTRACT_TOKEN": "not-a-real-token", **settings(mastodon_sandbox, impostor, read_only_token),
            "MASTODON_CONTRACT_STATE": str(tmp_path / "state"), **state_dir}
     out = contract("--target", "remote", env=env, cwd=tmp_path)
     assert out.returncode != 0 and out.stdout == ""
@@ -195,11 +195,11 @@ def test_a_bad_remote_target_is_one_line(case, sandbox, impostor, read_only_toke
     assert not (tmp_path / "state").exists()
 
 
-def test_the_stand_in_is_refused_in_one_line(sandbox, tmp_path):
+def test_the_stand_in_is_refused_in_one_line(mastodon_sandbox, tmp_path):
     """Whatever state a stand-in sandbox is in, the suite does not run there."""
     fake = tmp_path / "states" / "fake-standin"
     fake.mkdir(parents=True)
-    config = json.loads(sandbox.state.config_file.read_text())
+    config = json.loads(mastodon_sandbox.state.config_file.read_text())
     (fake / "config.json").write_text(json.dumps({**config, "name": "fake-standin", "server": "standin", "source_dir": None}))
     out = contract("--name", "fake-standin", env={"SANDBOX_STATE_DIR": str(tmp_path / "states")}, cwd=tmp_path)
     assert out.returncode != 0 and out.stdout == ""

@@ -46,14 +46,14 @@ def fp(secret: str) -> str:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def provisioned(sandbox):
+def provisioned(mastodon_sandbox):
     """The shared sandbox (tests/conftest.py), provisioned: idempotent, normally `up` did it already."""
-    provision(sandbox)
+    provision(mastodon_sandbox)
 
 
 @pytest.fixture(scope="module")
-def prov(sandbox):
-    return Provisioner(sandbox)
+def prov(mastodon_sandbox):
+    return Provisioner(mastodon_sandbox)
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +77,8 @@ def web(prov, throwaway):
 
 # --- what `up` leaves behind -------------------------------------------------------------------
 
-def test_named_accounts_have_checked_default_tokens(sandbox, prov):
-    config = sandbox.config
+def test_named_accounts_have_checked_default_tokens(mastodon_sandbox, prov):
+    config = mastodon_sandbox.config
     for acct in config.accounts:
         rec = prov.creds.account(acct.username)
         assert rec and rec["password"] and rec["email"] == f"{acct.username}@{config.email_domain}"
@@ -89,15 +89,15 @@ def test_named_accounts_have_checked_default_tokens(sandbox, prov):
     assert "admin:read" in prov.token(admin.username)["scopes"]
 
 
-def test_provision_again_changes_nothing(sandbox):
-    state = sandbox.state
+def test_provision_again_changes_nothing(mastodon_sandbox):
+    state = mastodon_sandbox.state
     before = state.credentials_file.read_text()
-    provision(sandbox)
+    provision(mastodon_sandbox)
     assert state.credentials_file.read_text() == before
 
 
-def test_pool_has_bulk_tokens(sandbox, prov):
-    config = sandbox.config
+def test_pool_has_bulk_tokens(mastodon_sandbox, prov):
+    config = mastodon_sandbox.config
     pool = [n for n, r in prov.creds.accounts.items() if r.get("pool")]
     assert len(pool) >= config.pool_size
     for name in pool[:3]:
@@ -106,10 +106,10 @@ def test_pool_has_bulk_tokens(sandbox, prov):
         assert check_token(prov.http, tok["access_token"], name)["username"] == name
 
 
-def test_mastodon_py_uses_the_secret_files(sandbox, prov):
+def test_mastodon_py_uses_the_secret_files(mastodon_sandbox, prov):
     import mastodon  # a dependency of the package: never skipped
 
-    state = sandbox.state
+    state = mastodon_sandbox.state
     session = requests.Session()
     session.verify = str(state.ca_file)
     session.trust_env = False  # else REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE would override session.verify
@@ -117,8 +117,8 @@ def test_mastodon_py_uses_the_secret_files(sandbox, prov):
     assert api.account_verify_credentials()["username"] == "alice"
 
 
-def test_env_exports_hold_working_tokens(sandbox, prov):
-    state = sandbox.state
+def test_env_exports_hold_working_tokens(mastodon_sandbox, prov):
+    state = mastodon_sandbox.state
     env = env_exports(state)
     assert check_token(prov.http, env["MASTODON_ACCESS_TOKEN"], "alice")["username"] == "alice"
     assert check_token(prov.http, env["MASTODON_ADMIN_ACCESS_TOKEN"], "admin")
@@ -224,13 +224,13 @@ def test_reset_password_revokes_the_accounts_tokens(prov, throwaway):
     assert check_token(prov.http, new["access_token"], THROWAWAY)["username"] == THROWAWAY
 
 
-def test_mastodon_py_works_unchanged_with_the_exported_bundle(sandbox, monkeypatch):
+def test_mastodon_py_works_unchanged_with_the_exported_bundle(mastodon_sandbox, monkeypatch):
     # As a user would run it after `eval "$(mastodon-sandbox env)"`: the default version check on,
     # the CA from REQUESTS_CA_BUNDLE, the token from the .secret file.
     from mastodon import Mastodon
 
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(sandbox.state.bundle_file))
-    api = Mastodon(access_token=str(usercred_path(sandbox.state, "alice")))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(mastodon_sandbox.state.bundle_file))
+    api = Mastodon(access_token=str(usercred_path(mastodon_sandbox.state, "alice")))
     assert api.account_verify_credentials()["username"] == "alice"
-    assert api.instance()["domain"] == sandbox.config.domain  # v2 on Mastodon >= 4.0
+    assert api.instance()["domain"] == mastodon_sandbox.config.domain  # v2 on Mastodon >= 4.0
     assert api.verify_minimum_version("4.3.0")

@@ -19,8 +19,8 @@ NAME, PORT, SEED = "it-seed", 38451, 3
 
 
 @pytest.fixture(scope="module")
-def seeded(sandbox):
-    made = cli("up", "--name", NAME, "--port", str(PORT), *server_args(sandbox), "--version", sandbox.config.version,
+def seeded(mastodon_sandbox):
+    made = cli("up", "--name", NAME, "--port", str(PORT), *server_args(mastodon_sandbox), "--version", mastodon_sandbox.config.version,
                "--pool-size", "0", "--quiet")
     try:
         assert made.returncode == 0, made.stderr
@@ -137,14 +137,14 @@ def test_reset_returns_to_the_seeded_state_database_redis_and_files(seeded):
     assert cli("reset", "--name", NAME).returncode == 0  # leave the seeded state for the tests after this one
 
 
-def test_settle_waits_for_sidekiq_on_every_server(sandbox):
-    out = cli("settle", "--name", sandbox.config.name, "--timeout", "120")
+def test_settle_waits_for_sidekiq_on_every_server(mastodon_sandbox):
+    out = cli("settle", "--name", mastodon_sandbox.config.name, "--timeout", "120")
     assert out.returncode == 0 and out.stdout.startswith("settled: 0 enqueued, 0 busy, 0 due soon"), out.stdout + out.stderr
 
 
 @pytest.mark.standin_only
-def test_the_stand_in_refuses_seeding_in_one_line(sandbox):
-    out = cli("seed", "--name", sandbox.config.name)
+def test_the_stand_in_refuses_seeding_in_one_line(mastodon_sandbox):
+    out = cli("seed", "--name", mastodon_sandbox.config.name)
     assert out.returncode == 1 and out.stderr.strip().endswith("seeding needs real Mastodon (SANDBOX_SERVER=source or official)")
     assert len(out.stderr.strip().splitlines()) == 1
-    assert not (sandbox.state.dir / "seed.json").exists()
+    assert not (mastodon_sandbox.state.dir / "seed.json").exists()

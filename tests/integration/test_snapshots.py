@@ -8,7 +8,7 @@ import json
 import pytest
 
 from sandbox.handle import Sandbox
-from tests.conftest import cli
+from tests.conftest import cli, server_args
 
 pytestmark = pytest.mark.docker
 
@@ -101,3 +101,70 @@ def test_media_stored_after_a_snapshot_is_gone_after_restoring_it(snap):
     again = cli("snapshot", "restore", "media", "--name", NAME)
     assert again.returncode == 0 and "files put back" not in again.stdout, again.stdout
     print(f"\n[snapshots] {sb.config.server}: first restore {out.stdout.strip()}; nothing written since: {again.stdout.strip()}")
+
+
+def _upload_picture(sb: Sandbox, token: str) -> dict:
+    import time
+    from pathlib import Path
+
+    import requests
+
+    picture = Path(__file__).resolve().parents[2] / "fixtures" / "media" / "picture-stripes.png"
+    auth = {"Authorization": f"Bearer {token}"}
+    with picture.open("rb") as fh:
+        up = requests.post(sb.url + "/api/v2/media", headers=auth, files={"file": fh}, data={"description": "stripes"},
+                           verify=str(sb.state.ca_file), timeout=60)
+    assert up.status_code in (200, 202), up.text
+    media = up.json()
+    deadline = time.monotonic() + 60
+    while not media.get("url"):
+        assert time.monotonic() < deadline, "the upload was not processed within 60 s"
+        time.sleep(0.5)
+        media = sb.get(f"/api/v1/media/{media['id']}", headers=auth).json()
+    return media
+
+
+def test_an_exported_snapshot_imports_as_a_new_sandbox_with_its_accounts_tokens_and_files(snap, mastodon_sandbox, tmp_path):
+    """`snapshot export` writes one private file; `snapshot import` on a machine without the sandbox (here:
+    its port freed, its name not used) makes a sandbox from it whose accounts, tokens and media are those of
+    the snapshot. A sandbox under other secrets refuses the file, in one line and unchanged."""
+    import os
+    import stat
+
+    import requests
+
+    sb, imported = snap, "it-snap-imported"
+    alice = cli("token", "alice", "--name", NAME).stdout.strip()
+    media = _upload_picture(sb, alice) if sb.config.server != "standin" else None
+    assert cli("snapshot", "save", "demo", "--name", NAME).returncode == 0
+    file = tmp_path / "demo.snapshot.tar.gz"
+    out = cli("snapshot", "export", "demo", "--file", str(file), "--name", NAME, "--quiet")
+    assert out.returncode == 0, out.stderr
+    assert stat.S_IMODE(os.stat(file).st_mode) == 0o600 and "keep it private" in out.stdout
+    secret = (sb.state.dir / "secrets.env").read_text().split("SECRET_KEY_BASE=")[1].split()[0]
+    assert secret not in out.stdout + out.stderr
+    again = cli("snapshot", "export", "demo", "--file", str(file), "--name", NAME)
+    assert again.returncode == 1 and "exists: choose another file" in again.stderr
+
+    refused = cli("snapshot", "import", str(file), "--name", mastodon_sandbox.name)
+    assert refused.returncode == 1 and "made under other secrets" in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "demo" not in cli("snapshot", "list", "--name", mastodon_sandbox.name).stdout
+
+    sb.stack.run("stop", "proxy")  # the port the data's URLs carry, as on a machine where it is free
+    try:
+        out = cli("snapshot", "import", str(file), "--name", imported, *server_args(mastodon_sandbox)[4:], "--quiet")
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert f"made sandbox {imported!r} from it and restored it" in out.stdout
+        imp = Sandbox.open(imported)
+        assert imp.config.port == PORT and imp.state.ca_file.read_bytes() != sb.state.ca_file.read_bytes()
+        me = imp.get("/api/v1/accounts/verify_credentials", headers={"Authorization": f"Bearer {alice}"})
+        assert me.status_code == 200 and me.json()["username"] == "alice"
+        assert cli("token", "alice", "--name", imported).stdout.strip() == alice  # the credentials came along
+        if media:
+            assert requests.get(media["url"], verify=str(imp.state.ca_file), timeout=30).status_code == 200
+        assert [line.split()[0] for line in cli("snapshot", "list", "--name", imported).stdout.splitlines()] == ["demo"]
+        print(f"\n[snapshots] {sb.config.server}: export {file.stat().st_size / 1e6:.1f} MB; import: {out.stdout.strip()}")
+    finally:
+        cli("destroy", "--name", imported, "--yes")
+        sb.stack.run("start", "proxy")

@@ -28,10 +28,10 @@ def oldest_version(server: str) -> str:
     return min(table.values(), key=lambda r: r.key()).version
 
 
-def test_an_upgrade_keeps_data_tokens_and_settings(sandbox, make_sandbox):
+def test_an_upgrade_keeps_data_tokens_and_settings(mastodon_sandbox, make_sandbox):
     import mastodon
 
-    old, new = oldest_version(sandbox.config.server), sandbox.config.release
+    old, new = oldest_version(mastodon_sandbox.config.server), mastodon_sandbox.config.release
     made = make_sandbox(NAME, PORT, "--version", old, "--registrations", "open", "--pool-size", "1", provision=True)
     assert made.returncode == 0, made.stderr
     state = State(NAME)
@@ -46,7 +46,7 @@ def test_an_upgrade_keeps_data_tokens_and_settings(sandbox, make_sandbox):
     creds = Credentials.load(state)
     tokens = {u: creds.token(u, d["flow"], d["scopes"])["access_token"] for u, d in creds.data["defaults"].items()}
     app = creds.app("mastodon-sandbox")
-    real = sandbox.config.server != "standin"
+    real = mastodon_sandbox.config.server != "standin"
     if real:
         api = mastodon.Mastodon(access_token=tokens["alice"], api_base_url=base, session=session)
         status = api.status_post(TEXT)
@@ -59,7 +59,7 @@ def test_an_upgrade_keeps_data_tokens_and_settings(sandbox, make_sandbox):
 
     started = time.monotonic()
     upgraded = cli("up", "--name", NAME, "--version", new.series)
-    print(f"\n[upgrade] {sandbox.config.server} server: Mastodon {old} -> {new.version} in {time.monotonic() - started:.0f} s")
+    print(f"\n[upgrade] {mastodon_sandbox.config.server} server: Mastodon {old} -> {new.version} in {time.monotonic() - started:.0f} s")
     assert upgraded.returncode == 0, upgraded.stderr
     # The old code stops before the migrations run (upstream's upgrade without zero downtime).
     assert f"upgrading Mastodon {old} -> {new.version}: stopping web, streaming and Sidekiq" in upgraded.stderr

@@ -28,7 +28,7 @@ def run(argv: list[str], **kw) -> subprocess.CompletedProcess:
     return done
 
 
-def test_the_installed_wheel_serves_a_project_of_its_own(tmp_path, sandbox):
+def test_the_installed_wheel_serves_a_project_of_its_own(tmp_path, mastodon_sandbox):
     run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(ROOT)])
     [wheel] = (tmp_path / "dist").glob("mastodon_sandbox-*.whl")
     venv = tmp_path / "venv"
@@ -39,12 +39,12 @@ def test_the_installed_wheel_serves_a_project_of_its_own(tmp_path, sandbox):
     (project / "tests").mkdir(parents=True)
     (project / "tests" / "test_bot.py").write_text(PROJECT_TEST)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "PYTHON"))}
-    env["SANDBOX_STATE_DIR"] = str(sandbox.state.dir.parent)
+    env["SANDBOX_STATE_DIR"] = str(mastodon_sandbox.state.dir.parent)
 
     where = run([str(venv / "bin" / "python"), "-c", "import sandbox.config as c; print(c.compose_dir())"], cwd=project, env=env)
     assert Path(where.stdout.strip()).is_relative_to(venv) and (Path(where.stdout.strip()) / "base.yml").is_file()
-    status = run([str(venv / "bin" / "mastodon-sandbox"), "status", "--name", sandbox.config.name], cwd=project, env=env)
+    status = run([str(venv / "bin" / "mastodon-sandbox"), "status", "--name", mastodon_sandbox.config.name], cwd=project, env=env)
     assert "web" in status.stdout
-    tests = run([str(venv / "bin" / "pytest"), "-q", "-p", "no:cacheprovider", f"--mastodon-sandbox={sandbox.config.name}"],
+    tests = run([str(venv / "bin" / "pytest"), "-q", "-p", "no:cacheprovider", f"--mastodon-sandbox={mastodon_sandbox.config.name}"],
                 cwd=project, env=env)
     assert "1 passed" in tests.stdout

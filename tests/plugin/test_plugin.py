@@ -39,12 +39,12 @@ def test_settle(mastodon_settle):
 '''
 
 
-def test_fixtures_under_two_workers_lease_each_account_once(pytester, sandbox, monkeypatch):
+def test_fixtures_under_two_workers_lease_each_account_once(pytester, mastodon_sandbox, monkeypatch):
     log = pytester.path / "leases.log"
     monkeypatch.setenv("LEASE_LOG", str(log))
-    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
     pytester.makepyfile(test_bot=SUITE)
-    result = pytester.runpytest_subprocess("-n", "2", f"--mastodon-sandbox={sandbox.config.name}", "-q", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-n", "2", f"--mastodon-sandbox={mastodon_sandbox.config.name}", "-q", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=17)
     leased = log.read_text().split()
     assert len(leased) == 16
@@ -62,21 +62,21 @@ def test_my_bot_replies(mastodon_accounts, mastodon_client_for, mastodon_settle)
 
 
 @pytest.mark.needs_mastodon
-def test_the_readme_example_passes(pytester, sandbox, monkeypatch):
+def test_the_readme_example_passes(pytester, mastodon_sandbox, monkeypatch):
     import re
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     shown = re.search(r"```python\n(def test_my_bot_replies.*?)```", readme, re.DOTALL).group(1)
     assert [line.split("#")[0].rstrip() for line in shown.splitlines()] == README_EXAMPLE.strip().splitlines()
-    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
     pytester.makepyfile(test_example=README_EXAMPLE)
-    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={sandbox.config.name}", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={mastodon_sandbox.config.name}", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
 
-def test_a_sandbox_that_is_not_running_is_one_clear_error(pytester, sandbox, monkeypatch):
-    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
+def test_a_sandbox_that_is_not_running_is_one_clear_error(pytester, mastodon_sandbox, monkeypatch):
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
     pytester.makepyfile(test_x="def test_x(mastodon_sandbox):\n    pass\n")
     result = pytester.runpytest_subprocess("--mastodon-sandbox=no-such-sandbox", "-p", "no:cacheprovider")
     assert result.ret != 0
@@ -84,28 +84,28 @@ def test_a_sandbox_that_is_not_running_is_one_clear_error(pytester, sandbox, mon
     assert "Traceback" not in result.stdout.str()
 
 
-def test_a_project_with_its_own_sandbox_module_keeps_both(pytester, sandbox, monkeypatch):
+def test_a_project_with_its_own_sandbox_module_keeps_both(pytester, mastodon_sandbox, monkeypatch):
     """A user's top-level `sandbox` module comes first on sys.path under pytest; the plugin loads as
     `mastodon_sandbox` and neither hides it nor is hidden by it."""
-    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
-    pytester.makepyfile(sandbox="WHO = 'the project'\n")
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
+    pytester.makepyfile(mastodon_sandbox="WHO = 'the project'\n")
     pytester.makepyfile(test_own="import sandbox\n\n\ndef test_own(mastodon_sandbox):\n"
                                  "    assert sandbox.WHO == 'the project'\n"
                                  "    assert mastodon_sandbox.get('/health').status_code == 200\n")
-    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={sandbox.config.name}", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={mastodon_sandbox.config.name}", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
 
-def test_the_state_folder_is_the_projects(pytester, sandbox, monkeypatch):
+def test_the_state_folder_is_the_projects(pytester, mastodon_sandbox, monkeypatch):
     """Without SANDBOX_STATE_DIR the plugin looks for sandboxes in .sandbox at pytest's root path (where
     `mastodon-sandbox up` run in the project put them), not in the directory pytest was started from."""
     monkeypatch.delenv("SANDBOX_STATE_DIR", raising=False)
     (pytester.path / "tests").mkdir()
     (pytester.path / "pytest.ini").write_text("[pytest]\n")
-    (pytester.path / ".sandbox").symlink_to(sandbox.state.dir.parent)
+    (pytester.path / ".sandbox").symlink_to(mastodon_sandbox.state.dir.parent)
     (pytester.path / "tests" / "test_root.py").write_text("def test_root(mastodon_sandbox):\n    assert mastodon_sandbox.get('/health').ok\n")
     monkeypatch.chdir(pytester.path / "tests")
-    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={sandbox.config.name}", "-p", "no:cacheprovider", "test_root.py")
+    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={mastodon_sandbox.config.name}", "-p", "no:cacheprovider", "test_root.py")
     result.assert_outcomes(passed=1)
 
 
@@ -130,14 +130,14 @@ def test_starts_from_the_snapshot_again(mastodon_sandbox):
 
 
 @pytest.mark.harness_only  # its second sandbox is a stand-in whatever the shared one runs
-def test_cold_mode_brings_up_a_sandbox_of_its_own_and_restores_snapshots_for_marked_tests(pytester, sandbox, monkeypatch):
+def test_cold_mode_brings_up_a_sandbox_of_its_own_and_restores_snapshots_for_marked_tests(pytester, mastodon_sandbox, monkeypatch):
     """Cold mode: the first use brings the sandbox up (a stand-in, fast) under the host lock; tests marked
     mastodon_snapshot start from that snapshot, each one, whatever the one before wrote."""
     import subprocess
     import sys
 
     name, port = "plugin-cold", 38471
-    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
     monkeypatch.setenv("SANDBOX_SERVER", "standin")
     monkeypatch.setenv("SANDBOX_PORT", str(port))
     cli = [sys.executable, "-m", "sandbox.cli"]
@@ -156,11 +156,11 @@ def test_cold_mode_brings_up_a_sandbox_of_its_own_and_restores_snapshots_for_mar
         subprocess.run([*cli, "destroy", "--name", name, "--yes"], capture_output=True, timeout=300)
 
 
-def test_a_warm_run_does_not_restore_unless_asked(pytester, sandbox, monkeypatch):
-    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
+def test_a_warm_run_does_not_restore_unless_asked(pytester, mastodon_sandbox, monkeypatch):
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
     pytester.makepyfile(test_x="import pytest\n\n@pytest.mark.mastodon_snapshot('seeded')\n"
                                "def test_x(mastodon_sandbox):\n    pass\n")
-    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={sandbox.config.name}", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={mastodon_sandbox.config.name}", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*asks for snapshot 'seeded', which would change sandbox*--mastodon-sandbox-restore*"])
 
@@ -177,20 +177,20 @@ def test_lease(mastodon_account, i):
 
 
 @pytest.mark.harness_only
-def test_stress_two_workers_hundreds_of_leases_no_double_lease(pytester, sandbox, monkeypatch):
+def test_stress_two_workers_hundreds_of_leases_no_double_lease(pytester, mastodon_sandbox, monkeypatch):
     """A few hundred tests on two workers lease an account each: every account once, one stack (no second
     `up`), the pool grown in bulk (two Rails runs, not thirty)."""
     log = pytester.path / "leases.log"
     monkeypatch.setenv("LEASE_LOG", str(log))
-    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
-    containers_before = {c["name"]: c["id"] for c in _containers(sandbox)}
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
+    containers_before = {c["name"]: c["id"] for c in _containers(mastodon_sandbox)}
     pytester.makepyfile(test_stress=STRESS_SUITE)
-    result = pytester.runpytest_subprocess("-n", "2", f"--mastodon-sandbox={sandbox.config.name}", "--mastodon-pool-refill=120",
+    result = pytester.runpytest_subprocess("-n", "2", f"--mastodon-sandbox={mastodon_sandbox.config.name}", "--mastodon-pool-refill=120",
                                            "-q", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=240)
     leased = log.read_text().split()
     assert len(leased) == 240 and len(set(leased)) == 240, collections.Counter(leased).most_common(3)
-    assert {c["name"]: c["id"] for c in _containers(sandbox)} == containers_before  # the same stack throughout
+    assert {c["name"]: c["id"] for c in _containers(mastodon_sandbox)} == containers_before  # the same stack throughout
 
 
 def _containers(sandbox) -> list[dict]:
@@ -220,22 +220,22 @@ def test_sandbox_only(mastodon_target):
 
 
 @pytest.mark.needs_mastodon  # the remote target must be Mastodon: the stand-in is refused
-def test_the_remote_target_and_both(pytester, sandbox, monkeypatch):
+def test_the_remote_target_and_both(pytester, mastodon_sandbox, monkeypatch):
     """--mastodon-target=remote points the client fixtures at a remote instance (here the sandbox as if it were
     one, through a leased account's token): read-only unless allowed, tests marked for the sandbox only are
     deselected; `both` runs each test once per target its marker allows."""
-    from sandbox.testing.leases import lease
+    from mastodon_sandbox.testing.leases import lease
 
-    [mine] = lease(sandbox, 1, holder="remote-target test")
+    [mine] = lease(mastodon_sandbox, 1, holder="remote-target test")
     log = pytester.path / "targets.log"
-    monkeypatch.setenv("SANDBOX_STATE_DIR", str(sandbox.state.dir.parent))
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
     monkeypatch.setenv("TARGET_LOG", str(log))
-    monkeypatch.setenv("MASTODON_CONTRACT_URL", sandbox.url)
+    monkeypatch.setenv("MASTODON_CONTRACT_URL", mastodon_sandbox.url)
     monkeypatch.setenv("MASTODON_CONTRACT_TOKEN", mine.token)
-    monkeypatch.setenv("MASTODON_CONTRACT_CA", str(sandbox.state.ca_file))
+    monkeypatch.setenv("MASTODON_CONTRACT_CA", str(mastodon_sandbox.state.ca_file))
     monkeypatch.delenv("MASTODON_CONTRACT_WRITES", raising=False)
     pytester.makepyfile(test_targets=TARGET_SUITE)
-    common = (f"--mastodon-sandbox={sandbox.config.name}", "-p", "no:cacheprovider", "-rs")
+    common = (f"--mastodon-sandbox={mastodon_sandbox.config.name}", "-p", "no:cacheprovider", "-rs")
 
     remote = pytester.runpytest_subprocess("--mastodon-target=remote", *common)
     remote.assert_outcomes(passed=1, skipped=1, deselected=1)

@@ -31,8 +31,8 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def http(sandbox):
-    return _client(sandbox)
+def http(mastodon_sandbox):
+    return _client(mastodon_sandbox)
 
 
 def check(flow: str, label: str, resp, compare_json: bool = True) -> None:
@@ -192,21 +192,21 @@ def test_f5_write_only_client_token(http, app):
 # ---------------------------------------------------------------- f4: sign-in and the authorization code flow
 
 @pytest.fixture(scope="module")
-def user(sandbox):
+def user(mastodon_sandbox):
     """A throwaway confirmed, approved account (never alice/bob/admin), deleted afterwards."""
     name = f"fid{secrets.token_hex(4)}"
-    email = f"{name}@{sandbox.config.email_domain}"
-    p = sandbox.stack.exec("web", ["tootctl", "accounts", "create", name, "--email", email, "--confirmed",
+    email = f"{name}@{mastodon_sandbox.config.email_domain}"
+    p = mastodon_sandbox.stack.exec("web", ["tootctl", "accounts", "create", name, "--email", email, "--confirmed",
                                    "--approve"])
     m = re.search(r"^New password: (\S+)\s*$", p.stdout, re.MULTILINE)
     assert p.returncode == 0 and m, p.stdout + p.stderr
     yield SimpleNamespace(name=name, email=email, password=m.group(1))
-    sandbox.stack.exec("web", ["tootctl", "accounts", "delete", name])
+    mastodon_sandbox.stack.exec("web", ["tootctl", "accounts", "delete", name])
 
 
 @pytest.fixture(scope="module")
-def f4(sandbox, app, user):
-    return replay_f4(sandbox, app, user)
+def f4(mastodon_sandbox, app, user):
+    return replay_f4(mastodon_sandbox, app, user)
 
 
 F4_LABELS = [r["label"] for r in exchanges(F4) if not r["label"].startswith("bob: ") or "sign_in" not in r["label"]]
@@ -246,9 +246,9 @@ def _set_cookies(headers) -> dict:
     return out
 
 
-def test_f4_sign_in_redirects_with_secure_session_cookies(sandbox, f4):
+def test_f4_sign_in_redirects_with_secure_session_cookies(mastodon_sandbox, f4):
     ref, resp = exchange(F4, "alice: POST sign_in")["response"], f4.got[F4, "alice: POST sign_in"]
-    want_location = ref["headers"]["location"].replace(_ref_base(ref["headers"]["location"]), sandbox.url)
+    want_location = ref["headers"]["location"].replace(_ref_base(ref["headers"]["location"]), mastodon_sandbox.url)
     assert resp.headers.get("Location") == want_location
     want, got = _set_cookies(ref["headers"]), _set_cookies(resp.raw.headers)
     assert set(got) == set(want)
@@ -289,10 +289,10 @@ def _location_pattern(ref_location: str, base: str) -> re.Pattern:
 
 @pytest.mark.parametrize("label", ["alice: POST authorize (approve)", "alice: GET authorize again (token exists)",
                                    "bob: POST authorize (approve)", "bob: GET authorize again (token exists)"])
-def test_f4_code_redirects(sandbox, f4, label):
+def test_f4_code_redirects(mastodon_sandbox, f4, label):
     """…/oauth/authorize/native?code=… out of band; http://127.0.0.1:8765/cb?code=…&state=… on loopback."""
     ref_location = exchange(F4, label)["response"]["headers"]["location"]
-    assert _location_pattern(ref_location, sandbox.url).fullmatch(f4.got[F4, label].headers.get("Location", ""))
+    assert _location_pattern(ref_location, mastodon_sandbox.url).fullmatch(f4.got[F4, label].headers.get("Location", ""))
 
 
 def test_f4_native_code_page(f4):
@@ -342,13 +342,13 @@ def test_f5_verify_credentials_is_the_user(f4):
     assert f4.got[F5, "verify_credentials"].json()["username"] == f4.user.name
 
 
-def test_sign_in_with_a_wrong_csrf_token(sandbox, user):
+def test_sign_in_with_a_wrong_csrf_token(mastodon_sandbox, user):
     """No recording: ApplicationController has `protect_from_forgery with: :exception` and
     `rescue_from ActionController::InvalidAuthenticityToken, with: :unprocessable_entity`, which renders
     errors/422 in the `error` layout (h1 "Security verification failed. Are you blocking cookies?") with status
     422 for an HTML request; nobody is signed in, even with the right password. The request asks for HTML as a
     browser does: Rails renders for the request's format (real v4.6.5 answers `*/*` to `Accept: */*`)."""
-    go = _client(sandbox)
+    go = _client(mastodon_sandbox)
     page = go("GET", "/auth/sign_in")
     body = {**_sign_in_body(page.text, user.email, user.password), "authenticity_token": "not-the-token"}
     resp = go("POST", "/auth/sign_in", data=body, headers={"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"})

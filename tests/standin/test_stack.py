@@ -22,9 +22,9 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def web(sandbox):
+def web(mastodon_sandbox):
     """Runs a command in the web container (as `docker exec -i WEB …`)."""
-    return lambda *argv, stdin=None: sandbox.stack.exec("web", list(argv), input=stdin)
+    return lambda *argv, stdin=None: mastodon_sandbox.stack.exec("web", list(argv), input=stdin)
 
 
 
@@ -157,18 +157,18 @@ def _web_address(sandbox) -> str:
     return next(n["IPAddress"] for name, n in networks.items() if name.endswith("_external"))  # the host can reach it
 
 
-def test_plain_http_is_redirected_to_https(sandbox):
+def test_plain_http_is_redirected_to_https(mastodon_sandbox):
     """ActionDispatch::SSL (config.force_ssl, config/environments/production.rb): GET gets 301 (recorded in f1),
     other methods 308, the method kept (ActionDispatch::SSL#redirection_status with load_defaults 8.1's
     ssl_default_redirect_status; config/application.rb). /health stays plain (f1)."""
     import requests
 
-    base = f"http://{_web_address(sandbox)}:3000"
-    host = {"Host": sandbox.config.domain}
+    base = f"http://{_web_address(mastodon_sandbox)}:3000"
+    host = {"Host": mastodon_sandbox.config.domain}
     ref = recorded("plain http", "f1-health-https.jsonl")
     got = requests.get(f"{base}/about", headers=host, allow_redirects=False, timeout=30)
-    assert (got.status_code, got.headers["Location"]) == (ref["response"]["status"], f"https://{sandbox.config.domain}/about")
+    assert (got.status_code, got.headers["Location"]) == (ref["response"]["status"], f"https://{mastodon_sandbox.config.domain}/about")
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         got = requests.request(method, f"{base}/api/v1/apps?x=1", headers=host, allow_redirects=False, timeout=30)
-        assert (got.status_code, got.headers["Location"]) == (308, f"https://{sandbox.config.domain}/api/v1/apps?x=1"), method
+        assert (got.status_code, got.headers["Location"]) == (308, f"https://{mastodon_sandbox.config.domain}/api/v1/apps?x=1"), method
     assert requests.get(f"{base}/health", headers=host, timeout=30).status_code == 200

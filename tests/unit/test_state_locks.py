@@ -52,3 +52,49 @@ def test_a_reader_waits_while_the_exclusive_side_is_held(tmp_path):
         events.append("test starts")
     t.join(5)
     assert events == ["restore done", "test starts"]
+
+
+def test_a_lock_handed_to_a_background_process_is_held_until_that_process_ends(tmp_path):
+    """What a restore relies on when it leaves the spare database copy to a background process
+    (sandbox/data/spare.py): the next holder of the lock waits for that process, not for the restore."""
+    import subprocess
+    import sys
+
+    state = State("t", root=tmp_path)
+    with state.lock("snapshots") as held:
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.8)"], pass_fds=(held.fileno(),))
+    handed_over = time.monotonic()
+    with state.lock("snapshots"):
+        waited = time.monotonic() - handed_over
+        assert child.poll() is not None  # the child had ended before the lock came free
+    assert waited > 0.5
+    child.wait()
+
+    with state.lock("snapshots"):  # and without a child, leaving the block frees it at once
+        pass
+    started = time.monotonic()
+    with state.lock("snapshots"):
+        assert time.monotonic() - started < 0.5
+
+
+def test_the_exclusive_side_is_lent_to_the_processes_its_holder_starts(tmp_path):
+    """A `mastodon_exclusive` test may run `mastodon-sandbox reset` or an inner pytest run that restores:
+    they take the lock their parent holds without waiting for it; an unrelated process still waits."""
+    import os
+    import subprocess
+    import sys
+
+    take = ("import sys, time; from sandbox.state import State; s = time.monotonic()\n"
+            f"with State('t', root=__import__('pathlib').Path({str(tmp_path)!r})).rwlock('in-use', shared=False):\n"
+            "    print(round(time.monotonic() - s, 2))")
+    state = State("t", root=tmp_path)
+    with state.rwlock("in-use", shared=False):
+        child = subprocess.run([sys.executable, "-c", take], capture_output=True, text=True, timeout=20)
+        assert child.returncode == 0, child.stderr
+        assert float(child.stdout) < 0.5  # lent: no wait
+        env = {k: v for k, v in os.environ.items() if k != "SANDBOX_HELD_LOCKS"}
+        stranger = subprocess.Popen([sys.executable, "-c", take], env=env, stdout=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        assert stranger.poll() is None  # waits for the holder
+    assert stranger.wait(20) == 0
+    assert "SANDBOX_HELD_LOCKS" not in os.environ  # lent only while held

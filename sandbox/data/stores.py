@@ -1,0 +1,290 @@
+"""The three stores a snapshot holds — PostgreSQL, Redis and file volumes — and the few operations on each.
+
+Every operation runs inside a container given as a Docker SDK container object (a sandbox's service, or a
+throwaway container in tests/containers/), with argv taken from the server-command list, so the same code
+copies and swaps a sandbox's data and is tested on its own against real PostgreSQL, Redis and SeaweedFS.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tarfile
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+import docker.errors
+
+from .. import server_commands
+from ..docker_env import docker_client
+from ..errors import SandboxError
+
+
+def run(container, argv: list[str]) -> tuple[int, str, str]:
+    """argv in the container, through the engine's API (the Compose CLI costs half a second per call)."""
+    code, (out, err) = container.exec_run(argv, demux=True)
+    return code, (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace")
+
+
+def put_file(container, path: str, source: BinaryIO | bytes) -> None:
+    """A file into the container at `path` (its folder must exist), from bytes or a whole open file."""
+    if not isinstance(source, bytes) and source.seekable():
+        source.seek(0)
+    data = source if isinstance(source, bytes) else source.read()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(Path(path).name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    if not container.put_archive(str(Path(path).parent), buf.getvalue()):
+        raise SandboxError(f"could not copy {Path(path).name} into {container.name}")
+
+
+def get_file(container, path: str, dest: BinaryIO) -> None:
+    """A file out of the container into an open file."""
+    stream, _ = container.get_archive(path)
+    buf = io.BytesIO(b"".join(stream))
+    with tarfile.open(fileobj=buf) as tar:
+        member = tar.next()
+        if member is None or not member.isfile():
+            raise SandboxError(f"{path} in {container.name} is not a file")
+        src = tar.extractfile(member)
+        while chunk := src.read(1 << 20):
+            dest.write(chunk)
+
+
+class Postgres:
+    """PostgreSQL as its superuser. Copies use CREATE DATABASE ... TEMPLATE, a file-level copy (under a
+    second at a seeded sandbox's size), which needs the template without connections."""
+
+    def __init__(self, container):
+        self.container = container
+
+    def sql(self, *statements: str) -> str:
+        code, out, err = run(self.container, server_commands.psql_admin(list(statements))[1])
+        if code != 0:
+            lines = [x for x in (err or out).splitlines() if x.strip()]
+            raise SandboxError(f"PostgreSQL refused: {lines[-1][:200] if lines else f'exit code {code}'}")
+        return out
+
+    def databases(self) -> set[str]:
+        rows = self.sql("SELECT datname FROM pg_database").splitlines()[2:]  # under the header and its rule
+        return {r.strip() for r in rows if r.strip() and not re.fullmatch(r"\(\d+ rows?\)", r.strip())}
+
+    @staticmethod
+    def _end_connections(db: str) -> str:
+        return f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+
+    def copy(self, source: str, target: str) -> None:
+        """`target` becomes a copy of `source` (replacing any `target`); `source` refuses connections
+        meanwhile, and those it had are ended (their clients reconnect afterwards)."""
+        try:
+            self.sql(f"ALTER DATABASE {source} ALLOW_CONNECTIONS false", self._end_connections(source),
+                     f"DROP DATABASE IF EXISTS {target}", f"CREATE DATABASE {target} TEMPLATE {source}")
+        finally:
+            self.sql(f"ALTER DATABASE {source} ALLOW_CONNECTIONS true")
+
+    @staticmethod
+    def spare_of(source: str) -> str:
+        return f"{source}__spare"
+
+    def has_spare(self, source: str) -> bool:
+        return self.spare_of(source) in self.databases()
+
+    def replace(self, live: str, source: str, use_spare: bool) -> str:
+        """`live` becomes a copy of `source`, all or nothing, and the old live database is renamed aside
+        (returned: `make_spare` drops it). With `use_spare` (see `has_spare`) the spare copy of `source` is
+        renamed into place (milliseconds); otherwise the copy is made now (a second or two: the template is
+        copied and synced to disk). A failure midway puts the old database back under its name."""
+        old = f"{live}__old_{time.time_ns()}"
+        take = [f"ALTER DATABASE {self.spare_of(source)} RENAME TO {live}"] if use_spare else \
+            [f"CREATE DATABASE {live} TEMPLATE {source}"]
+        try:
+            self.sql(f"ALTER DATABASE {live} ALLOW_CONNECTIONS false", self._end_connections(live),
+                     f"ALTER DATABASE {live} RENAME TO {old}", *take)
+        except SandboxError:
+            self._recover(live, old)
+            raise
+        return old
+
+    def make_spare(self, source: str, drop: str | None = None) -> None:
+        """A spare copy of `source` for the next `replace` (and `drop`, an old database, gone): slow work
+        that a restore leaves to a background process (sandbox/data/spare.py)."""
+        spare = self.spare_of(source)
+        # old databases a failed earlier run left behind go too
+        olds = [d for d in self.databases() if drop and d.startswith(drop.rsplit("__old_", 1)[0] + "__old_")]
+        self.sql(*(f"DROP DATABASE IF EXISTS {d}" for d in olds), f"DROP DATABASE IF EXISTS {spare}",
+                 f"CREATE DATABASE {spare} TEMPLATE {source}")
+
+    def _recover(self, live: str, old: str) -> None:
+        if live not in self.databases() and old in self.databases():
+            self.sql(f"ALTER DATABASE {old} RENAME TO {live}")
+        self.sql(f"ALTER DATABASE {live} ALLOW_CONNECTIONS true")
+
+    def drop(self, name: str) -> None:
+        """Database `name` and its spare copy, if any."""
+        self.sql(f"DROP DATABASE IF EXISTS {name}", f"DROP DATABASE IF EXISTS {self.spare_of(name)}")
+
+    def dump(self, name: str, dest: BinaryIO) -> None:
+        """Database `name` in pg_dump's custom format (compressed), written to `dest`."""
+        path = f"/tmp/{name}.pgdump"
+        code, out, err = run(self.container, server_commands.pg_dump(name, path)[1])
+        try:
+            if code != 0:
+                raise SandboxError(f"pg_dump of {name} failed: {(err or out).strip().splitlines()[-1][:200]}")
+            get_file(self.container, path, dest)
+        finally:
+            run(self.container, ["rm", "-f", path])
+
+    def load(self, name: str, source: BinaryIO) -> None:
+        """A new database `name` from a dump made by `dump` (refused if `name` exists)."""
+        if name in self.databases():
+            raise SandboxError(f"the database {name} exists already")
+        path = f"/tmp/{name}.pgdump"
+        put_file(self.container, path, source)
+        try:
+            self.sql(f"CREATE DATABASE {name}")
+            code, out, err = run(self.container, server_commands.pg_restore(name, path)[1])
+            if code != 0:
+                self.drop(name)
+                raise SandboxError(f"pg_restore into {name} failed: {(err or out).strip().splitlines()[-1][:200]}")
+        finally:
+            run(self.container, ["rm", "-f", path])
+
+
+class Redis:
+    """Redis' logical databases: Mastodon uses 0 (feeds, caches, rate limits, Sidekiq); copies go into
+    spare ones with every key's TTL (COPY keeps it), and a restore SWAPDBs a fresh copy with 0 —
+    atomically, so Puma, Sidekiq and streaming see the whole old or the whole new state."""
+
+    COPY_LUA = """
+local src, dst = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('SELECT', dst); redis.call('FLUSHDB'); redis.call('SELECT', src)
+local n = 0
+for _, k in ipairs(redis.call('KEYS', '*')) do redis.call('COPY', k, k, 'DB', dst, 'REPLACE'); n = n + 1 end
+return n
+"""
+    SWAP_IN_LUA = """
+local snap, live, scratch = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('SELECT', scratch); redis.call('FLUSHDB'); redis.call('SELECT', snap)
+for _, k in ipairs(redis.call('KEYS', '*')) do redis.call('COPY', k, k, 'DB', scratch, 'REPLACE') end
+redis.call('SWAPDB', live, scratch); redis.call('SELECT', scratch); redis.call('FLUSHDB')
+return 'OK'
+"""
+    FLUSH_LUA = "redis.call('SELECT', tonumber(ARGV[1])); redis.call('FLUSHDB'); return 'OK'"
+    # DUMP's payloads are binary and redis-cli prints text: hex them in the script, one value per line.
+    DUMP_LUA = """
+local function hex(s) return (s:gsub('.', function(c) return string.format('%02x', string.byte(c)) end)) end
+redis.call('SELECT', tonumber(ARGV[1]))
+local out = {}
+for _, k in ipairs(redis.call('KEYS', '*')) do
+  local ttl = redis.call('PTTL', k)
+  out[#out + 1] = hex(k); out[#out + 1] = tostring(ttl < 0 and 0 or ttl); out[#out + 1] = hex(redis.call('DUMP', k))
+end
+return out
+"""
+
+    def __init__(self, container):
+        self.container = container
+
+    def eval(self, lua: str, *args: str) -> str:
+        code, out, err = run(self.container, server_commands.redis_eval(lua, list(args))[1])
+        if code != 0 or out.startswith("ERR") or "\nERR" in out[:300]:
+            raise SandboxError(f"Redis refused: {(err or out).strip()[:200]}")
+        return out.strip()
+
+    def copy_db(self, source: int, target: int) -> int:
+        """Every key of `source` into `target` (emptied first); returns how many."""
+        return int(self.eval(self.COPY_LUA, str(source), str(target)) or 0)
+
+    def swap_in(self, snapshot: int, live: int, scratch: int) -> None:
+        """`live` becomes a copy of `snapshot` in one atomic step; `snapshot` is kept."""
+        self.eval(self.SWAP_IN_LUA, str(snapshot), str(live), str(scratch))
+
+    def flush(self, db: int) -> None:
+        self.eval(self.FLUSH_LUA, str(db))
+
+    def dump(self, db: int) -> bytes:
+        """Database `db` as Redis' own protocol: one RESTORE ... REPLACE per key, for `load`."""
+        lines = [x for x in self.eval(self.DUMP_LUA, str(db)).split("\n") if x]
+        out = io.BytesIO()
+        for i in range(0, len(lines), 3):
+            key, ttl, payload = bytes.fromhex(lines[i]), lines[i + 1].encode(), bytes.fromhex(lines[i + 2])
+            parts = [b"RESTORE", key, ttl, payload, b"REPLACE"]
+            out.write(b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
+        return out.getvalue()
+
+    def load(self, db: int, resp: bytes) -> int:
+        """Database `db` emptied, then filled from `dump`'s output; returns how many keys came in."""
+        self.flush(db)
+        if not resp:
+            return 0
+        path = "/tmp/sandbox-load.resp"
+        put_file(self.container, path, resp)
+        try:
+            code, out, err = run(self.container, server_commands.redis_pipe(db, path)[1])
+        finally:
+            run(self.container, ["rm", "-f", path])
+        # redis-cli --pipe ends with "errors: N, replies: M"
+        if code != 0 or "errors: 0," not in out:
+            raise SandboxError(f"Redis did not take the keys: {(err or out).strip().splitlines()[-1][:200]}")
+        return int(out.rsplit("replies: ", 1)[-1].strip() or 0)
+
+
+# Paths and sizes, not times: SeaweedFS rewrites its filer's LevelDB files (same names and sizes, new times)
+# each time it starts, so times would make every restore restart S3. Objects written or deleted change
+# sizes (SeaweedFS appends to its volume files; the filer's log grows).
+LISTING = "cd /data && find . -printf '%p %s\\n' | sort | sha256sum"
+
+
+def run_helper(image: str, script: str, volumes: dict[str, str], labels: dict[str, str]) -> str:
+    """A shell script in a throwaway container of `image` (any with sh and cp) with named volumes mounted
+    (created, with `labels`, when missing); returns what it printed."""
+    client = docker_client()
+    for vol in volumes:
+        try:
+            client.volumes.get(vol)
+        except docker.errors.NotFound:
+            client.volumes.create(vol, labels=labels)
+    out = client.containers.run(image, ["sh", "-c", script], remove=True, entrypoint=[], user="0", labels=labels,
+                                volumes={v: {"bind": path, "mode": "rw"} for v, path in volumes.items()})
+    return out.decode() if isinstance(out, bytes) else str(out)
+
+
+def copy_volume(image: str, source: str, target: str, labels: dict[str, str]) -> str:
+    """Volume `target` becomes a copy of `source` (ownership and modes kept); returns the copy's listing.
+    The service writing `source` must be paused or stopped."""
+    return run_helper(image, f"rm -rf /dst/* /dst/.[!.]* 2>/dev/null; cp -a /src/. /dst/ && {LISTING.replace('/data', '/dst')}",
+                      {source: "/src", target: "/dst"}, labels).split()[0]
+
+
+def volume_listing(image: str, volume: str, labels: dict[str, str]) -> str:
+    return run_helper(image, LISTING, {volume: "/data"}, labels).split()[0]
+
+
+def export_volume(image: str, volume: str, dest: BinaryIO, labels: dict[str, str]) -> None:
+    """A volume's files as a tar archive written to `dest` (through a stopped helper: no process runs)."""
+    client = docker_client()
+    helper = client.containers.create(image, ["true"], entrypoint=[], labels=labels,
+                                      volumes={volume: {"bind": "/data", "mode": "ro"}})
+    try:
+        stream, _ = helper.get_archive("/data/.")
+        for chunk in stream:
+            dest.write(chunk)
+    finally:
+        helper.remove(force=True)
+
+
+def import_volume(image: str, volume: str, source: BinaryIO, labels: dict[str, str]) -> None:
+    """Volume `volume` (created when missing, emptied otherwise) filled from `export_volume`'s archive."""
+    run_helper(image, "rm -rf /data/* /data/.[!.]* 2>/dev/null; true", {volume: "/data"}, labels)
+    client = docker_client()
+    helper = client.containers.create(image, ["true"], entrypoint=[], labels=labels,
+                                      volumes={volume: {"bind": "/data", "mode": "rw"}})
+    try:
+        source.seek(0)
+        if not helper.put_archive("/data", source.read()):
+            raise SandboxError(f"could not fill the volume {volume}")
+    finally:
+        helper.remove(force=True)

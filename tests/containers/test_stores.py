@@ -1,0 +1,245 @@
+"""The snapshot primitives (sandbox/data/stores.py) on their own, against throwaway PostgreSQL, Redis and
+SeaweedFS containers of the images the shared sandbox runs (testcontainers): database copy and swap, Redis
+copy and SWAPDB, dump and load for export, and a copy of the S3 service's volume that brings objects back."""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+
+import pytest
+import requests
+
+from sandbox.data import stores
+from sandbox.errors import SandboxError
+
+# Nothing here depends on the server: run once, in the stand-in's pass (harness_only, tests/conftest.py).
+pytestmark = [pytest.mark.docker, pytest.mark.harness_only]
+
+# The tests remove what they start; Ryuk (an image from a registry) is not needed to clean up after them.
+tc_config = pytest.importorskip("testcontainers.core.config").testcontainers_config
+tc_config.ryuk_disabled = True
+from testcontainers.core.container import DockerContainer  # noqa: E402
+
+LABELS = {"mastodon-sandbox.test": "stores"}
+
+
+@pytest.fixture(scope="module")
+def images(mastodon_sandbox) -> dict[str, str]:
+    services = mastodon_sandbox.stack.config_json()["services"]
+    return {name: services[name]["image"] for name in ("db", "redis", "s3")}
+
+
+def _until(check, what: str, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{what} did not come up within {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def pg(images):
+    with DockerContainer(images["db"]).with_env("POSTGRES_HOST_AUTH_METHOD", "trust") as c:
+        inner = c.get_wrapped_container()
+        # TCP, not the socket: the entrypoint's first, initialising server listens on the socket only
+        _until(lambda: stores.run(inner, ["pg_isready", "-h", "127.0.0.1", "-U", "postgres"])[0] == 0, "PostgreSQL")
+        db = stores.Postgres(inner)
+        db.sql("CREATE DATABASE live")
+        yield db
+
+
+def _rows(db: stores.Postgres, database: str) -> list[str]:
+    code, out, err = stores.run(db.container, ["psql", "-X", "-qAt", "-U", "postgres", "-d", database, "-c", "SELECT v FROM t ORDER BY v"])
+    assert code == 0, err
+    return out.split()
+
+
+def _write(db: stores.Postgres, database: str, *statements: str) -> None:
+    argv = ["psql", "-X", "-q", "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1"]
+    for s in statements:
+        argv += ["-c", s]
+    code, _, err = stores.run(db.container, argv)
+    assert code == 0, err
+
+
+def test_a_database_copy_is_independent_and_replaces_the_live_one_all_or_nothing(pg):
+    _write(pg, "live", "DROP TABLE IF EXISTS t", "CREATE TABLE t (v text)", "INSERT INTO t VALUES ('before')")
+    pg.copy("live", "snap__a")
+    _write(pg, "live", "INSERT INTO t VALUES ('after')")
+    assert _rows(pg, "snap__a") == ["before"]
+    assert _rows(pg, "live") == ["after", "before"]
+
+    assert not pg.has_spare("snap__a")
+    old = pg.replace("live", "snap__a", use_spare=False)  # copied from the template now
+    assert _rows(pg, "live") == ["before"]
+    assert _rows(pg, "snap__a") == ["before"]  # the snapshot stays, for the next restore
+    assert old in pg.databases()  # the old live database, aside (closed) until make_spare drops it
+
+    pg.make_spare("snap__a", drop=old)
+    assert pg.has_spare("snap__a") and old not in pg.databases()
+    _write(pg, "live", "INSERT INTO t VALUES ('after again')")
+    old = pg.replace("live", "snap__a", use_spare=True)  # the spare renamed into place
+    assert _rows(pg, "live") == ["before"] and not pg.has_spare("snap__a")
+    _write(pg, "live", "INSERT INTO t VALUES ('writable')")  # open to connections
+    pg.make_spare("snap__a", drop=old)
+
+    # a swap from a snapshot that is not there fails midway and leaves the live database as it was
+    with pytest.raises(SandboxError, match="PostgreSQL refused"):
+        pg.replace("live", "snap__missing", use_spare=False)
+    assert _rows(pg, "live") == ["before", "writable"]
+    assert not [d for d in pg.databases() if "__old_" in d]
+    _write(pg, "live", "INSERT INTO t VALUES ('still writable')")  # and open to connections again
+
+    pg.drop("snap__a")  # the snapshot and its spare
+    assert not {"snap__a", "snap__a__spare"} & pg.databases()
+
+
+def test_a_database_dump_loads_into_a_new_database_and_is_refused_over_an_existing_one(pg):
+    _write(pg, "live", "DROP TABLE IF EXISTS t", "CREATE TABLE t (v text)", "INSERT INTO t VALUES ('x'), ('y')")
+    dump = io.BytesIO()
+    pg.dump("live", dump)
+    assert dump.getvalue()[:5] == b"PGDMP"  # pg_dump's custom format
+    pg.load("imported", dump)
+    assert _rows(pg, "imported") == ["x", "y"]
+    with pytest.raises(SandboxError, match="exists already"):
+        pg.load("imported", dump)
+
+
+@pytest.fixture(scope="module")
+def redis(images):
+    with DockerContainer(images["redis"]).with_command("redis-server --protected-mode no") as c:
+        inner = c.get_wrapped_container()
+        _until(lambda: stores.run(inner, ["redis-cli", "ping"])[1].strip() == "PONG", "Redis")
+        yield stores.Redis(inner)
+
+
+def _cli(r: stores.Redis, db: int, *args: str) -> str:
+    code, out, err = stores.run(r.container, ["redis-cli", "--raw", "-n", str(db), *args])
+    assert code == 0, err
+    return out.strip()
+
+
+def test_redis_copies_keep_ttls_and_a_swap_brings_the_copy_back_whole(redis):
+    _cli(redis, 0, "FLUSHALL")
+    _cli(redis, 0, "SET", "feed:home:1", "old")
+    _cli(redis, 0, "SET", "cache:x", "1", "EX", "600")
+    _cli(redis, 0, "RPUSH", "queue:default", "job1")
+    assert redis.copy_db(0, 1) == 3
+    assert 0 < int(_cli(redis, 1, "TTL", "cache:x")) <= 600
+
+    _cli(redis, 0, "SET", "feed:home:1", "new")
+    _cli(redis, 0, "SET", "made:after", "1")
+    _cli(redis, 0, "RPUSH", "queue:default", "job2")
+    redis.swap_in(1, 0, 14)
+    assert _cli(redis, 0, "GET", "feed:home:1") == "old"
+    assert _cli(redis, 0, "EXISTS", "made:after") == "0"
+    assert _cli(redis, 0, "LRANGE", "queue:default", "0", "-1").split() == ["job1"]
+    assert _cli(redis, 1, "DBSIZE") == "3"  # the snapshot stays
+    assert _cli(redis, 14, "DBSIZE") == "0"  # the scratch database is left empty
+
+
+def test_a_redis_dump_loads_into_another_database_binary_values_and_ttls_included(redis):
+    _cli(redis, 2, "FLUSHDB")
+    _cli(redis, 2, "SET", "plain", "value")
+    _cli(redis, 2, "SET", "with ttl", "v", "EX", "900")
+    _cli(redis, 2, "HSET", "hash", "field", "1")
+    code, _, err = stores.run(redis.container, ["sh", "-c", "printf 'a\\000b\\377\\r\\n' | redis-cli -n 2 -x SET binary"])
+    assert code == 0, err
+    resp = redis.dump(2)
+    _cli(redis, 3, "SET", "stale", "1")
+    assert redis.load(3, resp) == 4
+    assert _cli(redis, 3, "EXISTS", "stale") == "0"
+    assert _cli(redis, 3, "GET", "plain") == "value"
+    assert _cli(redis, 3, "HGET", "hash", "field") == "1"
+    assert 0 < int(_cli(redis, 3, "TTL", "with ttl")) <= 900
+    assert _cli(redis, 3, "PTTL", "plain") == "-1"
+    code, out, _ = stores.run(redis.container, ["sh", "-c", "redis-cli -n 3 --no-raw GET binary"])
+    assert out.strip() == '"a\\x00b\\xff\\r\\n"'
+
+
+@pytest.fixture
+def seaweedfs(images):
+    volume = f"stores-test-s3-{uuid.uuid4().hex[:8]}"
+    container = (DockerContainer(images["s3"]).with_exposed_ports(9000)
+                 .with_env("MINIO_ROOT_USER", "test").with_env("MINIO_ROOT_PASSWORD", "test-secret-123")
+                 .with_env("S3_BUCKET", "media").with_volume_mapping(volume, "/data", "rw"))
+    container.start()
+    try:
+        yield container, volume
+    finally:
+        container.stop()
+        import docker
+
+        for v in (volume, f"{volume}-snap"):
+            try:
+                docker.from_env().volumes.get(v).remove(force=True)
+            except docker.errors.NotFound:
+                pass
+
+
+def _s3_url(container, key: str) -> str:
+    """The address the engine published port 9000 on (testcontainers' guess of the host needs TC_HOST on
+    some machines; the binding itself is always right for a local engine)."""
+    inner = container.get_wrapped_container()
+    inner.reload()
+    bound = inner.attrs["NetworkSettings"]["Ports"]["9000/tcp"][0]
+    host = "127.0.0.1" if bound["HostIp"] in ("", "0.0.0.0") else bound["HostIp"]
+    return f"http://{host}:{bound['HostPort']}/media/{key}"
+
+
+def _put(container, key: str, body: str) -> None:
+    """An object into the bucket through SeaweedFS' filer (the S3 API wants signed requests)."""
+    code, out, err = stores.run(container.get_wrapped_container(), [
+        "sh", "-c", f"mkdir -p /tmp/up && printf %s '{body}' > /tmp/up/{key} && weed filer.copy /tmp/up/{key} http://127.0.0.1:8888/buckets/media/"])
+    assert code == 0, out + err
+
+
+def test_a_copy_of_the_s3_volume_brings_back_its_objects_and_drops_later_ones(seaweedfs, images):
+    container, volume = seaweedfs
+    _until(lambda: requests.get(_s3_url(container, "none"), timeout=2).status_code == 404, "SeaweedFS", 90)
+    _put(container, "kept.txt", "kept")
+    _until(lambda: requests.get(_s3_url(container, "kept.txt"), timeout=2).text == "kept", "the first object")
+
+    container.get_wrapped_container().stop()
+    snap = f"{volume}-snap"
+    listing = stores.copy_volume(images["redis"], volume, snap, LABELS)
+    assert listing == stores.volume_listing(images["redis"], volume, LABELS)
+    container.get_wrapped_container().start()
+    _until(lambda: requests.get(_s3_url(container, "kept.txt"), timeout=2).text == "kept", "SeaweedFS after the copy")
+    _put(container, "later.txt", "later")
+    _until(lambda: requests.get(_s3_url(container, "later.txt"), timeout=2).status_code == 200, "the later object")
+    assert stores.volume_listing(images["redis"], volume, LABELS) != listing  # writing changes the listing
+
+    container.get_wrapped_container().stop()
+    stores.copy_volume(images["redis"], snap, volume, LABELS)
+    container.get_wrapped_container().start()
+    _until(lambda: requests.get(_s3_url(container, "kept.txt"), timeout=2).text == "kept", "SeaweedFS after the restore")
+    assert requests.get(_s3_url(container, "later.txt"), timeout=5).status_code == 404
+
+
+def test_a_volume_exports_to_an_archive_and_imports_into_another(images):
+    import docker
+
+    src, dst = f"stores-test-src-{uuid.uuid4().hex[:8]}", f"stores-test-dst-{uuid.uuid4().hex[:8]}"
+    try:
+        stores.run_helper(images["redis"], "mkdir -p /data/a/b && printf hi > /data/a/b/f && printf x > /data/.hidden && chown 999 /data/a/b/f",
+                          {src: "/data"}, LABELS)
+        archive = io.BytesIO()
+        stores.export_volume(images["redis"], src, archive, LABELS)
+        stores.run_helper(images["redis"], "printf stale > /data/old", {dst: "/data"}, LABELS)
+        stores.import_volume(images["redis"], dst, archive, LABELS)
+        assert stores.volume_listing(images["redis"], dst, LABELS) == stores.volume_listing(images["redis"], src, LABELS)
+        out = stores.run_helper(images["redis"], "cat /data/a/b/f; stat -c ' %u' /data/a/b/f; ls -A /data", {dst: "/data"}, LABELS)
+        assert out.split() == ["hi", "999", ".hidden", "a"]
+    finally:
+        for v in (src, dst):
+            try:
+                docker.from_env().volumes.get(v).remove(force=True)
+            except docker.errors.NotFound:
+                pass
