@@ -210,7 +210,7 @@ def test_mail_lists_and_prints_what_mastodon_sent(mastodon_sandbox):
     import time
     import uuid
 
-    from mastodon_sandbox.provision.credentials import Credentials
+    from sandbox.provision.credentials import Credentials
 
     owner = next(a for a in mastodon_sandbox.config.accounts if a.role == "Owner")
     staff = Credentials.load(mastodon_sandbox.state).account(owner.username)["email"]
@@ -246,7 +246,7 @@ def test_an_email_change_is_confirmed_then_announced(mastodon_sandbox):
     import time
     import uuid
 
-    from mastodon_sandbox import server_commands
+    from sandbox import server_commands
 
     def tootctl(*argvs: list[str]) -> list[dict]:
         """Several tootctl commands in one Rails boot (the tootctl_batch script: each answers as alone)."""

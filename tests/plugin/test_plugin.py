@@ -224,7 +224,7 @@ def test_the_remote_target_and_both(pytester, mastodon_sandbox, monkeypatch):
     """--mastodon-target=remote points the client fixtures at a remote instance (here the sandbox as if it were
     one, through a leased account's token): read-only unless allowed, tests marked for the sandbox only are
     deselected; `both` runs each test once per target its marker allows."""
-    from mastodon_sandbox.testing.leases import lease
+    from sandbox.testing.leases import lease
 
     [mine] = lease(mastodon_sandbox, 1, holder="remote-target test")
     log = pytester.path / "targets.log"
