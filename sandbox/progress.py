@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-
-from rich.console import Console
+from functools import cached_property
 
 
 class Progress:
     """Prints each step with the time since the start; `waiting` shows a live status line on a TTY."""
 
     def __init__(self, quiet: bool = False):
-        self.console = Console(stderr=True, highlight=False)
         self.quiet = quiet
         self.start = time.monotonic()
+
+    @cached_property
+    def console(self):
+        # rich costs a tenth of a second to import: quiet commands (a reset) never pay it
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start

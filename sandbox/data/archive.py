@@ -199,7 +199,8 @@ def _load_parts(sandbox: Sandbox, tar: tarfile.TarFile, snap: dict, progress: Pr
                 with tempfile.TemporaryFile() as f:
                     f.write(tar.extractfile(f"files/{volume}.tar").read())
                     stores.import_volume(snapshots.helper_image(sandbox), target, f, snapshots.labels(sandbox))
-                manifest["volumes"][volume] = stores.volume_listing(snapshots.helper_image(sandbox), target, snapshots.labels(sandbox))
+                manifest["volumes"][volume] = stores.volume_listing(snapshots.helper_image(sandbox), target, snapshots.labels(sandbox),
+                                                                    snapshots.object_files(sandbox, volume))
         except BaseException:
             snapshots.discard(sandbox, manifest)
             raise

@@ -166,13 +166,23 @@ def helper_image(sandbox: Sandbox) -> str:
 
 # Where a running service has each file volume mounted, to list it in place (no helper container to start).
 MOUNTED_IN = {"s3": ("s3", "/data"), "system": ("web", "/opt/mastodon/public/system")}
+# The files of the S3 volume that hold objects, for telling whether objects changed (stores.listing_script).
+# SeaweedFS appends every object written or deleted to its volume files (*.dat, *.idx); its filer's LevelDB
+# and its master's raft log change on their own as it runs and restarts. MinIO keeps each object in
+# files of its own; .minio.sys holds its running bookkeeping. A change to an object's metadata alone (an
+# S3 copy, new tags), which Mastodon does not make, is not seen.
+OBJECT_FILES = {"seaweedfs": r"\( -name '*.dat' -o -name '*.idx' \)", "minio": "-not -path './.minio.sys*'"}
+
+
+def object_files(sandbox: Sandbox, volume: str) -> str:
+    return OBJECT_FILES.get(sandbox.config.s3, "") if volume == "s3" else ""
 
 
 def _listing(sandbox: Sandbox, volume: str, running: dict | None = None) -> str | None:
     """A file volume's listing, taken where a running service mounts it; None when it cannot be listed."""
     service, path = MOUNTED_IN[volume]
     try:
-        code, out, _ = stores.run(_container(sandbox, service, running), ["sh", "-c", stores.LISTING.replace("/data", path)])
+        code, out, _ = stores.run(_container(sandbox, service, running), ["sh", "-c", stores.listing_script(path, object_files(sandbox, volume))])
     except SandboxError:
         return None
     return out.split()[0] if code == 0 and out.split() else None
@@ -231,7 +241,7 @@ def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace:
                 postgres(sandbox).copy(LIVE_DB, database)
                 for v in volumes:
                     listings[v] = stores.copy_volume(helper_image(sandbox), _volume_name(sandbox, v),
-                                                     snapshot_volume(sandbox, name, v), labels(sandbox))
+                                                     snapshot_volume(sandbox, name, v), labels(sandbox), object_files(sandbox, v))
         except (SandboxError, docker.errors.DockerException) as e:
             discard(sandbox, partial)  # nothing half-made is left behind
             if isinstance(e, SandboxError):
@@ -268,15 +278,12 @@ def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> di
         started = time.monotonic()
         db, kv = postgres(sandbox, running), redis(sandbox, running)
         with ThreadPoolExecutor(max_workers=3) as pool:
-            # A job still running would write into the restored state; what waits in the queues goes back
-            # with Redis, so one quiet look is enough. Meanwhile: which file volumes changed.
+            # A job still running would write into the restored state: wait until none runs. What waits in
+            # the queues or the schedule is replaced with Redis, so it does not matter. Meanwhile: which file
+            # volumes changed, and whether the database has a spare copy ready.
             changed_soon = pool.submit(_changed_volumes, sandbox, manifest, running)
             spare_ready = pool.submit(db.has_spare, manifest["database"])
-            if not _sidekiq_idle(kv):
-                try:
-                    settle(sandbox, timeout=30, quiet_for=0)
-                except SandboxError:
-                    pass
+            _wait_while_sidekiq_busy(kv, timeout=15)
             changed = changed_soon.result()
             with paused(sandbox):
                 # the database first: when its swap fails (and is undone), Redis is left as it was
@@ -303,10 +310,15 @@ def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> di
         return {"name": name, "seconds": seconds, "files_restored": changed}
 
 
-def _sidekiq_idle(kv: stores.Redis) -> bool:
-    """One look at Sidekiq's bookkeeping in Redis (sandbox/data/settle.py reads the same numbers)."""
-    numbers = kv.eval(server_commands.SIDEKIQ_STATS_LUA, f"{time.time():.3f}").split()
-    return len(numbers) == 4 and numbers[0] == numbers[1] == numbers[2] == "0"
+def _wait_while_sidekiq_busy(kv: stores.Redis, timeout: float) -> None:
+    """Until no Sidekiq worker runs a job, by the busy counts Sidekiq's heartbeats keep in Redis (the numbers
+    sandbox/data/settle.py reads); after `timeout` the restore goes on regardless, as a job may run long."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        numbers = kv.eval(server_commands.SIDEKIQ_STATS_LUA, f"{time.time():.3f}").split()
+        if len(numbers) != 4 or numbers[1] == "0":
+            return
+        time.sleep(0.3)
 
 
 def discard(sandbox: Sandbox, manifest: dict) -> None:

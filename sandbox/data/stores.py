@@ -232,10 +232,11 @@ return out
         return int(out.rsplit("replies: ", 1)[-1].strip() or 0)
 
 
-# Paths and sizes, not times: SeaweedFS rewrites its filer's LevelDB files (same names and sizes, new times)
-# each time it starts, so times would make every restore restart S3. Objects written or deleted change
-# sizes (SeaweedFS appends to its volume files; the filer's log grows).
-LISTING = "cd /data && find . -printf '%p %s\\n' | sort | sha256sum"
+def listing_script(root: str, only: str = "") -> str:
+    """A shell line printing one digest of the paths and sizes under `root` (the files `find` expression
+    `only` picks; all by default). Paths and sizes, not times: a service that rewrites a file unchanged
+    must not look like new data."""
+    return f"cd {root} && find . {only} -printf '%p %s\\n' | sort | sha256sum"
 
 
 def run_helper(image: str, script: str, volumes: dict[str, str], labels: dict[str, str]) -> str:
@@ -252,15 +253,15 @@ def run_helper(image: str, script: str, volumes: dict[str, str], labels: dict[st
     return out.decode() if isinstance(out, bytes) else str(out)
 
 
-def copy_volume(image: str, source: str, target: str, labels: dict[str, str]) -> str:
-    """Volume `target` becomes a copy of `source` (ownership and modes kept); returns the copy's listing.
-    The service writing `source` must be paused or stopped."""
-    return run_helper(image, f"rm -rf /dst/* /dst/.[!.]* 2>/dev/null; cp -a /src/. /dst/ && {LISTING.replace('/data', '/dst')}",
+def copy_volume(image: str, source: str, target: str, labels: dict[str, str], only: str = "") -> str:
+    """Volume `target` becomes a copy of `source` (ownership and modes kept); returns the copy's listing
+    (`listing_script`). The service writing `source` must be paused or stopped."""
+    return run_helper(image, f"rm -rf /dst/* /dst/.[!.]* 2>/dev/null; cp -a /src/. /dst/ && {listing_script('/dst', only)}",
                       {source: "/src", target: "/dst"}, labels).split()[0]
 
 
-def volume_listing(image: str, volume: str, labels: dict[str, str]) -> str:
-    return run_helper(image, LISTING, {volume: "/data"}, labels).split()[0]
+def volume_listing(image: str, volume: str, labels: dict[str, str], only: str = "") -> str:
+    return run_helper(image, listing_script("/data", only), {volume: "/data"}, labels).split()[0]
 
 
 def export_volume(image: str, volume: str, dest: BinaryIO, labels: dict[str, str]) -> None:
