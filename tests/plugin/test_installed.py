@@ -38,7 +38,8 @@ def test_the_installed_wheel_serves_a_project_of_its_own(tmp_path, mastodon_sand
     project = tmp_path / "my-bot"
     (project / "tests").mkdir(parents=True)
     (project / "tests" / "test_bot.py").write_text(PROJECT_TEST)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "PYTHON"))}
+    # the bot developer's own shell: none of this run's settings (its PYTEST_ADDOPTS may name xdist)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "PYTHON", "PYTEST_", "TESTCONTAINERS_"))}
     env["SANDBOX_STATE_DIR"] = str(mastodon_sandbox.state.dir.parent)
 
     where = run([str(venv / "bin" / "python"), "-c", "import sandbox.config as c; print(c.compose_dir())"], cwd=project, env=env)

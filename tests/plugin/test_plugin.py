@@ -88,7 +88,7 @@ def test_a_project_with_its_own_sandbox_module_keeps_both(pytester, mastodon_san
     """A user's top-level `sandbox` module comes first on sys.path under pytest; the plugin loads as
     `mastodon_sandbox` and neither hides it nor is hidden by it."""
     monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
-    pytester.makepyfile(mastodon_sandbox="WHO = 'the project'\n")
+    pytester.makepyfile(sandbox="WHO = 'the project'\n")
     pytester.makepyfile(test_own="import sandbox\n\n\ndef test_own(mastodon_sandbox):\n"
                                  "    assert sandbox.WHO == 'the project'\n"
                                  "    assert mastodon_sandbox.get('/health').status_code == 200\n")
