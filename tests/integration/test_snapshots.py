@@ -66,43 +66,6 @@ def test_delete_removes_a_snapshot_and_what_it_kept(snap):
     assert "gone" not in cli("snapshot", "list", "--name", NAME).stdout
 
 
-@pytest.mark.needs_mastodon
-def test_media_stored_after_a_snapshot_is_gone_after_restoring_it(snap):
-    """S3 objects go back with the database: a picture uploaded after the snapshot is no longer served, and
-    a restore with nothing written since leaves the S3 volume alone (and takes seconds)."""
-    import time
-    from pathlib import Path
-
-    import requests
-
-    sb = snap
-    ca = str(sb.state.ca_file)
-    assert cli("snapshot", "save", "media", "--name", NAME).returncode == 0
-    token = cli("token", "alice", "--name", NAME).stdout.strip()
-    picture = Path(__file__).resolve().parents[2] / "fixtures" / "media" / "picture-stripes.png"
-    auth = {"Authorization": f"Bearer {token}"}
-    with picture.open("rb") as fh:
-        up = requests.post(sb.url + "/api/v2/media", headers=auth, files={"file": fh}, data={"description": "stripes"},
-                           verify=ca, timeout=60)
-    assert up.status_code in (200, 202), up.text
-    media = up.json()
-    deadline = time.monotonic() + 60
-    while not media.get("url"):
-        assert time.monotonic() < deadline, "the upload was not processed within 60 s"
-        time.sleep(0.5)
-        media = sb.get(f"/api/v1/media/{media['id']}", headers=auth).json()
-    assert requests.get(media["url"], verify=ca, timeout=30).status_code == 200
-
-    out = cli("snapshot", "restore", "media", "--name", NAME)
-    assert out.returncode == 0 and "files put back: s3" in out.stdout, out.stdout + out.stderr
-    assert requests.get(media["url"], verify=ca, timeout=30).status_code in (403, 404)  # the object is gone from S3
-    assert sb.get(f"/api/v1/media/{media['id']}", headers=auth).status_code == 404
-
-    again = cli("snapshot", "restore", "media", "--name", NAME)
-    assert again.returncode == 0 and "files put back" not in again.stdout, again.stdout
-    print(f"\n[snapshots] {sb.config.server}: first restore {out.stdout.strip()}; nothing written since: {again.stdout.strip()}")
-
-
 def _upload_picture(sb: Sandbox, token: str) -> dict:
     import time
     from pathlib import Path
@@ -122,6 +85,30 @@ def _upload_picture(sb: Sandbox, token: str) -> dict:
         time.sleep(0.5)
         media = sb.get(f"/api/v1/media/{media['id']}", headers=auth).json()
     return media
+
+
+@pytest.mark.needs_mastodon
+def test_media_stored_after_a_snapshot_is_gone_after_restoring_it(snap):
+    """S3 objects go back with the database: a picture uploaded after the snapshot is no longer served, and
+    a restore with nothing written since leaves the S3 volume alone (and takes seconds)."""
+    import requests
+
+    sb = snap
+    ca = str(sb.state.ca_file)
+    assert cli("snapshot", "save", "media", "--name", NAME).returncode == 0
+    token = cli("token", "alice", "--name", NAME).stdout.strip()
+    auth = {"Authorization": f"Bearer {token}"}
+    media = _upload_picture(sb, token)
+    assert requests.get(media["url"], verify=ca, timeout=30).status_code == 200
+
+    out = cli("snapshot", "restore", "media", "--name", NAME)
+    assert out.returncode == 0 and "files put back: s3" in out.stdout, out.stdout + out.stderr
+    assert requests.get(media["url"], verify=ca, timeout=30).status_code in (403, 404)  # the object is gone from S3
+    assert sb.get(f"/api/v1/media/{media['id']}", headers=auth).status_code == 404
+
+    again = cli("snapshot", "restore", "media", "--name", NAME)
+    assert again.returncode == 0 and "files put back" not in again.stdout, again.stdout
+    print(f"\n[snapshots] {sb.config.server}: first restore {out.stdout.strip()}; nothing written since: {again.stdout.strip()}")
 
 
 def test_an_exported_snapshot_imports_as_a_new_sandbox_with_its_accounts_tokens_and_files(snap, mastodon_sandbox, tmp_path):
