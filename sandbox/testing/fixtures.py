@@ -36,12 +36,19 @@ def _sandbox_for(config) -> Any:
         sandbox = Sandbox.open(name)
         sandbox.get("/health", timeout=5).raise_for_status()
     except (SandboxError, OSError):
-        pytest.fail(f"mastodon-sandbox: no running sandbox {name!r}: start it with `mastodon-sandbox up`, "
-                    "or run with --mastodon-sandbox-mode=cold", pytrace=False)
+        _missing(config, f"mastodon-sandbox: no running sandbox {name!r}: start it with `mastodon-sandbox up`, "
+                         "or run with --mastodon-sandbox-mode=cold")
     except Exception as e:  # requests' errors: the sandbox does not answer
-        pytest.fail(f"mastodon-sandbox: sandbox {name!r} does not answer ({type(e).__name__}): "
-                    "`mastodon-sandbox up` starts it", pytrace=False)
+        _missing(config, f"mastodon-sandbox: sandbox {name!r} does not answer ({type(e).__name__}): "
+                         "`mastodon-sandbox up` starts it")
     return sandbox
+
+
+def _missing(config, message: str) -> None:
+    """No sandbox to test against: an error, or a skip for those who ask for it (--mastodon-sandbox-missing)."""
+    if (config.getoption("mastodon_sandbox_missing") or config.getini("mastodon_sandbox_missing")) == "skip":
+        pytest.skip(message)
+    pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,8 @@ def pytest_addoption(parser):
     group.addoption("--mastodon-sandbox-restore", dest="mastodon_sandbox_restore", action="store_true", default=False,
                     help="allow tests marked mastodon_snapshot to restore a running sandbox this run did not create "
                          "(a snapshot of it is saved first)")
+    group.addoption("--mastodon-sandbox-missing", dest="mastodon_sandbox_missing", choices=("fail", "skip"), default=None,
+                    help="when the sandbox is not running: fail (default) or skip the tests that need it")
     group.addoption("--mastodon-target", dest="mastodon_target", choices=("sandbox", "remote", "both"), default=None,
                     help="what the client fixtures talk to: the sandbox (default), a remote instance "
                          "(MASTODON_CONTRACT_URL, _TOKEN, _TOKEN_2, _CA, _WRITES), or both (tests run once per target)")
@@ -26,6 +28,7 @@ def pytest_addoption(parser):
     parser.addini("mastodon_target", "sandbox, remote or both", default="")
     parser.addini("mastodon_sandbox", "the sandbox to test against", default="")
     parser.addini("mastodon_sandbox_restore", "allow restoring snapshots on a warm sandbox", type="bool", default=False)
+    parser.addini("mastodon_sandbox_missing", "fail (default) or skip when the sandbox is not running", default="")
     parser.addini("mastodon_sandbox_mode", "warm (use the running sandbox) or cold (bring it up first)", default="")
     parser.addini("mastodon_sandbox_state_dir", "where sandboxes keep their state (default: .sandbox at the root path)",
                   default="")

@@ -82,6 +82,11 @@ def test_a_sandbox_that_is_not_running_is_one_clear_error(pytester, mastodon_san
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*mastodon-sandbox: no running sandbox 'no-such-sandbox': start it with `mastodon-sandbox up`*"])
     assert "Traceback" not in result.stdout.str()
+    # for those who want it, a skip that says the same (this project's CI never asks for it)
+    skipped = pytester.runpytest_subprocess("--mastodon-sandbox=no-such-sandbox", "--mastodon-sandbox-missing=skip",
+                                            "-p", "no:cacheprovider", "-rs")
+    skipped.assert_outcomes(skipped=1)
+    skipped.stdout.fnmatch_lines(["*SKIPPED*no running sandbox 'no-such-sandbox'*"])
 
 
 def test_a_project_with_its_own_sandbox_module_keeps_both(pytester, mastodon_sandbox, monkeypatch):
