@@ -211,9 +211,11 @@ def cmd_reset(args) -> int:
 
 
 def cmd_snapshot(args) -> int:
-    from .data import archive, snapshots
+    from .data import snapshots
 
     if args.action == "import":
+        from .data import archive
+
         if not args.snapshot:
             raise SandboxError("snapshot import needs the FILE `snapshot export` wrote")
         done = archive.import_(Path(args.snapshot), args.name, _requested(args, "source_dir").get("source_dir"),
@@ -236,6 +238,8 @@ def cmd_snapshot(args) -> int:
         m = snapshots.save(sandbox, args.snapshot, Progress(quiet=True), replace=args.replace)
         print(f"saved snapshot {m['name']!r} in {m['seconds']} s")
     elif args.action == "export":
+        from .data import archive
+
         done = archive.export(sandbox, args.snapshot, Path(args.file) if args.file else archive.default_file(args.snapshot),
                               Progress(quiet=args.quiet))
         print(f"exported snapshot {done['name']!r} to {done['file']} ({done['bytes'] / 1e6:.1f} MB; it holds the "

@@ -28,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 from ..config import SandboxConfig, check_settings
+from ..environment import SECRETS_FILE
 from ..errors import SandboxError
 from ..handle import Sandbox
 from ..progress import Progress
@@ -37,7 +38,6 @@ from . import snapshots, stores
 FORMAT = "mastodon-sandbox-snapshot/1"
 # What the data depends on (the rest of a sandbox's settings is where it runs, e.g. the source folder).
 DATA_SETTINGS = ("server", "version", "port", "s3", "email_domain", "registrations", "accounts", "pool_size")
-SECRETS_FILE = "secrets.env"
 
 
 def default_file(name: str) -> Path:
