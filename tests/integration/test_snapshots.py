@@ -138,6 +138,13 @@ def test_an_exported_snapshot_imports_as_a_new_sandbox_with_its_accounts_tokens_
     assert len(refused.stderr.strip().splitlines()) == 1
     assert "demo" not in cli("snapshot", "list", "--name", mastodon_sandbox.name).stdout
 
+    # the sandbox it came from (same secrets) takes it back as a named snapshot, to restore when wanted
+    assert cli("snapshot", "delete", "demo", "--name", NAME).returncode == 0
+    back = cli("snapshot", "import", str(file), "--name", NAME)
+    assert back.returncode == 0 and f"kept it in sandbox {NAME!r}" in back.stdout, back.stdout + back.stderr
+    restored = cli("snapshot", "restore", "demo", "--name", NAME)
+    assert restored.returncode == 0, restored.stderr
+
     sb.stack.run("stop", "proxy")  # the port the data's URLs carry, as on a machine where it is free
     try:
         out = cli("snapshot", "import", str(file), "--name", imported, *server_args(mastodon_sandbox)[4:], "--quiet")
