@@ -55,8 +55,8 @@ def get_file(container, path: str, dest: BinaryIO) -> None:
 
 
 class Postgres:
-    """PostgreSQL as its superuser. Copies use CREATE DATABASE ... TEMPLATE, a file-level copy (under a
-    second at a seeded sandbox's size), which needs the template without connections."""
+    """PostgreSQL as its superuser. Copies use CREATE DATABASE ... TEMPLATE, a file-level copy synced to
+    disk (one to two seconds at a seeded sandbox's size), which needs the template without connections."""
 
     def __init__(self, container):
         self.container = container
