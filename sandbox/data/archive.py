@@ -18,11 +18,9 @@ the snapshot was deleted); the snapshot is then kept under its name, to restore 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
-import re
 import tarfile
 import tempfile
 from pathlib import Path
@@ -107,12 +105,6 @@ def _read_header(tar: tarfile.TarFile, path: Path) -> dict:
     return header
 
 
-def _secrets_digest(env_text: str) -> str:
-    """The digest `snapshots.secrets_digest` takes of a sandbox's mastodon.env, of a secrets file's text."""
-    keep = sorted(line for line in env_text.splitlines() if re.match(snapshots.DIGESTED_SECRETS, line))
-    return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:16]
-
-
 def import_(path: Path, name: str, source_dir: str | None = None, progress: Progress | None = None) -> dict:
     """Bring the snapshot in file `path` into sandbox `name` (made from the file when it does not exist,
     and then restored to the snapshot). `source_dir` is this machine's Mastodon source folder, for a
@@ -135,7 +127,7 @@ def import_(path: Path, name: str, source_dir: str | None = None, progress: Prog
         if missing:
             raise SandboxError(f"{path} is incomplete: {', '.join(missing)} missing")
         secrets_text = tar.extractfile(SECRETS_FILE).read().decode()
-        if _secrets_digest(secrets_text) != snap["secrets"]:
+        if snapshots.secrets_digest_of(secrets_text) != snap["secrets"]:
             raise SandboxError(f"{path} is damaged: its secrets are not those its snapshot was taken under")
 
         state = State(name)
@@ -181,11 +173,7 @@ def _load_parts(sandbox: Sandbox, tar: tarfile.TarFile, snap: dict, progress: Pr
     loaded is removed again when a part fails."""
     name = snap["name"]
     with sandbox.state.lock("snapshots"):
-        used = {m["redis_db"] for m in snapshots.list_snapshots(sandbox)}
-        free = [i for i in snapshots.SNAPSHOT_DBS if i not in used]
-        if not free:
-            raise SandboxError(f"{len(snapshots.SNAPSHOT_DBS)} snapshots is the most a sandbox keeps: delete one first")
-        manifest = {**snap, "redis_db": free[0], "database": f"snap__{name.replace('-', '_')}", "volumes": {},
+        manifest = {**snap, "redis_db": snapshots.free_redis_db(sandbox), "database": f"snap__{name.replace('-', '_')}", "volumes": {},
                     "imported": True}
         manifest.pop("volumes_after_restore", None)
         try:

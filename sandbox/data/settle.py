@@ -29,12 +29,17 @@ class SidekiqStats:
         return f"{self.enqueued} enqueued, {self.busy} busy, {self.due_soon} due soon, {self.retries} to retry"
 
 
+def parse_stats(output: str, ok: bool = True) -> SidekiqStats:
+    """The four numbers server_commands.SIDEKIQ_STATS_LUA prints."""
+    numbers = [line.strip() for line in output.splitlines() if line.strip()]
+    if not ok or len(numbers) != 4 or not all(n.isdigit() for n in numbers):
+        raise SandboxError(f"could not read Sidekiq's queues from Redis: {output.strip()[:200] or 'no output'}")
+    return SidekiqStats(*(int(n) for n in numbers))
+
+
 def sidekiq_stats(sandbox: Sandbox, horizon: float = 10.0) -> SidekiqStats:
     proc = sandbox.stack.exec(*server_commands.sidekiq_stats(time.time() + horizon))
-    numbers = [line.strip() for line in proc.stdout.splitlines() if line.strip()]
-    if proc.returncode != 0 or len(numbers) != 4 or not all(n.isdigit() for n in numbers):
-        raise SandboxError(f"could not read Sidekiq's queues from Redis: {(proc.stderr or proc.stdout).strip()[:200] or 'no output'}")
-    return SidekiqStats(*(int(n) for n in numbers))
+    return parse_stats(proc.stdout if proc.returncode == 0 else (proc.stderr or proc.stdout), ok=proc.returncode == 0)
 
 
 def settle(sandbox: Sandbox, timeout: float | None = None, horizon: float = 10.0, quiet_for: float = 6.0,

@@ -15,8 +15,9 @@ How each part is kept (all inside the sandbox's own containers and volumes, so `
             volume right after the snapshot was last restored (nothing written since).
 While a snapshot is taken or restored, web, streaming and Sidekiq are paused (SIGSTOP to their processes:
 `docker pause` needs the cgroup freezer, which nested and rootless engines often lack) and their
-database connections ended: on resuming, Rails reconnects on the next query (ActiveRecord's
-PostgreSQLAdapter reconnects a lost connection and retries reads, Rails 7.1+), Sidekiq's and Puma's Redis
+database connections ended: on resuming, Rails checks each connection before its next query and
+reconnects (it trusts one used in the last 2 s unchecked, so the pause lasts at least that:
+RAILS_VERIFY_TIMEOUT), Sidekiq's and Puma's Redis
 clients see the swapped database at once (SWAPDB is atomic and per-server), and the streaming server's
 pg.Pool drops the ended clients and opens new ones. The tests check it: after a restore the API, the
 tokens and a new post work without a restart.
@@ -43,7 +44,7 @@ from ..errors import SandboxError
 from ..handle import Sandbox
 from ..progress import Progress
 from . import spare, stores
-from .settle import settle
+from .settle import parse_stats, settle
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
 SEEDED = "seeded"  # the snapshot `seed` takes and `reset` restores
@@ -92,11 +93,16 @@ def read_manifest(sandbox: Sandbox, name: str) -> dict:
 DIGESTED_SECRETS = r"(SECRET_KEY_BASE|OTP_SECRET|ACTIVE_RECORD_ENCRYPTION_\w+|VAPID_\w+)="
 
 
+def secrets_digest_of(env_text: str) -> str:
+    """A digest of the secrets in an env file's text (mastodon.env, or the secrets.env an export carries)."""
+    keep = sorted(line for line in env_text.splitlines() if re.match(DIGESTED_SECRETS, line))
+    return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:16]
+
+
 def secrets_digest(sandbox: Sandbox) -> str:
     """A digest of the secrets the data was made under (a snapshot is useless under others)."""
-    env = (sandbox.state.dir / "mastodon.env").read_text() if (sandbox.state.dir / "mastodon.env").exists() else ""
-    keep = sorted(line for line in env.splitlines() if re.match(DIGESTED_SECRETS, line))
-    return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:16]
+    env = sandbox.state.dir / "mastodon.env"
+    return secrets_digest_of(env.read_text() if env.exists() else "")
 
 
 def running_containers(sandbox: Sandbox) -> dict[str, object]:
@@ -119,16 +125,28 @@ def _signal_all(container, signal: str) -> None:
         raise SandboxError(f"could not {'freeze' if signal == 'STOP' else 'resume'} {container.name}: {result.output.decode()[:200]}")
 
 
+# ActiveRecord trusts a connection used less than `verify_timeout` (2 s) ago without checking it, and a
+# query on one whose server side was ended then fails with a 500 instead of reconnecting (activerecord
+# 8.1.3, abstract_adapter.rb `with_raw_connection`; Mastodon 4.6.5 leaves the setting at its default).
+# Frozen processes do nothing, so a pause at least this long has every Rails connection checked (and
+# reconnected) on its next use. Seen on real 4.6.5: with a 0.6 s pause the first request after a restore
+# was a 500 (ActiveRecord::ConnectionFailed, "terminating connection due to administrator command").
+RAILS_VERIFY_TIMEOUT = 2.0
+
+
 @contextmanager
 def paused(sandbox: Sandbox, services=APP_SERVICES):
-    """Freeze Mastodon's processes for the few hundred milliseconds of a copy or swap: nothing they do can
-    fall between the database's and Redis' copies. The containers are signalled side by side."""
+    """Freeze Mastodon's processes while the database and Redis are copied or swapped: nothing they do can
+    fall between the two. The containers are signalled side by side, and stay frozen at least
+    RAILS_VERIFY_TIMEOUT, so that Rails checks the connections the copy or swap ended before it uses them."""
     containers = [c for c in _containers(sandbox, services) if c.status == "running"]
     with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
         list(pool.map(lambda c: _signal_all(c, "STOP"), containers))
+        frozen = time.monotonic()
         try:
             yield
         finally:
+            time.sleep(max(0.0, RAILS_VERIFY_TIMEOUT - (time.monotonic() - frozen)))
             list(pool.map(lambda c: _signal_all(c, "CONT"), containers))
 
 
@@ -212,6 +230,15 @@ def _file_volumes(sandbox: Sandbox) -> list[str]:
     return present
 
 
+def free_redis_db(sandbox: Sandbox) -> int:
+    """A logical Redis database no snapshot uses (call with the snapshots' lock held)."""
+    used = {m["redis_db"] for m in list_snapshots(sandbox)}
+    free = [i for i in SNAPSHOT_DBS if i not in used]
+    if not free:
+        raise SandboxError(f"{len(SNAPSHOT_DBS)} snapshots is the most a sandbox keeps: delete one first")
+    return free[0]
+
+
 def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace: bool = False) -> dict:
     """Take snapshot `name` once background work has settled."""
     progress = progress or Progress(quiet=True)
@@ -224,20 +251,17 @@ def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace:
     with sandbox.state.lock("snapshots") as held:
         if name in existing:
             discard(sandbox, existing[name])
-        used = {m["redis_db"] for m in list_snapshots(sandbox)}
-        free = [i for i in SNAPSHOT_DBS if i not in used]
-        if not free:
-            raise SandboxError(f"{len(SNAPSHOT_DBS)} snapshots is the most a sandbox keeps: delete one first")
+        redis_db = free_redis_db(sandbox)
         progress.step("waiting for background work to settle before the snapshot")
         settle(sandbox)
         started = time.monotonic()
         database = f"snap__{name.replace('-', '_')}"
         volumes = _file_volumes(sandbox)
         listings: dict[str, str] = {}
-        partial = {"name": name, "database": database, "redis_db": free[0], "volumes": {v: "" for v in volumes}}
+        partial = {"name": name, "database": database, "redis_db": redis_db, "volumes": {v: "" for v in volumes}}
         try:
             with paused(sandbox, (*APP_SERVICES, "s3")):
-                redis(sandbox).copy_db(0, free[0])
+                redis(sandbox).copy_db(0, redis_db)
                 postgres(sandbox).copy(LIVE_DB, database)
                 for v in volumes:
                     listings[v] = stores.copy_volume(helper_image(sandbox), _volume_name(sandbox, v),
@@ -254,7 +278,7 @@ def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace:
                 shutil.copy2(sandbox.state.dir / extra, folder / extra)
         manifest = {"name": name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     "mastodon": sandbox.config.release.version, "server": sandbox.config.server,
-                    "secrets": secrets_digest(sandbox), "redis_db": free[0], "database": database,
+                    "secrets": secrets_digest(sandbox), "redis_db": redis_db, "database": database,
                     "volumes": listings, "seconds": round(time.monotonic() - started, 2)}
         sandbox.state.write_json(folder / "manifest.json", manifest)
         spare.start(_container(sandbox, "db"), database, None, held, sandbox.state.dir)
@@ -279,13 +303,14 @@ def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> di
         db, kv = postgres(sandbox, running), redis(sandbox, running)
         with ThreadPoolExecutor(max_workers=3) as pool:
             # A job still running would write into the restored state: wait until none runs. What waits in
-            # the queues or the schedule is replaced with Redis, so it does not matter. Meanwhile: which file
-            # volumes changed, and whether the database has a spare copy ready.
-            changed_soon = pool.submit(_changed_volumes, sandbox, manifest, running)
-            spare_ready = pool.submit(db.has_spare, manifest["database"])
+            # the queues or the schedule is replaced with Redis, so it does not matter.
             _wait_while_sidekiq_busy(kv, timeout=15)
-            changed = changed_soon.result()
             with paused(sandbox):
+                # the pause lasts RAILS_VERIFY_TIMEOUT anyway: which file volumes changed and whether the
+                # database has a spare copy ready are found within it
+                changed_soon = pool.submit(_changed_volumes, sandbox, manifest, running)
+                spare_ready = pool.submit(db.has_spare, manifest["database"])
+                changed = changed_soon.result()
                 # the database first: when its swap fails (and is undone), Redis is left as it was
                 old = db.replace(LIVE_DB, manifest["database"], use_spare=spare_ready.result())
                 kv.swap_in(manifest["redis_db"], 0, SCRATCH_DB)
@@ -315,8 +340,7 @@ def _wait_while_sidekiq_busy(kv: stores.Redis, timeout: float) -> None:
     sandbox/data/settle.py reads); after `timeout` the restore goes on regardless, as a job may run long."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        numbers = kv.eval(server_commands.SIDEKIQ_STATS_LUA, f"{time.time():.3f}").split()
-        if len(numbers) != 4 or numbers[1] == "0":
+        if parse_stats(kv.eval(server_commands.SIDEKIQ_STATS_LUA, f"{time.time():.3f}")).busy == 0:
             return
         time.sleep(0.3)
 

@@ -118,7 +118,8 @@ class Postgres:
                  f"CREATE DATABASE {spare} TEMPLATE {source}")
 
     def _recover(self, live: str, old: str) -> None:
-        if live not in self.databases() and old in self.databases():
+        names = self.databases()
+        if live not in names and old in names:
             self.sql(f"ALTER DATABASE {old} RENAME TO {live}")
         self.sql(f"ALTER DATABASE {live} ALLOW_CONNECTIONS true")
 

@@ -9,14 +9,14 @@ import tarfile
 
 import pytest
 
-from sandbox.data import archive
+from sandbox.data import archive, snapshots
 from sandbox.errors import SandboxError
 
 SECRETS = "SECRET_KEY_BASE=abc\nVAPID_PUBLIC_KEY=def\nS3_ACCESS_KEY=x\n"
 
 
 def _export(path, header: dict | None = None, drop: tuple[str, ...] = (), secrets: str = SECRETS):
-    snapshot = {"name": "demo", "mastodon": "4.6.5", "secrets": archive._secrets_digest(SECRETS), "volumes": {"s3": "x"},
+    snapshot = {"name": "demo", "mastodon": "4.6.5", "secrets": snapshots.secrets_digest_of(SECRETS), "volumes": {"s3": "x"},
                 "database": "snap__demo", "redis_db": 1}
     header = header or {"format": archive.FORMAT, "snapshot": snapshot,
                         "settings": {"server": "standin", "version": "4.6.5", "port": 8443, "s3": "seaweedfs",
