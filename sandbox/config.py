@@ -39,6 +39,12 @@ class MastodonRelease:
     # The password grant was removed in 4.4.0 (#30960); the harness still asks the server
     # (grant_types_supported), this only tells the stand-in what to offer.
     password_grant: bool
+    # How long Rails trusts a database connection used that recently without checking it (seconds): a
+    # connection a snapshot's swap ended must not be used sooner, or the query fails with a 500 instead of
+    # reconnecting. activerecord 8.1.3 (Mastodon 4.6.5): 2 s, `verify_timeout` in abstract_adapter.rb
+    # `with_raw_connection`; activerecord 7.1.6 (4.3.23) checks every connection it hands out: 0. 4.4 and
+    # 4.5 are not checked here: 2 s, the longer wait, is assumed.
+    db_verify_timeout: float = 2.0
 
     @property
     def series(self) -> str:
@@ -59,7 +65,7 @@ RELEASES: dict[str, MastodonRelease] = {
         MastodonRelease("4.6.5", needs_otp_secret=False, password_grant=False),
         MastodonRelease("4.5.15", needs_otp_secret=False, password_grant=False),
         MastodonRelease("4.4.22", needs_otp_secret=False, password_grant=False),
-        MastodonRelease("4.3.24", needs_otp_secret=True, password_grant=True),
+        MastodonRelease("4.3.24", needs_otp_secret=True, password_grant=True, db_verify_timeout=0.0),
     )
 }
 # What the source server builds: the releases whose source, gems and git gem a source folder holds
@@ -68,7 +74,7 @@ SOURCE_RELEASES: dict[str, MastodonRelease] = {
     r.series: r
     for r in (
         MastodonRelease("4.6.5", needs_otp_secret=False, password_grant=False),
-        MastodonRelease("4.3.23", needs_otp_secret=True, password_grant=True),
+        MastodonRelease("4.3.23", needs_otp_secret=True, password_grant=True, db_verify_timeout=0.0),
     )
 }
 DEFAULT_VERSION = "4.6.5"

@@ -16,8 +16,8 @@ How each part is kept (all inside the sandbox's own containers and volumes, so `
 While a snapshot is taken or restored, web, streaming and Sidekiq are paused (SIGSTOP to their processes:
 `docker pause` needs the cgroup freezer, which nested and rootless engines often lack) and their
 database connections ended: on resuming, Rails checks each connection before its next query and
-reconnects (it trusts one used in the last 2 s unchecked, so the pause lasts at least that:
-RAILS_VERIFY_TIMEOUT), Sidekiq's and Puma's Redis
+reconnects (4.6 trusts one used in the last 2 s unchecked, so the pause lasts until each ended connection
+is that old: `Pause`), Sidekiq's and Puma's Redis
 clients see the swapped database at once (SWAPDB is atomic and per-server), and the streaming server's
 pg.Pool drops the ended clients and opens new ones. The tests check it: after a restore the API, the
 tokens and a new post work without a restart.
@@ -125,28 +125,43 @@ def _signal_all(container, signal: str) -> None:
         raise SandboxError(f"could not {'freeze' if signal == 'STOP' else 'resume'} {container.name}: {result.output.decode()[:200]}")
 
 
-# ActiveRecord trusts a connection used less than `verify_timeout` (2 s) ago without checking it, and a
-# query on one whose server side was ended then fails with a 500 instead of reconnecting (activerecord
-# 8.1.3, abstract_adapter.rb `with_raw_connection`; Mastodon 4.6.5 leaves the setting at its default).
-# Frozen processes do nothing, so a pause at least this long has every Rails connection checked (and
-# reconnected) on its next use. Seen on real 4.6.5: with a 0.6 s pause the first request after a restore
-# was a 500 (ActiveRecord::ConnectionFailed, "terminating connection due to administrator command").
-RAILS_VERIFY_TIMEOUT = 2.0
+# What Rails' last use of a connection and PostgreSQL's end of that connection's last statement (which
+# the swap reads) may differ by: the reply's way back to the frozen process. Generous on purpose.
+LAST_USE_SLACK = 0.1
+
+
+class Pause:
+    """How long the frozen processes stay frozen. Rails trusts a connection used less than
+    `db_verify_timeout` ago without checking it (sandbox/config.py), and a query on one whose server side
+    the copy or swap ended then fails with a 500 instead of reconnecting. Seen on real 4.6.5: with a 0.6 s
+    pause the first request after a restore was a 500 (ActiveRecord::ConnectionFailed, "terminating
+    connection due to administrator command"). So the processes resume only once every connection that was
+    ended has been unused that long (frozen processes use none); as PostgreSQL says how long each had
+    been idle, the pause is only as long as that needs."""
+
+    def __init__(self, verify_timeout: float):
+        self.verify_timeout = verify_timeout
+        self.until = time.monotonic()
+
+    def connections_ended(self, idle: float | None) -> None:
+        """Connections were ended, the most recently used of them `idle` seconds ago (None: none)."""
+        if idle is not None and self.verify_timeout > 0:
+            self.until = max(self.until, time.monotonic() + self.verify_timeout + LAST_USE_SLACK - idle)
 
 
 @contextmanager
 def paused(sandbox: Sandbox, services=APP_SERVICES):
     """Freeze Mastodon's processes while the database and Redis are copied or swapped: nothing they do can
-    fall between the two. The containers are signalled side by side, and stay frozen at least
-    RAILS_VERIFY_TIMEOUT, so that Rails checks the connections the copy or swap ended before it uses them."""
+    fall between the two. The containers are signalled side by side; the body tells the `Pause` it gets
+    which connections it ended, and the processes resume once Rails will check those before using them."""
     containers = [c for c in _containers(sandbox, services) if c.status == "running"]
+    pause = Pause(sandbox.config.release.db_verify_timeout)
     with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
         list(pool.map(lambda c: _signal_all(c, "STOP"), containers))
-        frozen = time.monotonic()
         try:
-            yield
+            yield pause
         finally:
-            time.sleep(max(0.0, RAILS_VERIFY_TIMEOUT - (time.monotonic() - frozen)))
+            time.sleep(max(0.0, pause.until - time.monotonic()))
             list(pool.map(lambda c: _signal_all(c, "CONT"), containers))
 
 
@@ -260,9 +275,9 @@ def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace:
         listings: dict[str, str] = {}
         partial = {"name": name, "database": database, "redis_db": redis_db, "volumes": {v: "" for v in volumes}}
         try:
-            with paused(sandbox, (*APP_SERVICES, "s3")):
+            with paused(sandbox, (*APP_SERVICES, "s3")) as pause:
                 redis(sandbox).copy_db(0, redis_db)
-                postgres(sandbox).copy(LIVE_DB, database)
+                pause.connections_ended(postgres(sandbox).copy(LIVE_DB, database))
                 for v in volumes:
                     listings[v] = stores.copy_volume(helper_image(sandbox), _volume_name(sandbox, v),
                                                      snapshot_volume(sandbox, name, v), labels(sandbox), object_files(sandbox, v))
@@ -305,14 +320,14 @@ def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> di
             # A job still running would write into the restored state: wait until none runs. What waits in
             # the queues or the schedule is replaced with Redis, so it does not matter.
             _wait_while_sidekiq_busy(kv, timeout=15)
-            with paused(sandbox):
-                # the pause lasts RAILS_VERIFY_TIMEOUT anyway: which file volumes changed and whether the
-                # database has a spare copy ready are found within it
+            with paused(sandbox) as pause:
+                # which file volumes changed and whether the database has a spare copy ready, side by side
                 changed_soon = pool.submit(_changed_volumes, sandbox, manifest, running)
                 spare_ready = pool.submit(db.has_spare, manifest["database"])
                 changed = changed_soon.result()
                 # the database first: when its swap fails (and is undone), Redis is left as it was
-                old = db.replace(LIVE_DB, manifest["database"], use_spare=spare_ready.result())
+                old, idle = db.replace(LIVE_DB, manifest["database"], use_spare=spare_ready.result())
+                pause.connections_ended(idle)
                 kv.swap_in(manifest["redis_db"], 0, SCRATCH_DB)
                 if changed:
                     sandbox.stack.run("stop", "s3", timeout=60)

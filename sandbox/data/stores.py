@@ -12,7 +12,7 @@ import re
 import tarfile
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import docker.errors
 
@@ -54,6 +54,11 @@ def get_file(container, path: str, dest: BinaryIO) -> None:
             dest.write(chunk)
 
 
+class Replaced(NamedTuple):
+    old: str  # the old live database, renamed aside
+    idle: float | None  # how long the most recently used connection it ended had been idle (None: none)
+
+
 class Postgres:
     """PostgreSQL as its superuser. Copies use CREATE DATABASE ... TEMPLATE, a file-level copy synced to
     disk (one to two seconds at a seeded sandbox's size), which needs the template without connections."""
@@ -74,16 +79,33 @@ class Postgres:
 
     @staticmethod
     def _end_connections(db: str) -> str:
-        return f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+        """Ends every connection to `db` but the caller's, printing `ended:N:S`: S is how many seconds ago
+        the most recently used of them finished its last statement — 0 for one that was in the middle of
+        something (a query, a transaction), nothing when there were none. The state is read before the
+        ending: pg_stat_activity is a snapshot taken at its first use in the statement."""
+        used = "CASE WHEN state = 'idle' THEN coalesce(state_change, clock_timestamp()) ELSE clock_timestamp() END"
+        return (f"SELECT 'ended:' || count(pg_terminate_backend(pid)) || ':' || "
+                f"coalesce(min(extract(epoch FROM clock_timestamp() - {used}))::text, '') "
+                f"FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()")
 
-    def copy(self, source: str, target: str) -> None:
+    @staticmethod
+    def _idle(out: str) -> float | None:
+        """`_end_connections`' S from psql's output (None: no connection was ended)."""
+        found = re.search(r"ended:\d+:([0-9.eE+-]*)", out)
+        if found is None:
+            raise SandboxError(f"PostgreSQL did not say which connections it ended: {out.strip()[:200]}")
+        return max(0.0, float(found.group(1))) if found.group(1) else None
+
+    def copy(self, source: str, target: str) -> float | None:
         """`target` becomes a copy of `source` (replacing any `target`); `source` refuses connections
-        meanwhile, and those it had are ended (their clients reconnect afterwards)."""
+        meanwhile, and those it had are ended (their clients reconnect afterwards). Returns how long the
+        most recently used of those had been idle (see `_end_connections`)."""
         try:
-            self.sql(f"ALTER DATABASE {source} ALLOW_CONNECTIONS false", self._end_connections(source),
-                     f"DROP DATABASE IF EXISTS {target}", f"CREATE DATABASE {target} TEMPLATE {source}")
+            out = self.sql(f"ALTER DATABASE {source} ALLOW_CONNECTIONS false", self._end_connections(source),
+                           f"DROP DATABASE IF EXISTS {target}", f"CREATE DATABASE {target} TEMPLATE {source}")
         finally:
             self.sql(f"ALTER DATABASE {source} ALLOW_CONNECTIONS true")
+        return self._idle(out)
 
     @staticmethod
     def spare_of(source: str) -> str:
@@ -92,21 +114,21 @@ class Postgres:
     def has_spare(self, source: str) -> bool:
         return self.spare_of(source) in self.databases()
 
-    def replace(self, live: str, source: str, use_spare: bool) -> str:
+    def replace(self, live: str, source: str, use_spare: bool) -> Replaced:
         """`live` becomes a copy of `source`, all or nothing, and the old live database is renamed aside
-        (returned: `make_spare` drops it). With `use_spare` (see `has_spare`) the spare copy of `source` is
-        renamed into place (milliseconds); otherwise the copy is made now (a second or two: the template is
-        copied and synced to disk). A failure midway puts the old database back under its name."""
+        (`make_spare` drops it). With `use_spare` (see `has_spare`) the spare copy of `source` is renamed
+        into place (milliseconds); otherwise the copy is made now (a second or two: the template is copied
+        and synced to disk). A failure midway puts the old database back under its name."""
         old = f"{live}__old_{time.time_ns()}"
         take = [f"ALTER DATABASE {self.spare_of(source)} RENAME TO {live}"] if use_spare else \
             [f"CREATE DATABASE {live} TEMPLATE {source}"]
         try:
-            self.sql(f"ALTER DATABASE {live} ALLOW_CONNECTIONS false", self._end_connections(live),
-                     f"ALTER DATABASE {live} RENAME TO {old}", *take)
+            out = self.sql(f"ALTER DATABASE {live} ALLOW_CONNECTIONS false", self._end_connections(live),
+                           f"ALTER DATABASE {live} RENAME TO {old}", *take)
         except SandboxError:
             self._recover(live, old)
             raise
-        return old
+        return Replaced(old, self._idle(out))
 
     def make_spare(self, source: str, drop: str | None = None) -> None:
         """A spare copy of `source` for the next `replace` (and `drop`, an old database, gone): slow work

@@ -76,7 +76,7 @@ def test_a_database_copy_is_independent_and_replaces_the_live_one_all_or_nothing
     assert _rows(pg, "live") == ["after", "before"]
 
     assert not pg.has_spare("snap__a")
-    old = pg.replace("live", "snap__a", use_spare=False)  # copied from the template now
+    old = pg.replace("live", "snap__a", use_spare=False).old  # copied from the template now
     assert _rows(pg, "live") == ["before"]
     assert _rows(pg, "snap__a") == ["before"]  # the snapshot stays, for the next restore
     assert old in pg.databases()  # the old live database, aside (closed) until make_spare drops it
@@ -84,7 +84,7 @@ def test_a_database_copy_is_independent_and_replaces_the_live_one_all_or_nothing
     pg.make_spare("snap__a", drop=old)
     assert pg.has_spare("snap__a") and old not in pg.databases()
     _write(pg, "live", "INSERT INTO t VALUES ('after again')")
-    old = pg.replace("live", "snap__a", use_spare=True)  # the spare renamed into place
+    old = pg.replace("live", "snap__a", use_spare=True).old  # the spare renamed into place
     assert _rows(pg, "live") == ["before"] and not pg.has_spare("snap__a")
     _write(pg, "live", "INSERT INTO t VALUES ('writable')")  # open to connections
     pg.make_spare("snap__a", drop=old)
@@ -98,6 +98,43 @@ def test_a_database_copy_is_independent_and_replaces_the_live_one_all_or_nothing
 
     pg.drop("snap__a")  # the snapshot and its spare
     assert not {"snap__a", "snap__a__spare"} & pg.databases()
+
+
+def _session(db: stores.Postgres, database: str, sql: str) -> None:
+    """A client that runs `sql` in `database` and then keeps its connection open, doing nothing."""
+    db.container.exec_run(["sh", "-c", f"(echo {sql!r}; sleep 60) | psql -X -q -U postgres -d {database}"], detach=True)
+
+
+def _states(db: stores.Postgres, database: str) -> list[str]:
+    out = db.sql(f"SELECT 'state:' || state FROM pg_stat_activity WHERE datname = '{database}'")
+    return sorted(line.strip()[6:] for line in out.splitlines() if line.strip().startswith("state:"))
+
+
+def test_ending_connections_says_how_long_the_most_recently_used_one_was_idle(pg):
+    # what a snapshot's pause is measured by: Rails trusts a connection used in the last 2 s unchecked
+    _write(pg, "live", "DROP TABLE IF EXISTS t", "CREATE TABLE t (v text)")
+    pg.copy("live", "snap__idle")
+    _session(pg, "live", "SELECT 1;")
+    _until(lambda: _states(pg, "live") == ["idle"], "an idle session")
+    time.sleep(1.5)
+    _session(pg, "live", "SELECT 2;")
+    _until(lambda: _states(pg, "live") == ["idle", "idle"], "a second idle session")
+    time.sleep(0.5)
+    old, idle = pg.replace("live", "snap__idle", use_spare=False)
+    assert 0.4 <= idle < 1.4  # the second session's, not the first's (~2 s)
+    assert _states(pg, "live") == [] and _states(pg, old) == []  # both were ended
+    pg.make_spare("snap__idle", drop=old)
+
+    # a client in the middle of a transaction counts as using its connection now
+    _session(pg, "live", "BEGIN; SELECT 1;")
+    _until(lambda: _states(pg, "live") == ["idle in transaction"], "a session in a transaction")
+    time.sleep(1.0)
+    old, idle = pg.replace("live", "snap__idle", use_spare=True)
+    assert idle == 0.0
+    pg.make_spare("snap__idle", drop=old)
+
+    assert pg.copy("live", "snap__idle") is None  # nothing was connected
+    pg.drop("snap__idle")
 
 
 def test_a_database_dump_loads_into_a_new_database_and_is_refused_over_an_existing_one(pg):
