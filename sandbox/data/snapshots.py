@@ -160,6 +160,9 @@ def paused(sandbox: Sandbox, services=APP_SERVICES):
         list(pool.map(lambda c: _signal_all(c, "STOP"), containers))
         try:
             yield pause
+        except BaseException:
+            pause.connections_ended(0.0)  # failed midway: it may have ended connections before it could say
+            raise
         finally:
             time.sleep(max(0.0, pause.until - time.monotonic()))
             list(pool.map(lambda c: _signal_all(c, "CONT"), containers))

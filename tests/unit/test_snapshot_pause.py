@@ -35,3 +35,19 @@ def test_no_pause_on_43_whose_rails_checks_every_connection(version, server):
     start = time.monotonic()
     pause.connections_ended(0.0)  # one in use right up to the freeze
     assert pause.until - start < 0.05
+
+
+def test_a_swap_that_fails_midway_is_waited_out_as_if_it_had_just_used_a_connection(monkeypatch):
+    # it may have ended connections before it could say how recently they were used
+    from types import SimpleNamespace
+
+    from sandbox.data import snapshots
+
+    slept = []
+    monkeypatch.setattr(snapshots, "_containers", lambda sandbox, services: [])
+    monkeypatch.setattr(snapshots.time, "sleep", slept.append)
+    sandbox = SimpleNamespace(config=SimpleNamespace(release=release("4.6.5", "source")))
+    with pytest.raises(RuntimeError):
+        with snapshots.paused(sandbox):
+            raise RuntimeError("the swap failed")
+    assert slept and slept[0] == pytest.approx(2.0 + LAST_USE_SLACK, abs=0.05)
