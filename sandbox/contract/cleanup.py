@@ -122,6 +122,14 @@ class CleanupList:
             self.removed += len(entries) - len(kept)
             entries[:] = kept
 
+    def counted_here(self, entries: list[Leftover], owners: set[str]) -> list[Leftover]:
+        """Of the pending `entries`, those this process reports as left for the next run: its own, and those
+        of earlier runs (counted by the run's first process only). A report adds up its workers' counts, and
+        a sibling worker's leftovers are its own to count (it may still be undoing them)."""
+        first = self.worker in ("main", "gw0")
+        return [e for e in entries if e.owner in owners
+                and ((e.run == self.run and e.worker == self.worker) or (e.run != self.run and first))]
+
     def pending(self) -> list[Leftover]:
         if self.path is not None and not self.path.exists():
             return []  # nothing written down yet: a read-only run leaves no file behind

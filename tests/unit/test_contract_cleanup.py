@@ -79,3 +79,19 @@ def test_a_damaged_list_is_set_aside(tmp_path):
     cleanup.add("status", "1", "7")
     assert (tmp_path / "x.damaged").read_text() == "{not json"
     assert [e.id for e in cleanup.pending()] == ["1"]
+
+
+def test_a_run_on_two_workers_counts_each_leftover_once(tmp_path):
+    # the report adds up the workers' counts: seen on real 4.6.5 with -n 2, "5 left" while the file was
+    # empty, as each worker also counted what its sibling had not undone yet
+    path = tmp_path / "x.json"
+    CleanupList(path, "https://x", "r0", "gw0").add("status", "0", "7")  # an earlier run's, not undone
+    gw0, gw1 = CleanupList(path, "https://x", "r1", "gw0"), CleanupList(path, "https://x", "r1", "gw1")
+    gw0.add("status", "1", "7")
+    gw1.add("status", "2", "7")
+    gw1.add("status", "3", "8")  # an account not in this run
+    pending = gw0.pending()
+    assert [e.id for e in gw0.counted_here(pending, {"7"})] == ["0", "1"]
+    assert [e.id for e in gw1.counted_here(pending, {"7"})] == ["2"]
+    alone = CleanupList(path, "https://x", "r2")  # one process: its own (none) and every earlier run's
+    assert [e.id for e in alone.counted_here(pending, {"7", "8"})] == ["0", "1", "2", "3"]

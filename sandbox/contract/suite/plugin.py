@@ -176,7 +176,7 @@ def _remote_run(settings: Settings, report: Report, config) -> ContractRun:
     if settings.writes:
         run.earlier = run.finish(earlier=True).undone  # first what earlier runs left
     else:
-        left = [e for e in run.cleanup.pending() if e.owner in run.owners]
+        left = run.cleanup.counted_here(run.cleanup.pending(), run.owners)
         if left:
             report.cleanup = {"left": len(left), "file": str(run.cleanup.path),
                               "stopped": "a read-only run deletes nothing: MASTODON_CONTRACT_WRITES=1 deletes them"}

@@ -133,7 +133,7 @@ class ContractRun:
 
     def report_cleanup(self, done: Finished, earlier: int = 0) -> None:
         self.report.cleanup = {"created": self.cleanup.created, "removed": self.cleanup.removed - earlier,
-                               "earlier": earlier, "left": len([e for e in done.left if e.owner in self.owners]),
+                               "earlier": earlier, "left": len(self.cleanup.counted_here(done.left, self.owners)),
                                "file": str(self.cleanup.path), "stopped": done.stopped}
 
 
