@@ -319,25 +319,24 @@ def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> di
     with sandbox.state.rwlock(IN_USE, shared=False), sandbox.state.lock("snapshots") as held:
         started = time.monotonic()
         db, kv = postgres(sandbox, running), redis(sandbox, running)
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            # A job still running would write into the restored state: wait until none runs. What waits in
-            # the queues or the schedule is replaced with Redis, so it does not matter.
-            _wait_while_sidekiq_busy(kv, timeout=15)
-            with paused(sandbox) as pause:
-                # which file volumes changed and whether the database has a spare copy ready, side by side
-                changed_soon = pool.submit(_changed_volumes, sandbox, manifest, running)
-                spare_ready = pool.submit(db.has_spare, manifest["database"])
-                changed = changed_soon.result()
-                # the database first: when its swap fails (and is undone), Redis is left as it was
-                old, idle = db.replace(LIVE_DB, manifest["database"], use_spare=spare_ready.result())
-                pause.connections_ended(idle)
-                kv.swap_in(manifest["redis_db"], 0, SCRATCH_DB)
-                if changed:
-                    sandbox.stack.run("stop", "s3", timeout=60)
-                    for v in changed:
-                        stores.copy_volume(helper_image(sandbox), snapshot_volume(sandbox, name, v),
-                                           _volume_name(sandbox, v), labels(sandbox))
-                    sandbox.stack.run("start", "s3", timeout=60)
+        # A job still running would write into the restored state: wait until none runs. What waits in the
+        # queues or the schedule is replaced with Redis, so it does not matter.
+        _wait_while_sidekiq_busy(kv, timeout=15)
+        with paused(sandbox) as pause, ThreadPoolExecutor(max_workers=2) as pool:
+            # which file volumes changed and whether the database has a spare copy ready, side by side
+            changed_soon = pool.submit(_changed_volumes, sandbox, manifest, running)
+            spare_ready = pool.submit(db.has_spare, manifest["database"])
+            changed = changed_soon.result()
+            # the database first: when its swap fails (and is undone), Redis is left as it was
+            old, idle = db.replace(LIVE_DB, manifest["database"], use_spare=spare_ready.result())
+            pause.connections_ended(idle)
+            kv.swap_in(manifest["redis_db"], 0, SCRATCH_DB)
+            if changed:
+                sandbox.stack.run("stop", "s3", timeout=60)
+                for v in changed:
+                    stores.copy_volume(helper_image(sandbox), snapshot_volume(sandbox, name, v),
+                                       _volume_name(sandbox, v), labels(sandbox))
+                sandbox.stack.run("start", "s3", timeout=60)
         folder = snapshots_dir(sandbox) / name
         for extra in EXTRAS:
             if (folder / extra).exists():
