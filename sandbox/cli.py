@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__, server_commands
@@ -41,9 +43,38 @@ def _requested(args: argparse.Namespace, *fields: str) -> dict:
     return {k: v for k, v in settings.items() if not fields or k in fields}
 
 
+@contextmanager
+def one_at_a_time(name: str, create: bool = True):
+    """up, down and destroy of one sandbox run one at a time (with the pytest plugin's cold start too: the same
+    `up` lock): a second waits, then finds the work done. A folder made for the lock alone is removed again,
+    so that refused input leaves nothing behind; `create=False` (destroy) locks only a folder that exists."""
+    state = State(name)
+    while True:
+        made = not state.dir.exists()
+        if made and not create:
+            yield  # no folder (none, or a destroy removed it while this waited): nothing to lock
+            return
+        with state.lock("up") as held:
+            try:
+                current = os.path.samestat(os.fstat(held.fileno()), os.stat(held.name))
+            except FileNotFoundError:
+                current = False
+            if not current:
+                continue  # a destroy removed the folder while this waited: lock the one there is now
+            try:
+                yield
+            finally:
+                if made and state.dir.exists() and set(os.listdir(state.dir)) <= {"up.lock"}:
+                    Path(held.name).unlink()
+                    state.dir.rmdir()
+            return
+
+
 def cmd_up(args) -> int:
     progress = Progress(quiet=args.quiet)
-    config = up(args.name, _requested(args), progress, provision=not args.no_provision).config
+    requested = _requested(args)
+    with one_at_a_time(args.name):
+        config = up(args.name, requested, progress, provision=not args.no_provision).config
     progress.step(f"sandbox {config.name!r} is up at {config.base_url} ({config.server} server): `mastodon-sandbox info` for logins, `eval \"$(mastodon-sandbox env)\"` for a shell")
     return 0
 
@@ -51,10 +82,11 @@ def cmd_up(args) -> int:
 def cmd_build(args) -> int:
     """Build Mastodon from source ahead of time (reused while its inputs are unchanged); starts nothing."""
     from .config import SandboxConfig
-    from .images import LOCAL_BASE, ensure_base, ensure_source_images, remove_replaced_images
+    from .images import LOCAL_BASE, ensure_base, ensure_source_images, remove_replaced_images, source_folder
 
     settings = _requested(args, "version", "source_dir")
     config = SandboxConfig(name="build", server="source", **settings)
+    source_folder(config)  # built from this folder or not at all: never "done" with images built earlier
     progress = Progress(quiet=args.quiet)
     ensure_base(LOCAL_BASE, progress)
     remove_replaced_images(ensure_source_images(config, progress))
@@ -64,7 +96,8 @@ def cmd_build(args) -> int:
 
 
 def cmd_down(args) -> int:
-    down(args.name, Progress())
+    with one_at_a_time(args.name):
+        down(args.name, Progress())
     return 0
 
 
@@ -75,7 +108,8 @@ def cmd_destroy(args) -> int:
         answer = input(f"Remove sandbox {args.name!r}: containers, volumes, accounts, tokens and its CA? Type its name to confirm: ")
         if answer.strip() != args.name:
             raise SandboxError("not confirmed; nothing was removed")
-    destroy(args.name, Progress())
+    with one_at_a_time(args.name, create=False):
+        destroy(args.name, Progress())
     return 0
 
 
@@ -94,12 +128,49 @@ def cmd_status(args) -> int:
     if down:
         # restart: unless-stopped does not bring back a killed container (Docker counts a kill as a stop).
         print(f"  down: {', '.join(sorted(down))}: `mastodon-sandbox up --name {config.name}` starts them again, and only them")
-    return 0 if not down else 1
+    problems = _state_problems(sandbox)
+    for line in problems:
+        print(f"  {line}")
+    return 0 if not down and not problems else 1
+
+
+def _state_problems(sandbox: Sandbox) -> list[str]:
+    """What `status` must say beyond the containers' own view: a save or restore cut short, processes left
+    frozen (resumed here: Docker calls them running and their health checks pass for minutes), a damaged
+    credentials file."""
+    from .data import journal, snapshots
+
+    out = []
+    with sandbox.state.lock("snapshots", blocking=False) as free:
+        record = journal.read(sandbox.state)
+        if record:
+            out.append(f"cut short: a {journal.describe(record)}: `mastodon-sandbox up --name {sandbox.name}` finishes it"
+                       if free else f"under way: a {journal.describe(record)}")
+        thawed = snapshots.thaw(sandbox) if free else []  # a busy lock: a save or restore freezing them on purpose
+    if thawed:
+        out.append(f"frozen: {', '.join(thawed)} (left stopped by a snapshot save or restore that was cut short): resumed now")
+    try:
+        sandbox.state.read_json(sandbox.state.credentials_file)
+    except SandboxError as e:
+        out.append(f"damaged: {e}")
+    return out
+
+
+def whole_number(raw: str, option: str) -> int:
+    """An option's whole number of 0 or more, or one line (compose reads a negative --tail as "all")."""
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise SandboxError(f"bad value for {option}: {raw!r} (a whole number of 0 or more)")
+    return value
 
 
 def cmd_logs(args) -> int:
+    tail = whole_number(args.tail, "--tail")
     stack = Sandbox.open(args.name).stack
-    argv = ["logs", "--no-color", "--tail", str(args.tail)]
+    argv = ["logs", "--no-color", "--tail", str(tail)]
     if args.follow:
         argv.append("--follow")
     argv += args.services
@@ -257,7 +328,10 @@ def cmd_snapshot(args) -> int:
 def cmd_doctor(args) -> int:
     state = State(args.name)
     config = state.load_config() if state.exists() else None
-    port = args.port or (config.port if config else settings_from_env().get("port", 443))
+    if args.port:
+        port = convert_setting(SETTINGS_BY_FIELD["port"], args.port, "--port")
+    else:
+        port = config.port if config else settings_from_env().get("port", 443)
     held = args.name if config and port == config.port and Stack(config, state).is_running() else None
     checks = doctor(port, state.dir, port_held_by=held)
     for c in checks:
@@ -290,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("status", parents=[common], help="show the services and their health").set_defaults(func=cmd_status)
     p = sub.add_parser("logs", parents=[common], help="show the services' logs")
     p.add_argument("services", nargs="*")
-    p.add_argument("--tail", type=int, default=100)
+    p.add_argument("--tail", default="100", help="lines of each service's log to show (default 100)")
     p.add_argument("-f", "--follow", action="store_true")
     p.set_defaults(func=cmd_logs)
     sub.add_parser("env", parents=[common], help="print shell exports: URL, CA bundle, default tokens").set_defaults(func=cmd_env)
@@ -299,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("address", nargs="?")
     p.set_defaults(func=cmd_mail)
     p = sub.add_parser("doctor", parents=[common], help="check Docker, Compose, the port and disk")
-    p.add_argument("--port", type=int)
+    p.add_argument("--port", help="the HTTPS port to check (default: the sandbox's, or $SANDBOX_PORT, or 443)")
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("seed", parents=[common], help="fill the sandbox with a seed scenario (real Mastodon only)")
@@ -329,10 +403,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that work on a sandbox's data: a save or restore cut short is finished before them (`up` does it
+# itself once the services run; `status` reports it).
+FINISH_FIRST = {"token", "accounts", "seed", "settle", "run-due", "mail", "snapshot", "reset", "contract"}
+
+
+def _finish_cut_short(args: argparse.Namespace) -> None:
+    if args.command in FINISH_FIRST and State(args.name).operation_file.exists():
+        from .data.snapshots import recover
+
+        recover(Sandbox.open(args.name), Progress())
+
+
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends a command as Ctrl-C does: its clean-up runs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
+        _finish_cut_short(args)
         return args.func(args)
     except SandboxError as e:
         print(f"mastodon-sandbox: {e}", file=sys.stderr)

@@ -27,6 +27,18 @@ USERNAME_RE = re.compile(r"[A-Za-z0-9_]{1,30}")
 # A host name of dot-separated labels with a letter in its last one (a domain Mastodon can mail).
 EMAIL_DOMAIN_RE = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 REGISTRATION_MODES = ("none", "approved", "open")
+# A sandbox's name is its state folder's name and ends its compose project's, mastodon-sandbox-NAME (Compose
+# allows lower-case letters, digits, - and _, starting with a letter or digit): nothing that makes a path.
+SANDBOX_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
+def check_name(name: str) -> str:
+    """`name` when it can name a sandbox; one line otherwise. Every command checks it (State and SandboxConfig
+    do), reading ones too, so that no name walks into another folder."""
+    if not isinstance(name, str) or not SANDBOX_NAME_RE.fullmatch(name):
+        shown = repr(name) if len(repr(name)) <= 50 else repr(name)[:40] + "..."
+        raise SandboxError(f"bad sandbox name {shown}: use 1-40 lower-case letters, digits, - and _, starting with a letter or digit")
+    return name
 
 
 @dataclass(frozen=True)
@@ -126,8 +138,7 @@ class SandboxConfig:
     max_threads: int = 5
 
     def __post_init__(self) -> None:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,30}", self.name):
-            raise SandboxError(f"bad sandbox name {self.name!r}: use lower-case letters, digits and dashes")
+        check_name(self.name)
         if self.server not in SERVERS:
             raise SandboxError(f"unknown server {self.server!r}: SANDBOX_SERVER is official, source or standin")
         if self.s3 not in S3_BACKENDS:
@@ -225,8 +236,15 @@ def parse_accounts(spec: str) -> tuple[Account, ...]:
     return tuple(out)
 
 
+class BadValue(ValueError):
+    """A setting's text that converts but is out of range; str() says what is allowed."""
+
+
 def _port(raw: str) -> int:
-    return int(raw)
+    port = int(raw)
+    if not 1 <= port <= 65535:
+        raise BadValue("a port is 1-65535")
+    return port
 
 
 def _pool_size(raw: str) -> int:
@@ -277,6 +295,8 @@ def convert_setting(setting: Setting, raw: str, given_as: str) -> Any:
         raise SandboxError(f"bad value for {given_as}: {raw!r} (choose {', '.join(setting.choices)})")
     try:
         return setting.convert(raw)
+    except BadValue as e:
+        raise SandboxError(f"bad value for {given_as}: {raw!r} ({e})") from None
     except ValueError:
         raise SandboxError(f"bad value for {given_as}: {raw!r}") from None
 

@@ -29,8 +29,9 @@ def docker_client():
 
     if shutil.which("docker") is None:
         raise SandboxError("Docker is not installed: install it (Debian: apt-get install docker.io) and start dockerd")
+    timeout = int(timeouts().docker_api)  # outside the try: a bad SANDBOX_TIMEOUT_* is its own one line, not "not reachable"
     try:
-        client = docker.from_env(timeout=int(timeouts().docker_api))
+        client = docker.from_env(timeout=timeout)
         client.ping()
         return client
     except Exception as e:  # docker raises several types for one cause: no engine answers
@@ -105,6 +106,18 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def free_port_near(port: int, tries: int = 100) -> int | None:
+    """A port free now, upward from `port` (from 8443 for a privileged one, which this process may not probe)."""
+    start = port + 1 if port >= 1024 else 8443
+    return next((p for p in range(start, min(start + tries, 65536)) if port_is_free(p)), None)
+
+
+def port_taken(port: int) -> str:
+    """What to do about a port something else holds: a port that is free now, not one that may be taken too."""
+    free = free_port_near(port)
+    return f"127.0.0.1:{port} is taken: stop what uses it, or choose another" + (f", e.g. --port {free} (free now)" if free else " with --port")
+
+
 def free_disk_gb(path: Path) -> float:
     path = path if path.exists() else Path.cwd()
     return shutil.disk_usage(path).free / 1e9
@@ -115,6 +128,10 @@ def doctor(port: int, state_dir: Path, port_held_by: str | None = None) -> list[
 
     `port_held_by` names the running sandbox that already listens on the port (then it is not a problem).
     """
+    try:
+        timeouts()  # every wait below is bounded by them: a bad one is the one thing to report
+    except SandboxError as e:
+        return [Check("timeouts", False, str(e))]
     checks = []
     try:
         client = docker_client()
@@ -132,7 +149,7 @@ def doctor(port: int, state_dir: Path, port_held_by: str | None = None) -> list[
     elif port_is_free(port):
         checks.append(Check("port", True, f"127.0.0.1:{port} is free"))
     else:
-        checks.append(Check("port", False, f"127.0.0.1:{port} is taken: stop what uses it, or choose another with --port"))
+        checks.append(Check("port", False, port_taken(port)))
     gb = free_disk_gb(state_dir)
     checks.append(Check("disk", gb >= 5, f"{gb:.1f} GB free" + ("" if gb >= 5 else ": the images need about 3 GB; free some space")))
     if os.geteuid() != 0 and port < 1024:

@@ -20,6 +20,7 @@ ALNUM = string.ascii_letters + string.digits
 MEDIA_BUCKET = "media"
 # The proxy serves the bucket under this path, which shadows no Mastodon route.
 MEDIA_PATH = "s3-media"
+DB_NAME = "mastodon_production"  # Mastodon's database (what snapshots copy and swap)
 
 
 def alphanumeric(n: int = 32) -> str:
@@ -90,7 +91,7 @@ def mastodon_env(config: SandboxConfig, sec: dict[str, str]) -> dict[str, str]:
         "VAPID_PUBLIC_KEY": sec["VAPID_PUBLIC_KEY"],
         "DB_HOST": "db",
         "DB_PORT": "5432",
-        "DB_NAME": "mastodon_production",
+        "DB_NAME": DB_NAME,
         "DB_USER": "postgres",
         "DB_PASS": "",
         "REDIS_HOST": "redis",

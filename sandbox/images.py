@@ -129,7 +129,10 @@ def source_folder(config: SandboxConfig) -> Path:
     """The folder the source server builds from (SANDBOX_MASTODON_SOURCE or --source)."""
     folder = Path(config.source_dir).expanduser()
     if not folder.is_dir():
-        raise SandboxError(f"the Mastodon source folder {folder} does not exist (SANDBOX_MASTODON_SOURCE)")
+        raise SandboxError(f"the Mastodon source folder {folder} does not exist (SANDBOX_MASTODON_SOURCE or --source)")
+    if not (folder / "SHA256SUMS").is_file():
+        raise SandboxError(f"{folder} is not a Mastodon source folder: it has no SHA256SUMS listing the source, gems "
+                           "and webpush bundle (README: Mastodon from source)")
     return folder
 
 

@@ -17,8 +17,10 @@ import requests
 
 from . import server_commands
 from .config import SandboxConfig, check_settings, release
-from .docker_env import docker_client, port_is_free
-from .environment import write_env_files
+from .data import snapshots
+from .data.stores import Postgres
+from .docker_env import docker_client, port_is_free, port_taken
+from .environment import DB_NAME, write_env_files
 from .handle import Sandbox
 from .errors import SandboxError
 from .images import build_images, images_for, pull_missing_images, remove_replaced_images
@@ -103,7 +105,9 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
     docker_client()  # a clear error before anything else when the engine is missing
     running = (not is_new) and stack.is_running()
     if not running and not port_is_free(config.port):
-        raise SandboxError(f"port {config.port} on 127.0.0.1 is taken: stop what uses it, or create the sandbox with --port 8443")
+        # A made sandbox keeps its port (its domain): only a new one can take another.
+        raise SandboxError(port_taken(config.port) if is_new else
+                           f"127.0.0.1:{config.port} is taken: stop what uses it (sandbox {name!r} keeps the port it was made with)")
 
     if is_new:
         leftovers = docker_client().volumes.list(filters={"label": f"com.docker.compose.project={config.project}"})
@@ -129,9 +133,17 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         raise
     state.save_config(config)
 
+    sandbox = Sandbox(config, state, stack)
+    if not is_new:
+        # A save or restore cut short leaves Mastodon's processes frozen, which no health check sees.
+        thawed = snapshots.thaw_unless_busy(sandbox)
+        if thawed:
+            progress.step(f"resumed {', '.join(thawed)}: a snapshot save or restore that was cut short left them frozen")
     upgraded = start_services(config, state, stack, is_new, bool(replaced), progress)
     remove_replaced_images(replaced)
     instance = wait_app_ready(config, state)
+    if not is_new and snapshots.recover(sandbox, progress):
+        instance = wait_app_ready(config, state)
     if upgraded:
         # Rails' cache (Redis) still holds what the old version rendered, the instance bodies among them
         # (kept 3 minutes, CacheConcern#render_with_cache): clear it, as upstream's upgrade notes advise.
@@ -139,7 +151,6 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         clear_cache(stack)
         instance = wait_app_ready(config, state)
     progress.step(f"{config.base_url} is ready: {instance.get('title')} {instance.get('version')}")
-    sandbox = Sandbox(config, state, stack)
     if provision:
         provision_accounts(sandbox, progress)
     apply_registrations(config, state, stack, is_new, progress)
@@ -149,9 +160,9 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
 PREPARED_FILE = "prepared.json"
 
 
-def prepared_marker(config: SandboxConfig, stack: Stack) -> dict:
-    """What db:prepare last ran for: the Mastodon image (by id) and version. Another image or version
-    means new code, whose migrations must run."""
+def prepared_marker(config: SandboxConfig, stack: Stack, cluster: str | None) -> dict:
+    """What db:prepare last ran for: the database cluster, the Mastodon image (by id) and version. Another
+    cluster means an empty database; another image or version means new code, whose migrations must run."""
     image = stack.config_json()["services"]["db-prepare"]["image"]
     try:
         image_id = docker_client().images.get(image).id
@@ -159,24 +170,22 @@ def prepared_marker(config: SandboxConfig, stack: Stack) -> dict:
         raise SandboxError(f"the image {image} of db-prepare cannot be read: {e}") from None
     # The merged compose model (env files inlined): a change to it means containers to recreate.
     model = hashlib.sha256(json.dumps(stack.config_json(), sort_keys=True).encode()).hexdigest()[:16]
-    return {"image": image, "image_id": image_id, "version": config.release.version, "model": model,
-            "database": database_volume(config)}
+    return {"image": image, "image_id": image_id, "version": config.release.version, "model": model, "cluster": cluster}
 
 
-def database_volume(config: SandboxConfig) -> str | None:
-    """When the database volume was made (None: there is none yet): a new volume is an empty database."""
-    try:
-        return docker_client().volumes.get(f"{config.project}_db").attrs.get("CreatedAt")
-    except docker.errors.NotFound:
-        return None
+NEW_DATABASE = ("a new database", "a new database cluster", "no Mastodon database in PostgreSQL")
 
 
-def prepare_reason(is_new: bool, last: dict | None, marker: dict) -> str | None:
-    """Why db:prepare must run (new database, another image or version), or None when it is current."""
+def prepare_reason(is_new: bool, last: dict | None, marker: dict, has_database: bool = True) -> str | None:
+    """Why db:prepare must run (a new database, another image or version), or None when it is current.
+    Which database it is, PostgreSQL says (`cluster`: its system identifier, `has_database`: whether
+    Mastodon's database is there), never a timestamp."""
     if is_new or last is None:
         return "a new database" if is_new else "no record of an earlier db:prepare"
-    if marker.get("database") is None or last.get("database", marker["database"]) != marker["database"]:
-        return "a new database volume"
+    if last.get("cluster") not in (None, marker["cluster"]):
+        return "a new database cluster"
+    if not has_database:
+        return "no Mastodon database in PostgreSQL"
     if last.get("image_id") != marker["image_id"]:
         return f"the Mastodon image changed ({marker['image']}: {str(last.get('image_id'))[7:19]} -> {marker['image_id'][7:19]})"
     if last.get("version") != marker["version"]:
@@ -184,19 +193,30 @@ def prepare_reason(is_new: bool, last: dict | None, marker: dict) -> str | None:
     return None
 
 
+def keep_or_set_aside_credentials(state: State, db: Postgres, progress: Progress) -> None:
+    """The database is new: the accounts, apps and tokens saved for the old one are made again, and the old
+    file is kept aside (nothing is deleted) — but only when none of its accounts exists in the database."""
+    creds = state.read_json(state.credentials_file, default=None)
+    if not creds:
+        return
+    usernames = list(creds.get("accounts", {}))
+    if db.local_usernames(DB_NAME, usernames):
+        return  # the accounts are there: the file still describes this database
+    aside = state.dir / f"credentials-before-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    state.credentials_file.rename(aside)
+    progress.step(f"the database is new: its accounts, apps and tokens are made again (the old ones are kept in {aside.name})")
+
+
 def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bool, rebuilt: bool, progress: Progress) -> bool:
     """Start what is not running, and only that. db:prepare (a Rails boot: about 20 s on real Mastodon)
     runs when the database is new or the Mastodon image or version changed since it last ran; otherwise
     healthy services are left alone and dead ones are started again on their own."""
-    marker = prepared_marker(config, stack)
+    db = None if is_new else Postgres(stack.start_database())
+    marker = prepared_marker(config, stack, db.cluster_id() if db else None)
     last = state.read_json(state.dir / PREPARED_FILE, default=None)
-    reason = prepare_reason(is_new, last, marker)
-    if reason == "a new database volume" and state.credentials_file.exists():
-        # The accounts, apps and tokens saved for the old database do not exist in the new one: keep the
-        # file aside (nothing is deleted) and provision anew.
-        aside = state.dir / f"credentials-before-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        state.credentials_file.rename(aside)
-        progress.step(f"the database is new: its accounts, apps and tokens are made again (the old ones are kept in {aside.name})")
+    reason = prepare_reason(is_new, last, marker, has_database=db is None or DB_NAME in db.databases())
+    if db is not None and reason in NEW_DATABASE:
+        keep_or_set_aside_credentials(state, db, progress)
     upgraded = reason is not None and last is not None and last.get("version") != marker["version"]
     if reason:
         if upgraded:
@@ -233,8 +253,8 @@ def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bo
             timeout=timeouts().ready_standin if config.server == "standin" else timeouts().ready_mastodon,
             on_change=lambda states: update(" ".join(f"{s.service}:{'ok' if s.ready else (s.health or s.state)}" for s in states)),
         )
-    # What db:prepare ran for, with the database volume it ran on (made by this `up` when it was new).
-    state.write_json(state.dir / PREPARED_FILE, {**marker, "database": database_volume(config)})
+    # What db:prepare ran for, with the database cluster it ran on (made by this `up` when it was new).
+    state.write_json(state.dir / PREPARED_FILE, {**marker, "cluster": marker["cluster"] or Postgres(stack.start_database()).cluster_id()})
     return upgraded
 
 

@@ -7,6 +7,8 @@ Layout of `<state root>/<name>/` (folder 0700, every file 0600):
   tls/               ca.pem, ca.key, cert.pem, key.pem, bundle.pem
   credentials.json   accounts, apps and tokens (sandbox.provision.credentials)
   secrets/           Mastodon.py .secret files
+  operation.json     a snapshot save or restore under way, or cut short (sandbox/data/journal.py)
+  seeding.json       a seed under way, or cut short (sandbox/data/seed.py)
 Only `destroy` removes it; nothing else deletes or rewrites a secret once written.
 """
 
@@ -21,7 +23,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import SandboxConfig, state_root
+from .config import SandboxConfig, check_name, state_root
 from .errors import SandboxError
 
 HELD_LOCKS = "SANDBOX_HELD_LOCKS"  # exclusive locks this process's parent holds for it (State.rwlock)
@@ -47,7 +49,7 @@ class State:
     """The state folder of one named sandbox."""
 
     def __init__(self, name: str, root: Path | None = None):
-        self.name = name
+        self.name = check_name(name)  # a name never makes a path into another folder
         self.dir = (root or state_root()) / name
 
     # paths
@@ -83,6 +85,16 @@ class State:
     def secrets_dir(self) -> Path:
         return self.dir / "secrets"
 
+    @property
+    def operation_file(self) -> Path:
+        """A snapshot save or restore under way, or left half done by a process that died (data/journal.py)."""
+        return self.dir / "operation.json"
+
+    @property
+    def seeding_file(self) -> Path:
+        """A seed under way, or cut short (data/seed.py)."""
+        return self.dir / "seeding.json"
+
     def exists(self) -> bool:
         return self.config_file.exists()
 
@@ -112,14 +124,19 @@ class State:
         write_private(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     @contextmanager
-    def lock(self, name: str):
+    def lock(self, name: str, blocking: bool = True):
         """An exclusive lock on the host for one kind of work on this sandbox (snapshots, leases, `up` from
         the plugin), shared by every process and xdist worker; a file lock in the state folder. It yields
         the open lock file and is released when the file is closed — by this process and by any child it
-        handed the file to (pass_fds), so work that goes on in the background keeps the lock until done."""
+        handed the file to (pass_fds), so work that goes on in the background keeps the lock until done.
+        Not `blocking`: it yields None at once when another holds the lock."""
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         with open(self.dir / f"{name}.lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield None
+                return
             yield fh
 
     @contextmanager

@@ -24,6 +24,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -172,3 +174,19 @@ def make_sandbox_module(mastodon_sandbox):
     for name in made:
         cli("destroy", "--name", name, "--yes")
 
+
+def upload_picture(sb: Sandbox, token: str) -> dict:
+    """A picture uploaded through the API by `token`'s account, once Mastodon has processed it (real Mastodon)."""
+    picture = Path(__file__).resolve().parents[1] / "fixtures" / "media" / "picture-stripes.png"
+    auth = {"Authorization": f"Bearer {token}"}
+    with picture.open("rb") as fh:
+        up = requests.post(sb.url + "/api/v2/media", headers=auth, files={"file": fh}, data={"description": "stripes"},
+                           verify=str(sb.state.ca_file), timeout=60)
+    assert up.status_code in (200, 202), up.text
+    media = up.json()
+    deadline = time.monotonic() + 60
+    while not media.get("url"):
+        assert time.monotonic() < deadline, "the upload was not processed within 60 s"
+        time.sleep(0.5)
+        media = sb.get(f"/api/v1/media/{media['id']}", headers=auth).json()
+    return media

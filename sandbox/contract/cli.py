@@ -35,7 +35,8 @@ def add_contract_command(subparsers: argparse._SubParsersAction, common: argpars
         help="check a server's API against the documented contract: the sandbox (default) or a remote server",
         description="Runs the contract suite with pytest; options it does not know go to pytest. A remote server "
                     "is named by MASTODON_CONTRACT_URL and MASTODON_CONTRACT_TOKEN (MASTODON_CONTRACT_TOKEN_2, "
-                    "MASTODON_CONTRACT_WRITES=1, MASTODON_CONTRACT_CA, MASTODON_CONTRACT_STATE, MASTODON_CONTRACT_REPORT).")
+                    "MASTODON_CONTRACT_WRITES=1, MASTODON_CONTRACT_ALLOW_HTTP=1, MASTODON_CONTRACT_CA, MASTODON_CONTRACT_STATE, "
+                    "MASTODON_CONTRACT_REPORT).")
     p.add_argument("--target", choices=TARGETS, help="sandbox (default: the one --name names) or remote ($MASTODON_CONTRACT_TARGET)")
     p.set_defaults(func=cmd_contract, pytest_args=[])
     p.__class__ = _PassThrough  # argparse makes every subparser of its own class; this one passes options on

@@ -9,6 +9,7 @@ environment only, so that they never land in a committed ini file.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,9 @@ OPTIONS = (
            "remote: a token of a second account you own, for follows, mentions, polls and direct messages (environment only)"),
     Option("writes", "MASTODON_CONTRACT_WRITES", "mastodon_contract_writes",
            "remote: 1 lets the run post, follow and delete on its bot accounts (default: read-only)"),
+    Option("allow_http", "MASTODON_CONTRACT_ALLOW_HTTP", "mastodon_contract_allow_http",
+           "remote: 1 lets a server on this machine (localhost, 127.0.0.1, ::1) be reached over plain http:// "
+           "(default: https only, so that tokens never travel in clear text)"),
     Option("ca", "MASTODON_CONTRACT_CA", "mastodon_contract_ca", "remote: a CA bundle to verify the server's certificate with"),
     Option("state", "MASTODON_CONTRACT_STATE", "mastodon_contract_state",
            "remote: the folder of cleanup lists (default: <state folder>/contract-cleanup)"),
@@ -75,6 +79,7 @@ class Settings:
     token: str | None = field(default=None, repr=False)
     token_2: str | None = field(default=None, repr=False)
     writes: bool = False
+    allow_http: bool = False
     ca: str | None = None
     state: Path = field(default_factory=lambda: state_root() / "contract-cleanup")
     report: Path | None = None
@@ -89,11 +94,14 @@ class Settings:
         target = raw["target"].lower() or "sandbox"
         if target not in TARGETS:
             raise TargetError(f"MASTODON_CONTRACT_TARGET={raw['target']!r}: choose sandbox or remote")
-        writes = raw["writes"].lower()
+        writes, allow_http = raw["writes"].lower(), raw["allow_http"].lower()
         if writes not in _TRUE | _FALSE:
             raise TargetError(f"MASTODON_CONTRACT_WRITES={raw['writes']!r}: use 1 to allow writes, 0 (the default) for none")
+        if allow_http not in _TRUE | _FALSE:
+            raise TargetError(f"MASTODON_CONTRACT_ALLOW_HTTP={raw['allow_http']!r}: use 1 to allow http:// to this machine, "
+                              "0 (the default) for https only")
         return cls(target=target, url=raw["url"] or None, token=raw["token"] or None, token_2=raw["token_2"] or None,
-                   writes=writes in _TRUE, ca=raw["ca"] or None,
+                   writes=writes in _TRUE, allow_http=allow_http in _TRUE, ca=raw["ca"] or None,
                    state=Path(raw["state"]).expanduser() if raw["state"] else state_root(dict(environ)) / "contract-cleanup",
                    report=Path(raw["report"]).expanduser() if raw["report"] else None)
 
@@ -111,6 +119,30 @@ def base_url(url: str) -> str:
     if parts.query or parts.fragment:
         raise TargetError(f"MASTODON_CONTRACT_URL={url!r}: give the server's base URL, without a query")
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+def is_loopback(host: str) -> bool:
+    """localhost or a loopback address (127.0.0.0/8, ::1): traffic that never leaves this machine."""
+    host = host.lower().strip("[]")
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def refuse_clear_text(url: str, allow_http: bool, what: str = "MASTODON_CONTRACT_URL") -> None:
+    """Tokens travel over TLS only: a plain http:// or ws:// URL is refused before any request, one to this
+    machine too unless MASTODON_CONTRACT_ALLOW_HTTP=1 asks for it (a listener anywhere else would read them)."""
+    parts = urlsplit(url)
+    loopback = is_loopback(parts.hostname or "")
+    if parts.scheme in ("https", "wss") or (allow_http and loopback):
+        return
+    if allow_http:
+        why = "MASTODON_CONTRACT_ALLOW_HTTP=1 allows that to this machine only (localhost, 127.0.0.1, ::1); use https://"
+    else:
+        why = "the token would travel in clear text; use https://" + (
+            ", or MASTODON_CONTRACT_ALLOW_HTTP=1 for a test server on this machine" if loopback else "")
+    raise TargetError(f"{what} {url!r} is plain {parts.scheme}: {why}")
 
 
 def http_session(url: str) -> requests.Session:
@@ -285,6 +317,7 @@ def check_remote(settings: Settings, session: requests.Session | None = None) ->
     if not settings.url:
         raise TargetError("the remote target needs MASTODON_CONTRACT_URL, the server's base URL (https://host)")
     url = base_url(settings.url)
+    refuse_clear_text(url, settings.allow_http)
     if not settings.token:
         raise TargetError("the remote target needs MASTODON_CONTRACT_TOKEN, a user token of an account you own "
                           "(scopes: read; write and follow too for MASTODON_CONTRACT_WRITES=1)")
@@ -292,6 +325,8 @@ def check_remote(settings: Settings, session: requests.Session | None = None) ->
         raise TargetError(f"MASTODON_CONTRACT_CA={settings.ca}: no such file")
     session = session or http_session(url)
     server = probe_server(session, url, settings.ca or True)
+    if server.streaming_url:  # the suite's streaming tests send the token there too
+        refuse_clear_text(server.streaming_url, settings.allow_http, f"{server.host}'s streaming URL")
     me = check_account(session, server, settings.token, "MASTODON_CONTRACT_TOKEN")
     peer = check_account(session, server, settings.token_2, "MASTODON_CONTRACT_TOKEN_2") if settings.token_2 else None
     if peer and peer["id"] == me["id"]:

@@ -13,7 +13,8 @@ import random
 import re
 from dataclasses import asdict, dataclass, field
 
-from .scenario import VISIBILITIES, Scenario
+from ..errors import SandboxError
+from .scenario import VISIBILITIES, Scenario, size_problem
 
 MEDIA_DIR_FILES = {
     "image": ("picture-checks.png", "picture-stripes.png"),
@@ -57,6 +58,9 @@ def _username(fake, taken: set[str]) -> str:
 
 def render(scenario: Scenario, seed: int, scale: int, domain: str, email_domain: str) -> Plan:
     """The plan for `scenario` at `scale`, its content drawn from faker and random seeded with `seed`."""
+    too_big = size_problem(scenario, scale)
+    if too_big:  # before any of the work, which grows faster than the plan
+        raise SandboxError(f"scenario {scenario.name!r} at scale {scale}: {too_big[1]}")
     from faker import Faker
 
     fake = Faker("en_US")

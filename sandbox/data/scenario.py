@@ -17,6 +17,10 @@ MAX_STATUSES_PER_ACCOUNT = 300
 MAX_MEDIA_PER_ACCOUNT = 30
 MAX_PINS_PER_ACCOUNT = 5
 VISIBILITIES = ("public", "unlisted", "private", "direct")
+# A seed's size, at its scale: it is made one API call at a time (each account's profile, follows and posts,
+# then the totals), and rendering its plan first takes CPU that grows faster than the plan.
+MAX_ACCOUNTS = 1000
+MAX_API_CALLS = 10_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,21 @@ class Scenario:
         """The per-scenario counts at a scale."""
         keys = ("polls", "images", "gifs", "audio", "boosts", "favourites", "bookmarks", "pins", "lists", "filters", "scheduled")
         return {k: getattr(self, k) * scale for k in keys}
+
+
+def size_problem(scenario: Scenario, scale: int) -> tuple[str, str] | None:
+    """(the field most to blame, why) when the scenario at `scale` is bigger than a seed may be, else None."""
+    accounts = scenario.accounts * scale
+    if accounts > MAX_ACCOUNTS:
+        return "accounts", (f"{accounts} accounts, at most {MAX_ACCOUNTS}: seeding makes each one's profile, follows "
+                            "and posts one API call at a time")
+    calls = {"accounts": accounts, "follows_per_account": accounts * scenario.follows_per_account,
+             "statuses_per_account": accounts * scenario.statuses_per_account, **scenario.totals(scale)}
+    if sum(calls.values()) > MAX_API_CALLS:
+        field = max(calls, key=calls.__getitem__)
+        return field, (f"about {sum(calls.values())} API calls ({calls[field]} for {field}), at most {MAX_API_CALLS}: "
+                       "seeding makes them one at a time")
+    return None
 
 
 INT_FIELDS = {f.name for f in fields(Scenario) if f.type == "int"}
@@ -127,4 +146,7 @@ def parse(raw: dict, path: Path | str = "<scenario>", text: str = "") -> Scenari
         raise bad("follows_per_account", f"fewer than the {scenario.accounts} accounts (nobody follows themselves)")
     if scenario.locked_accounts + scenario.bot_accounts > scenario.accounts:
         raise bad("locked_accounts", "locked and bot accounts are more than the accounts")
+    too_big = size_problem(scenario, 1)
+    if too_big:
+        raise bad(*too_big)
     return scenario

@@ -6,7 +6,6 @@ What was made is written to the state folder (seed.json) for tests to look up.""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -187,24 +186,50 @@ class Seeder:
         return self.summary
 
 
+BEFORE_SEED = "before-seed"  # the snapshot an interrupted seed goes back to before seeding again
+
+
 def seed(sandbox: Sandbox, scenario: str = "default", seed_value: int = 1, scale: int = 1,
          progress: Progress | None = None) -> dict:
     """Seed the sandbox with `scenario`; refuses a sandbox seeded before and the stand-in, before anything
-    is made. Returns the summary it writes to seed.json."""
+    is made. Returns the summary it writes to seed.json.
+
+    A seed cut short (its process killed) is started over from the state before it: the sandbox is saved
+    as snapshot `before-seed` first and the seed's record (seeding.json) kept until it is done, so the next
+    `seed` restores that snapshot and seeds again — the same scenario and seed give the same result as an
+    uninterrupted run."""
+    from .snapshots import delete, restore, save
+
     progress = progress or Progress()
     if sandbox.config.server == "standin":
         raise SandboxError("the stand-in does not offer statuses, media or timelines: seeding needs real Mastodon (SANDBOX_SERVER=source or official)")
     if not 1 <= scale <= 50:
         raise SandboxError(f"bad scale {scale}: choose 1 to 50 (it multiplies the accounts and the totals)")
+    state = sandbox.state
+    cut_short = state.read_json(state.seeding_file, default=None)
     found = load_summary(sandbox)
-    if found:
+    if found and not cut_short:
         raise SandboxError(f"sandbox {sandbox.name!r} was seeded already ({found['scenario']}, seed {found['seed']}): "
                            "`mastodon-sandbox reset` returns to it; destroy the sandbox to seed anew")
     plan = render(load(scenario), seed_value, scale, sandbox.config.domain, sandbox.config.email_domain)
+    if cut_short:
+        progress.step(f"a seed started {cut_short.get('started')} was cut short: back to the state before it "
+                      f"(snapshot {BEFORE_SEED!r}), then seeding again")
+        try:
+            restore(sandbox, BEFORE_SEED, progress)
+        except SandboxError as e:
+            raise SandboxError(f"a seed of {sandbox.name!r} was cut short and the state before it cannot be restored ({e}); "
+                               "destroy the sandbox to seed anew") from None
+    else:
+        progress.step(f"saving the state before seeding as snapshot {BEFORE_SEED!r} (an interrupted seed starts over from it)")
+        save(sandbox, BEFORE_SEED, progress, replace=True)
+        state.write_json(state.seeding_file, {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                              "scenario": plan.scenario, "seed": seed_value, "scale": scale})
     progress.step(f"seeding {sandbox.name!r} with scenario {plan.scenario!r} (seed {seed_value}, scale {scale}): "
                   + ", ".join(f"{v} {k}" for k, v in plan.counts().items()))
-    return Seeder(sandbox, plan, progress).run()
+    summary = Seeder(sandbox, plan, progress).run()
+    state.seeding_file.unlink()
+    delete(sandbox, BEFORE_SEED)
+    return summary
 
 
-def summary_json(summary: dict) -> str:
-    return json.dumps(summary, indent=2, sort_keys=True)

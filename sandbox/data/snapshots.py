@@ -40,17 +40,19 @@ import docker.errors
 
 from .. import server_commands
 from ..docker_env import docker_client
+from ..environment import DB_NAME
 from ..errors import SandboxError
 from ..handle import Sandbox
 from ..progress import Progress
-from . import spare, stores
+from ..state import write_private
+from . import journal, spare, stores
 from .settle import parse_stats, settle
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
 SEEDED = "seeded"  # the snapshot `seed` takes and `reset` restores
 SNAPSHOT_DBS = range(1, 14)
 SCRATCH_DB = 14
-LIVE_DB = "mastodon_production"
+LIVE_DB = DB_NAME
 APP_SERVICES = ("web", "streaming", "sidekiq")
 FILE_VOLUMES = ("s3", "system")
 # State-folder files that describe the data and go back with it: accounts and tokens, the seed's summary,
@@ -106,10 +108,7 @@ def secrets_digest(sandbox: Sandbox) -> str:
 
 
 def running_containers(sandbox: Sandbox) -> dict[str, object]:
-    """The sandbox's running containers by service, in one call to the engine (Compose's `ps` costs a
-    quarter of a second, which a reset cannot spare)."""
-    found = docker_client().containers.list(filters={"label": f"com.docker.compose.project={sandbox.config.project}"})
-    return {c.labels.get("com.docker.compose.service"): c for c in found}
+    return sandbox.stack.containers()
 
 
 def _containers(sandbox: Sandbox, services) -> list:
@@ -166,6 +165,31 @@ def paused(sandbox: Sandbox, services=APP_SERVICES):
         finally:
             time.sleep(max(0.0, pause.until - time.monotonic()))
             list(pool.map(lambda c: _signal_all(c, "CONT"), containers))
+
+
+FREEZABLE = (*APP_SERVICES, "s3")
+
+
+def frozen(sandbox: Sandbox, running: dict | None = None) -> list:
+    """The containers with a stopped process (state T): a save or restore that died while they were frozen
+    left them so. Docker still calls them running and their health checks can pass for minutes."""
+    containers = [c for s, c in (running if running is not None else running_containers(sandbox)).items() if s in FREEZABLE]
+    return [c for c in containers if any(p[1].startswith("T") for p in c.top(ps_args="-eo pid,stat")["Processes"])]
+
+
+def thaw(sandbox: Sandbox, running: dict | None = None) -> list[str]:
+    """Resume every frozen process of the sandbox; returns the services that were frozen. Only for a caller
+    holding the snapshots' lock: a live save or restore freezes them on purpose."""
+    stuck = frozen(sandbox, running)
+    for c in stuck:
+        _signal_all(c, "CONT")
+    return sorted(c.labels.get("com.docker.compose.service", c.name) for c in stuck)
+
+
+def thaw_unless_busy(sandbox: Sandbox) -> list[str]:
+    """`thaw` when no save or restore is at work (its lock is free): those freeze the processes on purpose."""
+    with sandbox.state.lock("snapshots", blocking=False) as free:
+        return thaw(sandbox) if free else []
 
 
 def _container(sandbox: Sandbox, service: str, running: dict | None = None):
@@ -266,6 +290,8 @@ def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace:
         raise SandboxError(f"snapshot {name!r} exists: delete it first, or save under another name")
     if not sandbox.stack.is_running():
         raise SandboxError(f"sandbox {sandbox.name!r} is not running: `mastodon-sandbox up` first")
+    extras = kept_files(sandbox.state.dir)  # a damaged file is refused before anything is made
+    recover(sandbox, progress)  # never a snapshot of what a killed restore left half done
     with sandbox.state.lock("snapshots") as held:
         if name in existing:
             discard(sandbox, existing[name])
@@ -277,51 +303,79 @@ def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace:
         volumes = _file_volumes(sandbox)
         listings: dict[str, str] = {}
         partial = {"name": name, "database": database, "redis_db": redis_db, "volumes": {v: "" for v in volumes}}
-        try:
-            with paused(sandbox, (*APP_SERVICES, "s3")) as pause:
-                redis(sandbox).copy_db(0, redis_db)
-                pause.connections_ended(postgres(sandbox).copy(LIVE_DB, database))
-                for v in volumes:
-                    listings[v] = stores.copy_volume(helper_image(sandbox), _volume_name(sandbox, v),
-                                                     snapshot_volume(sandbox, name, v), labels(sandbox), object_files(sandbox, v))
-        except (SandboxError, docker.errors.DockerException) as e:
-            discard(sandbox, partial)  # nothing half-made is left behind
-            if isinstance(e, SandboxError):
-                raise
-            raise SandboxError(f"the snapshot {name!r} could not be taken: {str(e).splitlines()[0][:200]}") from None
-        folder = snapshots_dir(sandbox) / name
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for extra in EXTRAS:
-            if (sandbox.state.dir / extra).exists():
-                shutil.copy2(sandbox.state.dir / extra, folder / extra)
-        manifest = {"name": name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                    "mastodon": sandbox.config.release.version, "server": sandbox.config.server,
-                    "secrets": secrets_digest(sandbox), "redis_db": redis_db, "database": database,
-                    "volumes": listings, "seconds": round(time.monotonic() - started, 2)}
-        sandbox.state.write_json(folder / "manifest.json", manifest)
-        spare.start(_container(sandbox, "db"), database, None, held, sandbox.state.dir)
+        with journal.signals_held():
+            journal.begin(sandbox.state, "save", name, partial=partial)
+            try:
+                with paused(sandbox, FREEZABLE) as pause:
+                    redis(sandbox).copy_db(0, redis_db)
+                    pause.connections_ended(postgres(sandbox).copy(LIVE_DB, database))
+                    for v in volumes:
+                        listings[v] = stores.copy_volume(helper_image(sandbox), _volume_name(sandbox, v),
+                                                         snapshot_volume(sandbox, name, v), labels(sandbox), object_files(sandbox, v))
+            except (SandboxError, docker.errors.DockerException) as e:
+                discard(sandbox, partial)  # nothing half-made is left behind
+                journal.end(sandbox.state)
+                if isinstance(e, SandboxError):
+                    raise
+                raise SandboxError(f"the snapshot {name!r} could not be taken: {str(e).splitlines()[0][:200]}") from None
+            folder = snapshots_dir(sandbox) / name
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            for extra, text in extras.items():
+                write_private(folder / extra, text)
+            manifest = {"name": name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        "mastodon": sandbox.config.release.version, "server": sandbox.config.server,
+                        "secrets": secrets_digest(sandbox), "redis_db": redis_db, "database": database,
+                        "volumes": listings, "seconds": round(time.monotonic() - started, 2)}
+            sandbox.state.write_json(folder / "manifest.json", manifest)  # written last: the snapshot exists from here
+            journal.end(sandbox.state)
+            spare.start(_container(sandbox, "db"), database, None, held, sandbox.state.dir)
         return manifest
+
+
+def kept_files(state_dir: Path) -> dict[str, str]:
+    """The state-folder files a snapshot keeps (EXTRAS), read and checked: a damaged one would come back
+    with every restore, so it is refused in one line instead."""
+    kept = {}
+    for extra in EXTRAS:
+        path = state_dir / extra
+        if path.exists():
+            text = path.read_text()
+            try:
+                json.loads(text)
+            except ValueError as e:
+                raise SandboxError(f"{path} is damaged ({e}): no snapshot keeps it; restore a snapshot taken before, "
+                                   "or remove the file and run `mastodon-sandbox up` to provision again") from None
+            kept[extra] = text
+    return kept
 
 
 def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> dict:
     """Put snapshot `name` back: database, Redis, files, credentials and seed summary, all or nothing."""
-    progress = progress or Progress(quiet=True)
     manifest = read_manifest(sandbox, check_name(name))
     if manifest["mastodon"] != sandbox.config.release.version:
         raise SandboxError(f"snapshot {name!r} was taken on Mastodon {manifest['mastodon']}; this sandbox runs "
                            f"{sandbox.config.release.version}: restore it on a sandbox of that version")
     if manifest["secrets"] != secrets_digest(sandbox):
         raise SandboxError(f"snapshot {name!r} was taken under other secrets: it cannot be restored into this sandbox")
-    running = running_containers(sandbox)
-    if "proxy" not in running:
+    if "proxy" not in running_containers(sandbox):
         raise SandboxError(f"sandbox {sandbox.name!r} is not running: `mastodon-sandbox up` first")
     # Tests that use the sandbox hold the shared side of IN_USE (the pytest plugin): a restore waits for them.
     with sandbox.state.rwlock(IN_USE, shared=False), sandbox.state.lock("snapshots") as held:
-        started = time.monotonic()
-        db, kv = postgres(sandbox, running), redis(sandbox, running)
-        # A job still running would write into the restored state: wait until none runs. What waits in the
-        # queues or the schedule is replaced with Redis, so it does not matter.
-        _wait_while_sidekiq_busy(kv, timeout=15)
+        if journal.read(sandbox.state):
+            _clear_abandoned(sandbox)  # this restore puts back everything a dead one left half done
+        return _restore_locked(sandbox, manifest, held)
+
+
+def _restore_locked(sandbox: Sandbox, manifest: dict, held) -> dict:
+    name = manifest["name"]
+    started = time.monotonic()
+    running = running_containers(sandbox)
+    db, kv = postgres(sandbox, running), redis(sandbox, running)
+    # A job still running would write into the restored state: wait until none runs. What waits in the
+    # queues or the schedule is replaced with Redis, so it does not matter.
+    _wait_while_sidekiq_busy(kv, timeout=15)
+    with journal.signals_held():
+        journal.begin(sandbox.state, "restore", name)
         with paused(sandbox) as pause, ThreadPoolExecutor(max_workers=2) as pool:
             # which file volumes changed and whether the database has a spare copy ready, side by side
             changed_soon = pool.submit(_changed_volumes, sandbox, manifest, running)
@@ -347,9 +401,52 @@ def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> di
             sandbox.stack.wait_ready(timeout=120)
             manifest.setdefault("volumes_after_restore", {}).update({v: _listing(sandbox, v) for v in changed})
             sandbox.state.write_json(folder / "manifest.json", manifest)
-        seconds = round(time.monotonic() - started, 2)
+        journal.end(sandbox.state)
         spare.start(db.container, manifest["database"], old, held, sandbox.state.dir)  # keeps the lock until done
-        return {"name": name, "seconds": seconds, "files_restored": changed}
+    return {"name": name, "seconds": round(time.monotonic() - started, 2), "files_restored": changed}
+
+
+def _clear_abandoned(sandbox: Sandbox) -> dict | None:
+    """Under the snapshots' lock: undo what a save or restore whose process died left behind — its frozen
+    processes resumed, a half-taken snapshot removed, the live database back under its name — and return
+    its record (a restore is then done again by the caller)."""
+    record = journal.read(sandbox.state)
+    if record is None:
+        return None
+    thaw(sandbox)
+    if record["op"] == "save":
+        discard(sandbox, record["partial"])
+    else:
+        postgres(sandbox).put_back(LIVE_DB)
+    journal.end(sandbox.state)
+    return record
+
+
+def recover(sandbox: Sandbox, progress: Progress | None = None) -> str | None:
+    """Finish what a save or restore whose process died left half done: a restore is done again (the
+    snapshot is whole: database, Redis, files and credentials all come back to it), a half-taken snapshot
+    is removed. Processes left frozen with no record (an older version's restore) are resumed. Returns what
+    was done, or None when nothing needed it. Any command that uses the sandbox calls this first."""
+    progress = progress or Progress(quiet=True)
+    state = sandbox.state
+    if journal.read(state) is None:
+        thawed = thaw_unless_busy(sandbox)
+        return f"resumed the frozen processes of {', '.join(thawed)}" if thawed else None
+    with state.rwlock(IN_USE, shared=False), state.lock("snapshots") as held:
+        record = _clear_abandoned(sandbox)
+        if record is None:
+            return None  # its process finished it meanwhile
+        what = journal.describe(record)
+        if record["op"] == "save":
+            progress.step(f"removed the half-taken snapshot of a {what} that was cut short")
+            return f"removed the half-taken snapshot of a {what} that was cut short"
+        progress.step(f"finishing a {what} that was cut short")
+        try:
+            manifest = read_manifest(sandbox, record["snapshot"])
+        except SandboxError:
+            return f"a {what} was cut short and its snapshot is gone: the sandbox is as the cut left it"
+        _restore_locked(sandbox, manifest, held)
+        return f"finished a {what} that was cut short"
 
 
 def _wait_while_sidekiq_busy(kv: stores.Redis, timeout: float) -> None:
@@ -376,6 +473,7 @@ def discard(sandbox: Sandbox, manifest: dict) -> None:
 
 def delete(sandbox: Sandbox, name: str) -> None:
     manifest = read_manifest(sandbox, check_name(name))
+    recover(sandbox)
     with sandbox.state.lock("snapshots"):
         discard(sandbox, manifest)
 

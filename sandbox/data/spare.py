@@ -9,6 +9,7 @@ the copy is made, and a copy that fails only means the next restore makes its ow
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,8 @@ def start(db_container, source: str, drop: str | None, held_lock: IO, cwd: Path)
 
 
 def main(argv: list[str]) -> int:
+    # started while the restore held Ctrl-C and SIGTERM back (journal.signals_held): this process takes them
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))
     from ..docker_env import docker_client
     from .stores import Postgres
 

@@ -77,6 +77,27 @@ class Postgres:
         rows = self.sql("SELECT datname FROM pg_database").splitlines()[2:]  # under the header and its rule
         return {r.strip() for r in rows if r.strip() and not re.fullmatch(r"\(\d+ rows?\)", r.strip())}
 
+    def cluster_id(self) -> str:
+        """The cluster's system identifier: chosen once by initdb and kept in pg_control, so a new data
+        volume is a new cluster whatever the volume's timestamps say (PostgreSQL's shutdown changes those)."""
+        found = re.search(r"cluster:(\d+)", self.sql("SELECT 'cluster:' || system_identifier FROM pg_control_system()"))
+        if found is None:
+            raise SandboxError("PostgreSQL did not tell its cluster's identifier")
+        return found.group(1)
+
+    def local_usernames(self, db: str, usernames: list[str]) -> set[str]:
+        """Which of `usernames` are local accounts in database `db` (none when `db` does not exist or holds
+        no accounts table yet)."""
+        if db not in self.databases() or not usernames:
+            return set()
+        if "table:yes" not in self.sql(f"\\connect {db}", "SELECT 'table:' || CASE WHEN to_regclass('public.accounts') "
+                                                          "IS NULL THEN 'no' ELSE 'yes' END"):
+            return set()  # no schema yet: db:prepare has not run
+        names = ", ".join("'" + u.lower().replace("'", "''") + "'" for u in usernames)
+        out = self.sql(f"\\connect {db}", "SELECT 'user:' || lower(username) FROM accounts "
+                                          f"WHERE domain IS NULL AND lower(username) IN ({names})")
+        return set(re.findall(r"user:(\S+)", out))
+
     @staticmethod
     def _end_connections(db: str) -> str:
         """Ends every connection to `db` but the caller's, printing `ended:N:S`: S is how many seconds ago
@@ -144,6 +165,15 @@ class Postgres:
         if live not in names and old in names:
             self.sql(f"ALTER DATABASE {old} RENAME TO {live}")
         self.sql(f"ALTER DATABASE {live} ALLOW_CONNECTIONS true")
+
+    def put_back(self, live: str) -> None:
+        """After a `replace` cut short (its caller killed): `live` under its name and open to connections
+        again — the database most recently renamed aside from it, when no copy was put in its place."""
+        names = self.databases()
+        aside = sorted((d for d in names if d.startswith(f"{live}__old_")), key=lambda d: int(d.rsplit("_", 1)[1]))
+        if live not in names and not aside:
+            raise SandboxError(f"the database {live} is gone and none was set aside: restore a snapshot")
+        self._recover(live, aside[-1] if aside else live)
 
     def drop(self, name: str) -> None:
         """Database `name` and its spare copy, if any."""

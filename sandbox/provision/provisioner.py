@@ -22,7 +22,7 @@ from . import accounts as accounts_mod
 from . import bulk
 from .apps import DEFAULT_APP, app_for_scopes, app_name_for, app_is_known, ensure_app, supported_scopes
 from .credentials import FLOWS, Credentials, app_owner, scope_key, write_clientcred, write_usercred
-from .http import Http
+from .http import Http, error_text, raise_if_rate_limited
 from .oauth import OOB, client_credentials, code_flow, offers_grant, password_grant
 from .tokens import TokenProblem, check_token
 from .tootctl import Executor
@@ -74,6 +74,30 @@ class Provisioner:
             scopes += " " + ADMIN_SCOPES
         known = set(supported_scopes(self.http))
         return scope_key([s for s in scopes.split() if s in known])
+
+    def require_known(self, username: str) -> None:
+        """Tokens only for an account the sandbox knows: saved, one of its named or pool accounts, or on the
+        server. Making accounts is `accounts create`'s job, never a side effect of asking for a token."""
+        accounts_mod.check_username(username)
+        if self.creds.account(username) or self.named(username) or self.is_pool(username):
+            return
+        # app/controllers/api/v1/accounts/lookup_controller.rb: a local username, or 404.
+        r = self.http.get("/api/v1/accounts/lookup", params={"acct": username})
+        raise_if_rate_limited(r, f"looking up {username}")
+        if r.status_code == 404:
+            raise SandboxError(f"the sandbox has no account {username!r}: create it with `mastodon-sandbox accounts create {username}`")
+        if r.status_code != 200:
+            raise SandboxError(f"looking up {username} answered {r.status_code}: {error_text(r)}")
+
+    def require_role_for(self, username: str, scopes: str) -> None:
+        """Admin scopes only for an account with a role: Mastodon grants them to whoever asks, but its admin API
+        answers 403 to a user whose role lacks the permission, and a plain user's has none (config/roles.yml;
+        a Moderator may use some: manage_users, manage_reports)."""
+        admin = [s for s in scopes.split() if s.startswith("admin:")]
+        if admin and self.role_of(username) is None:
+            staff = next((a.username for a in self.config.accounts if a.role in STAFF_ROLES), "an Owner or Admin")
+            raise SandboxError(f"{username} has no role (a plain user), so {' '.join(admin)} would be refused by every admin "
+                               f"endpoint: leave the admin scopes out, or ask for a token of {staff}")
 
     def default_flow(self, username: str) -> str:
         return "bulk" if self.is_pool(username) else "code"
@@ -147,9 +171,11 @@ class Provisioner:
         """A checked token for `username` by `flow` with exactly `scopes`: the saved one while it works,
         else a new one. For the client flow the token belongs to the app, not to `username`."""
         flow = self.choose_flow(username, flow)
+        self.require_known(username)
         scopes = scope_key(scopes or self.default_scopes(username))
         if flow == "client":
             return self._client_token(scopes, reuse=reuse)
+        self.require_role_for(username, scopes)
         saved = self.creds.token(username, flow, scopes)
         if reuse and saved:
             try:

@@ -16,11 +16,11 @@ def _sandbox_for(config) -> Any:
     """The run's sandbox: opened when warm (it must be running), brought up under a host lock when cold
     (once for all xdist workers: the first takes the lock and starts it, the others find it running)."""
     from ..handle import Sandbox
-    from ..state import State
 
     name = config.getoption("mastodon_sandbox") or config.getini("mastodon_sandbox") or os.environ.get("SANDBOX_NAME") or "default"
     mode = config.getoption("mastodon_sandbox_mode") or config.getini("mastodon_sandbox_mode") or "warm"
     if mode == "cold":
+        from ..cli import one_at_a_time
         from ..config import settings_from_env
         from ..lifecycle import up
         from ..progress import Progress
@@ -28,7 +28,7 @@ def _sandbox_for(config) -> Any:
         try:
             # SANDBOX_SERVER, SANDBOX_PORT, … choose what a new sandbox runs, as for `mastodon-sandbox up`.
             requested = settings_from_env()
-            with State(name).lock("up"):
+            with one_at_a_time(name):  # the CLI's up/down/destroy lock
                 return up(name, requested, Progress(quiet=True))
         except SandboxError as e:
             pytest.fail(f"mastodon-sandbox: bringing up sandbox {name!r} failed: {e}", pytrace=False)

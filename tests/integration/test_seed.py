@@ -11,7 +11,9 @@ import requests
 from sandbox.data.plan import render
 from sandbox.data.scenario import load
 from sandbox.handle import Sandbox
+from sandbox.state import State
 from tests.conftest import cli, server_args
+from tests.faults import interrupt
 
 pytestmark = pytest.mark.docker
 
@@ -24,9 +26,15 @@ def seeded(mastodon_sandbox):
                "--pool-size", "0", "--quiet")
     try:
         assert made.returncode == 0, made.stderr
+        # Killed midway through its steps, as a developer's Ctrl-\\ or a CI timeout would: the next `seed`
+        # starts over from the state before it, and everything below checks the result as if uninterrupted.
+        cut = interrupt(["seed", "--name", NAME, "--scenario", "small", "--seed", str(SEED)], 3, ready_line="steps through the API")
+        assert cut.returncode == -9 and (State(NAME).seeding_file).exists(), cut.stderr[-3000:]
         out = cli("seed", "--name", NAME, "--scenario", "small", "--seed", str(SEED))
-        assert out.returncode == 0, out.stderr[-3000:]
+        assert out.returncode == 0 and "was cut short" in out.stderr, out.stderr[-3000:]
         sb = Sandbox.open(NAME)
+        assert not sb.state.seeding_file.exists()
+        assert [line.split()[0] for line in cli("snapshot", "list", "--name", NAME).stdout.splitlines()] == ["seeded"]
         yield sb, sb.state.read_json(sb.state.dir / "seed.json")
     finally:
         cli("destroy", "--name", NAME, "--yes")

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from sandbox.handle import Sandbox
-from tests.conftest import cli, server_args
+from tests.conftest import cli, server_args, upload_picture
 
 pytestmark = pytest.mark.docker
 
@@ -72,27 +72,6 @@ def test_delete_removes_a_snapshot_and_what_it_kept(snap):
     assert "gone" not in cli("snapshot", "list", "--name", NAME).stdout
 
 
-def _upload_picture(sb: Sandbox, token: str) -> dict:
-    import time
-    from pathlib import Path
-
-    import requests
-
-    picture = Path(__file__).resolve().parents[2] / "fixtures" / "media" / "picture-stripes.png"
-    auth = {"Authorization": f"Bearer {token}"}
-    with picture.open("rb") as fh:
-        up = requests.post(sb.url + "/api/v2/media", headers=auth, files={"file": fh}, data={"description": "stripes"},
-                           verify=str(sb.state.ca_file), timeout=60)
-    assert up.status_code in (200, 202), up.text
-    media = up.json()
-    deadline = time.monotonic() + 60
-    while not media.get("url"):
-        assert time.monotonic() < deadline, "the upload was not processed within 60 s"
-        time.sleep(0.5)
-        media = sb.get(f"/api/v1/media/{media['id']}", headers=auth).json()
-    return media
-
-
 @pytest.mark.needs_mastodon
 def test_media_stored_after_a_snapshot_is_gone_after_restoring_it(snap):
     """S3 objects go back with the database: a picture uploaded after the snapshot is no longer served, and
@@ -104,7 +83,7 @@ def test_media_stored_after_a_snapshot_is_gone_after_restoring_it(snap):
     assert cli("snapshot", "save", "media", "--name", NAME).returncode == 0
     token = cli("token", "alice", "--name", NAME).stdout.strip()
     auth = {"Authorization": f"Bearer {token}"}
-    media = _upload_picture(sb, token)
+    media = upload_picture(sb, token)
     assert requests.get(media["url"], verify=ca, timeout=30).status_code == 200
 
     out = cli("snapshot", "restore", "media", "--name", NAME)
@@ -128,7 +107,7 @@ def test_an_exported_snapshot_imports_as_a_new_sandbox_with_its_accounts_tokens_
 
     sb, imported = snap, "it-snap-imported"
     alice = cli("token", "alice", "--name", NAME).stdout.strip()
-    media = _upload_picture(sb, alice) if sb.config.server != "standin" else None
+    media = upload_picture(sb, alice) if sb.config.server != "standin" else None
     assert cli("snapshot", "save", "demo", "--name", NAME).returncode == 0
     file = tmp_path / "demo.snapshot.tar.gz"
     out = cli("snapshot", "export", "demo", "--file", str(file), "--name", NAME, "--quiet")

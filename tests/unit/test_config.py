@@ -132,13 +132,16 @@ def test_db_prepare_runs_only_for_a_new_database_or_new_code():
     from sandbox.lifecycle import prepare_reason
 
     marker = {"image": "mastodon-sandbox/mastodon:4.6.5-source", "image_id": "sha256:" + "a" * 64, "version": "4.6.5", "model": "m",
-              "database": "2026-12-01T20:00:00Z"}
+              "cluster": "7447300948532187162"}
     assert prepare_reason(True, None, marker) == "a new database"
     assert prepare_reason(False, None, marker) == "no record of an earlier db:prepare"
     assert prepare_reason(False, dict(marker), marker) is None
     assert prepare_reason(False, {**marker, "model": "other"}, marker) is None  # recreating containers needs no migration
     assert "image changed" in prepare_reason(False, {**marker, "image_id": "sha256:" + "b" * 64}, marker)
     assert prepare_reason(False, {**marker, "version": "4.3.23"}, marker) == "Mastodon 4.3.23 -> 4.6.5"
-    # Volumes wiped (`docker compose down --volumes`) or made anew: an empty database to load.
-    assert prepare_reason(False, marker, {**marker, "database": None}) == "a new database volume"
-    assert prepare_reason(False, marker, {**marker, "database": "2026-12-02T08:00:00Z"}) == "a new database volume"
+    # Volumes wiped (`docker compose down --volumes`) or made anew: initdb chose another system identifier.
+    assert prepare_reason(False, marker, {**marker, "cluster": "7447300948532187999"}) == "a new database cluster"
+    # A record from before clusters were recorded (a volume timestamp) says nothing: PostgreSQL is asked.
+    old_record = {k: v for k, v in marker.items() if k != "cluster"} | {"database": "2026-12-01T20:00:00Z"}
+    assert prepare_reason(False, old_record, marker) is None
+    assert prepare_reason(False, old_record, marker, has_database=False) == "no Mastodon database in PostgreSQL"

@@ -148,7 +148,7 @@ def test_remote_writes_need_a_bot_account_and_probe_scopes_without_writing(fake)
     Fake.routes["/api/v2/instance"] = (200, "application/json", instance("4.6.5"), {})
     me = {"id": "7", "username": "me", "acct": "me", "bot": False}
     Fake.routes["/api/v1/accounts/verify_credentials"] = (200, "application/json", me, {})
-    settings = Settings(target="remote", url=fake, token="t", writes=True)
+    settings = Settings(target="remote", url=fake, token="t", writes=True, allow_http=True)  # the fake is plain http
     with pytest.raises(TargetError, match="@me .* is not a bot account"):
         check_remote(settings)
     Fake.routes["/api/v1/accounts/verify_credentials"] = (200, "application/json", {**me, "bot": True}, {})
@@ -158,8 +158,38 @@ def test_remote_writes_need_a_bot_account_and_probe_scopes_without_writing(fake)
         check_remote(settings)
     Fake.routes["/api/v1/accounts/0/follow"] = (404, "application/json", {"error": "Record not found"}, {})
     assert check_remote(settings).me["bot"] is True
-    assert check_remote(Settings(target="remote", url=fake, token="t")).peer is None  # read-only: no probes
+    assert check_remote(Settings(target="remote", url=fake, token="t", allow_http=True)).peer is None  # read-only: no probes
     assert [p for m, p in Fake.seen if m == "POST"] == ["/api/v1/statuses", "/api/v1/accounts/0/follow"] * 2
+
+
+def test_a_token_never_goes_over_plain_http_unless_asked_for_and_then_only_to_this_machine(fake):
+    """Refused before any request: the listener never sees the token (nor anything else)."""
+    Fake.routes["/api/v2/instance"] = (200, "application/json", instance("4.6.5"), {})
+    Fake.routes["/api/v1/accounts/verify_credentials"] = (200, "application/json", {"id": "7", "username": "me"}, {})
+    environ = {"MASTODON_CONTRACT_TARGET": "remote", "MASTODON_CONTRACT_URL": fake, "MASTODON_CONTRACT_TOKEN": "s3cr3t"}
+    with pytest.raises(TargetError, match="is plain http: the token would travel in clear text; use https://, or "
+                                          "MASTODON_CONTRACT_ALLOW_HTTP=1") as caught:
+        check_remote(Settings.read(environ))
+    assert "\n" not in str(caught.value) and "s3cr3t" not in str(caught.value)
+    assert Fake.seen == []
+    for url, says in (("http://example.social", "clear text; use https://$"),
+                      ("http://10.0.0.1:3000", "clear text; use https://$")):
+        with pytest.raises(TargetError, match=says):
+            check_remote(Settings.read({**environ, "MASTODON_CONTRACT_URL": url}))
+        with pytest.raises(TargetError, match="allows that to this machine only"):  # the option itself: loopback only
+            check_remote(Settings.read({**environ, "MASTODON_CONTRACT_URL": url, "MASTODON_CONTRACT_ALLOW_HTTP": "1"}))
+    with pytest.raises(TargetError, match="MASTODON_CONTRACT_ALLOW_HTTP='maybe'"):
+        Settings.read({**environ, "MASTODON_CONTRACT_ALLOW_HTTP": "maybe"})
+    assert check_remote(Settings.read({**environ, "MASTODON_CONTRACT_ALLOW_HTTP": "1"})).me["id"] == "7"
+    assert Fake.seen[-1] == ("GET", "/api/v1/accounts/verify_credentials")
+
+
+def test_a_plain_ws_streaming_url_is_refused_before_the_token_is_sent(fake):
+    Fake.routes["/api/v2/instance"] = (200, "application/json", {**instance("4.6.5"), "configuration": {
+        "urls": {"streaming": "ws://streaming.example.social"}}}, {})
+    with pytest.raises(TargetError, match="streaming URL 'ws://streaming.example.social' is plain ws"):
+        check_remote(Settings(target="remote", url=fake, token="t", allow_http=True))
+    assert [path for _, path in Fake.seen] == ["/api/v2/instance"]
 
 
 def client(fake, read_only: bool = False) -> tuple[Client, Report]:

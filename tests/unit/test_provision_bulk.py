@@ -111,7 +111,9 @@ class FakeHttp:
     def metadata(self):
         return self._metadata
 
-    def get(self, path, headers=None, **kw):
+    def get(self, path, headers=None, params=None, **kw):
+        if path == "/api/v1/accounts/lookup":  # by username, as a local account is found on the server
+            return FakeResponse(200 if params["acct"] in self.stack.accounts else 404, {})
         assert path == "/api/v1/accounts/verify_credentials"
         self.checks += 1
         tok = headers["Authorization"].removeprefix("Bearer ")
@@ -186,3 +188,31 @@ def test_failure_line_names_the_error():
     python = "Traceback (most recent call last):\n  File \"x.py\", line 1\nTypeError: bad thing\n"
     assert bulk.failure_line(python) == "TypeError: bad thing"
     assert bulk.failure_line("") == "no output"
+
+
+@pytest.mark.parametrize("flow", [None, "code", "bulk", "client"])
+def test_a_token_is_refused_for_an_account_the_sandbox_does_not_know_and_makes_none(tmp_path, metadata, flow):
+    """Only `accounts create` makes accounts: `token nobody --flow bulk` once made "nobody" as a side effect."""
+    state = State("t", root=tmp_path)
+    stack = ContractStack()
+    prov = Provisioner(Sandbox(SandboxConfig(name="t"), state, stack), http=FakeHttp(stack, metadata))
+    with pytest.raises(SandboxError) as caught:
+        prov.token("nobody", flow, "read")
+    assert str(caught.value) == "the sandbox has no account 'nobody': create it with `mastodon-sandbox accounts create nobody`"
+    assert stack.runs == 0 and "nobody" not in stack.accounts and not state.credentials_file.exists()
+    stack.accounts["nobody"] = {"id": "9", "email": "nobody@example.test", "password": "x"}  # made on the server
+    if flow == "bulk":
+        token = prov.token("nobody", flow, "read")["access_token"]
+        assert token in stack.tokens.values() and stack.runs == 1  # on the server, so the bulk flow may token it
+
+
+def test_admin_scopes_are_refused_for_an_account_without_a_role(tmp_path, metadata):
+    state = State("t", root=tmp_path)
+    stack = ContractStack()
+    prov = Provisioner(Sandbox(SandboxConfig(name="t"), state, stack), http=FakeHttp(stack, metadata))
+    with pytest.raises(SandboxError) as caught:
+        prov.token("alice", "bulk", "read admin:write")
+    assert str(caught.value) == ("alice has no role (a plain user), so admin:write would be refused by every admin endpoint: "
+                                 "leave the admin scopes out, or ask for a token of admin")
+    assert stack.runs == 0 and not state.credentials_file.exists()
+    assert "admin:write" in prov.token("admin", "bulk", "read admin:write")["scopes"]  # the Owner may

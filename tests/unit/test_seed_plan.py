@@ -118,6 +118,9 @@ def test_steps_only_use_what_their_actor_may():
     ('{"statuses_per_account": 500}', "at most 298"),
     ('{"reply_share": 2}', "field 'reply_share': a share between 0 and 1"),
     ('{"accounts": 4,', "not valid JSON"),
+    ('{\n  "accounts": 100000\n}', ":2: field 'accounts': 100000 accounts, at most 1000"),
+    ('{"accounts": 1000, "statuses_per_account": 200}', "field 'statuses_per_account': about 205043 API calls (200000 for statuses_per_account)"),
+    ('{"favourites": 1000000000}', "field 'favourites': about 1000000160 API calls (1000000000 for favourites), at most 10000"),
 ])
 def test_a_bad_scenario_names_file_line_and_field(tmp_path, body, message):
     path = tmp_path / "mine.json"
@@ -134,3 +137,16 @@ def test_an_unknown_scenario_lists_the_known_ones():
 
 def test_parse_defaults_the_name_from_the_file():
     assert parse({}, "fixtures/scenarios/tiny.json").name == "tiny"
+
+
+def test_a_seed_too_big_at_its_scale_is_refused_before_any_work(monkeypatch):
+    """The bound holds at the scale asked for, before faker draws anything (a plan's work grows faster than it)."""
+    import faker
+
+    monkeypatch.setattr(faker, "Faker", lambda *a, **kw: pytest.fail("the plan was drawn before its size was checked"))
+    scenario = parse({"accounts": 100}, "big.json")
+    with pytest.raises(SandboxError) as e:
+        render(scenario, 1, 50, DOMAIN, EMAIL_DOMAIN)
+    assert str(e.value) == ("scenario 'big' at scale 50: 5000 accounts, at most 1000: seeding makes each one's "
+                            "profile, follows and posts one API call at a time")
+    assert scenario_mod.size_problem(load("default"), 50) is None  # the shipped scenarios take every scale seed allows
