@@ -16,11 +16,12 @@ import docker.models.networks
 import requests
 
 from . import server_commands
+from .backends import require_db_password
 from .config import SandboxConfig, check_settings, release
 from .data import snapshots
 from .data.stores import Postgres
 from .docker_env import docker_client, port_is_free, port_taken
-from .environment import DB_NAME, write_env_files
+from .environment import DB_NAME, missing_env_files, write_env_files
 from .handle import Sandbox
 from .errors import SandboxError
 from .images import build_images, images_for, pull_missing_images, remove_replaced_images
@@ -103,6 +104,8 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
     config, is_new = resolve_config(name, requested, state)
     stack = Stack(config, state)
     docker_client()  # a clear error before anything else when the engine is missing
+    if not is_new and missing_env_files(state):
+        write_env_files(config, state, images_for(config))  # made by an earlier version: compose reads them all
     running = (not is_new) and stack.is_running()
     if not running and not port_is_free(config.port):
         # A made sandbox keeps its port (its domain): only a new one can take another.
@@ -140,6 +143,8 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         if thawed:
             progress.step(f"resumed {', '.join(thawed)}: a snapshot save or restore that was cut short left them frozen")
     upgraded = start_services(config, state, stack, is_new, bool(replaced), progress)
+    # Every service is healthy: a database made before the back-ends had passwords gets its own now (once).
+    require_db_password(sandbox, state.dir / APPLIED_FILE, progress)
     remove_replaced_images(replaced)
     instance = wait_app_ready(config, state)
     if not is_new and snapshots.recover(sandbox, progress):
@@ -268,8 +273,8 @@ def apply_registrations(config: SandboxConfig, state: State, stack: Stack, is_ne
     applied = state.read_json(state.dir / APPLIED_FILE, default={}) or {}
     if applied.get("registrations") == config.registrations:
         return
-    if is_new and not applied and config.registrations == "none":
-        state.write_json(state.dir / APPLIED_FILE, {"registrations": "none"})
+    if is_new and "registrations" not in applied and config.registrations == "none":
+        state.write_json(state.dir / APPLIED_FILE, {**applied, "registrations": "none"})
         return
     progress.step(f"setting registrations to {config.registrations} with tootctl")
     set_registrations(stack, config.registrations)

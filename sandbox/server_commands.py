@@ -31,6 +31,16 @@ class ServerCommand:
     choices: dict[str, tuple[str, ...]] = field(default_factory=dict)  # values a placeholder may take
 
 
+# pg_hba.conf's catch-all network line moved from method $1 to $2, the file written in place (its owner
+# and mode kept, whoever runs this), then the configuration reloaded. Lines for the container's loopback
+# and its socket are left as they are.
+PG_HBA_SCRIPT = (
+    "set -e; f=\"$(psql -XAtq -U postgres -d postgres -c 'SHOW hba_file')\"; "
+    "sed -E \"s/^(host[[:space:]]+all[[:space:]]+all[[:space:]]+all[[:space:]]+)$1[[:space:]]*\\$/\\1$2/\" \"$f\" "
+    "> \"$f.sandbox-new\"; cat \"$f.sandbox-new\" > \"$f\"; rm -f \"$f.sandbox-new\"; "
+    "psql -XAtq -U postgres -d postgres -c \"SELECT 'reloaded:' || pg_reload_conf()\""
+)
+
 COMMANDS: tuple[ServerCommand, ...] = (
     ServerCommand(
         "db:prepare", "web", ("bundle", "exec", "rails", "db:prepare"), None,
@@ -88,12 +98,30 @@ COMMANDS: tuple[ServerCommand, ...] = (
                              "[-c", "{SQL}]"), None,
         "nothing on success; rc 1 and `ERROR: ...` on stderr",
     ),
+    # SQL read from stdin, for what must not be on a command line (`ps` and the engine show an exec's argv):
+    # the superuser's password verifier (sandbox/backends.py).
+    ServerCommand(
+        "psql script", "db", ("psql", "-X", "-q", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
+                              "-f", "-"), "SQL statements",
+        "nothing on success; rc 3 and `ERROR: ...` on stderr",
+    ),
+    # A cluster made when the sandbox trusted every network client moved onto passwords (sandbox/backends.py).
+    ServerCommand(
+        "pg hba method", "db", ("sh", "-c", PG_HBA_SCRIPT, "sh", "{FROM}", "{TO}"), None,
+        "stdout: `reloaded:t`; rc 1 and the failing tool's message on stderr",
+        choices={"FROM": ("trust",), "TO": ("scram-sha-256",)},
+    ),
     # A snapshot's export and import (sandbox/data/stores.py): a database in pg_dump's custom format, and
     # Redis' own protocol (one RESTORE per key) piped into a logical database.
     ServerCommand("pg dump", "db", ("pg_dump", "-U", "postgres", "-Fc", "-f", "{FILE}", "{DB}"), None,
                   "nothing on success (the dump is in FILE); rc 1 and `pg_dump: error: ...` on stderr"),
-    ServerCommand("pg restore", "db", ("pg_restore", "-U", "postgres", "--no-owner", "-d", "{DB}",
-                                       "{FILE}"), None,
+    # The dump's table of contents (every entry, pg_dump's own included), checked before it is loaded
+    # (sandbox/data/dumps.py); then the load, as an unprivileged role that owns only the new database.
+    ServerCommand("pg list", "db", ("pg_restore", "--list", "--verbose", "{FILE}"), None,
+                  "stdout: `;` header lines (dbname, Format) and one `ID; CATALOG OID KIND NAMESPACE TAG OWNER` per entry; "
+                  "rc 1 and `pg_restore: error: ...` on stderr for a file that is not a dump"),
+    ServerCommand("pg restore", "db", ("pg_restore", "-U", "{ROLE}", "--no-owner", "--no-privileges", "--exit-on-error",
+                                       "-d", "{DB}", "{FILE}"), None,
                   "nothing on success; rc 1 and `pg_restore: error: ...` on stderr"),
     ServerCommand("redis pipe", "redis", ("sh", "-c", 'redis-cli -n "$1" --pipe < "$2"', "sh", "{DB}", "{FILE}"), None,
                   "stdout ends `errors: N, replies: M`"),
@@ -191,12 +219,26 @@ def psql_admin(statements: list[str]) -> tuple[str, list[str]]:
     return service, argv
 
 
+def psql_script() -> tuple[str, list[str]]:
+    """psql as the superuser, its SQL on stdin."""
+    return build("psql script")
+
+
+def pg_hba_method(old: str, new: str) -> tuple[str, list[str]]:
+    """pg_hba.conf's `host all all all OLD` line made `... NEW`, and the configuration reloaded."""
+    return build("pg hba method", FROM=old, TO=new)
+
+
 def pg_dump(db: str, path: str) -> tuple[str, list[str]]:
     return build("pg dump", DB=db, FILE=path)
 
 
-def pg_restore(db: str, path: str) -> tuple[str, list[str]]:
-    return build("pg restore", DB=db, FILE=path)
+def pg_list(path: str) -> tuple[str, list[str]]:
+    return build("pg list", FILE=path)
+
+
+def pg_restore(db: str, path: str, role: str) -> tuple[str, list[str]]:
+    return build("pg restore", DB=db, FILE=path, ROLE=role)
 
 
 def redis_pipe(db: int, path: str) -> tuple[str, list[str]]:

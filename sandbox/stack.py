@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .config import SandboxConfig, compose_dir
 from .docker_env import docker_client, find_compose
+from .environment import missing_env_files
 from .errors import SandboxError
 from .state import State
 from .timeouts import timeouts
@@ -64,6 +65,10 @@ class Stack:
         """`timeout` in seconds; -1 takes the configured compose timeout, None waits for ever (logs -f only)."""
         if timeout == -1:
             timeout = timeouts().compose
+        missing = missing_env_files(self.state)
+        if missing:
+            raise SandboxError(f"sandbox {self.config.name!r} lacks {', '.join(missing)} (made by an earlier version of "
+                               f"mastodon-sandbox): `mastodon-sandbox up --name {self.config.name}` brings it up to date")
         try:
             proc = subprocess.run(self.command(*args), input=input, text=True, capture_output=capture, timeout=timeout)
         except subprocess.TimeoutExpired:

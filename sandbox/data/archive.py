@@ -14,28 +14,36 @@ the version, the port (LOCAL_DOMAIN, which carries it, is in every stored URI), 
 e-mail domain — brings it up without provisioning and restores the snapshot into it. An existing sandbox
 takes the file only when it runs under the same secrets and version (the sandbox it came from, say after
 the snapshot was deleted); the snapshot is then kept under its name, to restore when wanted.
+
+A file is checked whole before the import makes or changes anything (sandbox/data/verify.py): its members,
+manifest, secrets, Redis keys and archives, and that it is not cut short. The manifest lists each part's
+size and SHA-256 (`parts`; files written before carry none and are checked part by part all the same).
+The database dump's table of contents is checked in the db container right before it is loaded, and it
+is loaded as an unprivileged role (stores.Postgres.load). A sandbox the import made is removed again when
+any step fails: a refused file leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import shutil
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 from ..config import SandboxConfig, check_settings
+from ..docker_env import docker_client
 from ..environment import SECRETS_FILE
 from ..errors import SandboxError
 from ..handle import Sandbox
 from ..progress import Progress
-from ..state import State, write_private
-from . import snapshots, stores
-
-FORMAT = "mastodon-sandbox-snapshot/1"
-# What the data depends on (the rest of a sandbox's settings is where it runs, e.g. the source folder).
-DATA_SETTINGS = ("server", "version", "port", "s3", "email_domain", "registrations", "accounts", "pool_size")
+from ..state import State, render_env_file, write_private
+from . import dumps, snapshots, stores, verify
+from .verify import DATA_SETTINGS, FORMAT, MANIFEST
 
 
 def default_file(name: str) -> Path:
@@ -62,47 +70,65 @@ def export(sandbox: Sandbox, name: str, path: Path, progress: Progress | None = 
         with open(parts / "database.pgdump", "wb") as f:
             snapshots.postgres(sandbox).dump(manifest["database"], f)
         progress.step("dumping Redis")
-        (parts / "redis.resp").write_bytes(snapshots.redis(sandbox).dump(manifest["redis_db"]))
+        resp = snapshots.redis(sandbox).dump(manifest["redis_db"])
+        (parts / "redis.resp").write_bytes(resp)
         (parts / "files").mkdir()
         for volume in manifest["volumes"]:
             progress.step(f"archiving the {volume} files")
             with open(parts / "files" / f"{volume}.tar", "wb") as f:
                 stores.export_volume(snapshots.helper_image(sandbox), snapshots.snapshot_volume(sandbox, name, volume),
                                      f, snapshots.labels(sandbox))
-        partial = path.with_name(f".{path.name}.partial")
-        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz", compresslevel=1) as tar:
-                _add_bytes(tar, "manifest.json", json.dumps(header, indent=2, sort_keys=True).encode())
-                _add_bytes(tar, SECRETS_FILE, (sandbox.state.dir / SECRETS_FILE).read_bytes())
-                tar.add(parts / "database.pgdump", "database.pgdump")
-                tar.add(parts / "redis.resp", "redis.resp")
-                for volume in manifest["volumes"]:
-                    tar.add(parts / "files" / f"{volume}.tar", f"files/{volume}.tar")
-                for extra in snapshots.EXTRAS:
-                    if (folder / extra).exists():
-                        tar.add(folder / extra, f"state/{extra}")
-            os.replace(partial, path)
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
+        shutil.copyfile(sandbox.state.dir / SECRETS_FILE, parts / SECRETS_FILE)
+        (parts / "state").mkdir()
+        for extra in snapshots.EXTRAS:
+            if (folder / extra).exists():
+                shutil.copyfile(folder / extra, parts / "state" / extra)
+        write_file(path, header, parts, redis_keys=len(dumps.parse_restores(resp)))
     return {"name": name, "file": str(path), "bytes": path.stat().st_size}
+
+
+def part_names(parts: Path) -> list[str]:
+    """The parts in folder `parts`, in the order a file holds them (manifest.json comes before all)."""
+    fixed = [n for n in (SECRETS_FILE, "database.pgdump", "redis.resp") if (parts / n).is_file()]
+    return fixed + sorted(f"{sub}/{p.name}" for sub in ("files", "state") for p in (parts / sub).glob("*") if p.is_file())
+
+
+def _describe(part: Path) -> dict:
+    digest = hashlib.sha256()
+    with open(part, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return {"bytes": part.stat().st_size, "sha256": digest.hexdigest()}
+
+
+def write_file(path: Path, header: dict, parts: Path, redis_keys: int | None = None) -> None:
+    """The snapshot file `path` (0600, all or nothing) from `header` and the parts in folder `parts`; the
+    header gains each part's size and SHA-256, and the Redis part its key count."""
+    names = part_names(parts)
+    described = {n: _describe(parts / n) for n in names}
+    if redis_keys is not None and "redis.resp" in described:
+        described["redis.resp"]["keys"] = redis_keys
+    header = {**header, "parts": described}
+    partial = path.with_name(f".{path.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz", compresslevel=1) as tar:
+            _add_bytes(tar, MANIFEST, json.dumps(header, indent=2, sort_keys=True).encode())
+            for name in names:
+                info = tar.gettarinfo(parts / name, name)
+                info.mode, info.uid, info.gid, info.uname, info.gname = 0o600, 0, 0, "", ""
+                with open(parts / name, "rb") as f:
+                    tar.addfile(info, f)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _add_bytes(tar: tarfile.TarFile, member: str, data: bytes) -> None:
     info = tarfile.TarInfo(member)
-    info.size, info.mode = len(data), 0o600
+    info.size, info.mode, info.mtime = len(data), 0o600, int(time.time())
     tar.addfile(info, io.BytesIO(data))
-
-
-def _read_header(tar: tarfile.TarFile, path: Path) -> dict:
-    try:
-        header = json.loads(tar.extractfile("manifest.json").read())
-    except (KeyError, ValueError, AttributeError):
-        raise SandboxError(f"{path} is not a snapshot made by `mastodon-sandbox snapshot export` (no manifest.json)") from None
-    if header.get("format") != FORMAT:
-        raise SandboxError(f"{path} is a snapshot file of format {header.get('format')!r}; this version reads {FORMAT}")
-    return header
 
 
 def import_(path: Path, name: str, source_dir: str | None = None, progress: Progress | None = None) -> dict:
@@ -110,92 +136,108 @@ def import_(path: Path, name: str, source_dir: str | None = None, progress: Prog
     and then restored to the snapshot). `source_dir` is this machine's Mastodon source folder, for a
     snapshot of the source server."""
     progress = progress or Progress(quiet=True)
-    path = Path(path).expanduser().resolve()
-    if not path.is_file():
-        raise SandboxError(f"no snapshot file {path}")
-    try:
-        tar = tarfile.open(path, mode="r:gz")
-    except (tarfile.TarError, OSError) as e:
-        raise SandboxError(f"{path} is not a snapshot file ({e})") from None
-    with tar:
-        header = _read_header(tar, path)
-        snap = header["snapshot"]
-        snapshots.check_name(snap["name"])
-        members = set(tar.getnames())
-        missing = [m for m in (SECRETS_FILE, "database.pgdump", "redis.resp", *(f"files/{v}.tar" for v in snap["volumes"]))
-                   if m not in members]
-        if missing:
-            raise SandboxError(f"{path} is incomplete: {', '.join(missing)} missing")
-        secrets_text = tar.extractfile(SECRETS_FILE).read().decode()
-        if snapshots.secrets_digest_of(secrets_text) != snap["secrets"]:
-            raise SandboxError(f"{path} is damaged: its secrets are not those its snapshot was taken under")
-
+    with tempfile.TemporaryDirectory(prefix="mastodon-sandbox-import-") as tmp:
+        parts = verify.verify(Path(path), Path(tmp))  # every check that needs no container: nothing is made before
+        snap = parts.snapshot
         state = State(name)
-        created = not state.exists()
-        if created:
-            settings = dict(header["settings"])
-            settings["accounts"] = tuple(SandboxConfig.from_json({"name": name, "accounts": settings["accounts"]}).accounts)
-            if settings["server"] == "source":
-                settings["source_dir"] = source_dir or ""
-            check_settings(SandboxConfig(name=name, **settings))  # every fault before anything is made
-            progress.step(f"creating sandbox {name!r} from {path.name}: Mastodon {snap['mastodon']} ({settings['server']} server), "
-                          f"the snapshot's secrets and settings")
-            write_private(state.dir / SECRETS_FILE, secrets_text)
-            from ..lifecycle import up
+        if not state.exists():
+            return _import_new(parts, name, state, source_dir, progress)
+        sandbox = Sandbox.open(name)
+        if snap["mastodon"] != sandbox.config.release.version:
+            raise SandboxError(f"{parts.path} holds Mastodon {snap['mastodon']} data; sandbox {name!r} runs "
+                               f"{sandbox.config.release.version}: import it with --name NEW, a new sandbox")
+        if snap["secrets"] != snapshots.secrets_digest(sandbox):
+            raise SandboxError(f"{parts.path} was made under other secrets than sandbox {name!r}'s: import it with --name NEW, "
+                               "which makes a new sandbox with the file's secrets")
+        if snapshots.manifest_path(sandbox, snap["name"]).exists():
+            raise SandboxError(f"sandbox {name!r} has a snapshot {snap['name']!r}: delete it first to import this one")
+        if not sandbox.stack.is_running():
+            raise SandboxError(f"sandbox {name!r} is not running: `mastodon-sandbox up --name {name}` first")
+        manifest = _load_parts(sandbox, parts, progress)
+    return {"name": snap["name"], "sandbox": name, "created": False, "manifest": manifest}
 
-            try:
-                sandbox = up(name, settings, progress, provision=False)
-            except BaseException:
-                if not state.exists():
-                    state.remove()  # nothing was made: leave no secrets behind
-                raise
-        else:
-            sandbox = Sandbox.open(name)
-            if snap["mastodon"] != sandbox.config.release.version:
-                raise SandboxError(f"{path} holds Mastodon {snap['mastodon']} data; sandbox {name!r} runs "
-                                   f"{sandbox.config.release.version}: import it with --name NEW, a new sandbox")
-            if snap["secrets"] != snapshots.secrets_digest(sandbox):
-                raise SandboxError(f"{path} was made under other secrets than sandbox {name!r}'s: import it with --name NEW, "
-                                   "which makes a new sandbox with the file's secrets")
-            if snapshots.manifest_path(sandbox, snap["name"]).exists():
-                raise SandboxError(f"sandbox {name!r} has a snapshot {snap['name']!r}: delete it first to import this one")
-            if not sandbox.stack.is_running():
-                raise SandboxError(f"sandbox {name!r} is not running: `mastodon-sandbox up --name {name}` first")
-        manifest = _load_parts(sandbox, tar, snap, progress)
-    if created:
+
+def _import_new(parts: verify.Verified, name: str, state: State, source_dir: str | None, progress: Progress) -> dict:
+    """A new sandbox `name` made from the file — its secrets and data settings — and restored to its
+    snapshot; removed again, whatever it had come to, when a step fails."""
+    snap = parts.snapshot
+    settings = dict(parts.header["settings"])
+    settings["accounts"] = tuple(SandboxConfig.from_json({"name": name, "accounts": settings["accounts"]}).accounts)
+    if settings["server"] == "source":
+        settings["source_dir"] = source_dir or ""
+    check_settings(SandboxConfig(name=name, **settings))  # every fault before anything is made
+    pristine = _nothing_in_docker(name)
+    progress.step(f"creating sandbox {name!r} from {parts.path.name}: Mastodon {snap['mastodon']} ({settings['server']} server), "
+                  f"the snapshot's secrets and settings")
+    from ..lifecycle import up
+
+    try:
+        # the secrets as checked, written anew: nothing else a file's secrets.env held reaches an env file
+        write_private(state.dir / SECRETS_FILE, render_env_file(parts.secrets, header="mastodon-sandbox secrets: "
+                                                                f"from the snapshot file {parts.path.name}, never rotated"))
+        sandbox = up(name, settings, progress, provision=False)
+        manifest = _load_parts(sandbox, parts, progress)
         progress.step(f"restoring snapshot {snap['name']!r}")
         snapshots.restore(sandbox, snap["name"])
-    return {"name": snap["name"], "sandbox": name, "created": created, "manifest": manifest}
+    except BaseException:
+        _remove_made(name, state, pristine)
+        raise
+    return {"name": snap["name"], "sandbox": name, "created": True, "manifest": manifest}
 
 
-def _load_parts(sandbox: Sandbox, tar: tarfile.TarFile, snap: dict, progress: Progress) -> dict:
+def _nothing_in_docker(name: str) -> bool:
+    """Whether Docker holds nothing of a sandbox `name` (a failed import then removes all it finds of it;
+    otherwise `up` refuses the leftovers, which are not the import's to remove)."""
+    label = f"com.docker.compose.project={SandboxConfig(name=name).project}"
+    client = docker_client()
+    return not client.containers.list(all=True, filters={"label": label}) and not client.volumes.list(filters={"label": label})
+
+
+def _remove_made(name: str, state: State, pristine: bool) -> None:
+    """What a failed import made of sandbox `name`: its containers, volumes and network, and its state
+    folder. A failure to remove is left unsaid: the import's own error is the one to show."""
+    if not pristine:
+        state.remove()
+        return
+    from ..lifecycle import destroy
+
+    try:
+        destroy(name, Progress(quiet=True))
+    except SandboxError:
+        state.remove()
+
+
+def _load_parts(sandbox: Sandbox, parts: verify.Verified, progress: Progress) -> dict:
     """The file's database, Redis keys and volumes become snapshot `snap['name']` of `sandbox`; what was
     loaded is removed again when a part fails."""
+    snap = parts.snapshot
     name = snap["name"]
     with sandbox.state.lock("snapshots"):
-        manifest = {**snap, "redis_db": snapshots.free_redis_db(sandbox), "database": f"snap__{name.replace('-', '_')}", "volumes": {},
-                    "imported": True}
-        manifest.pop("volumes_after_restore", None)
+        manifest = {**parts.manifest(), "redis_db": snapshots.free_redis_db(sandbox), "database": f"snap__{name.replace('-', '_')}",
+                    "volumes": {}, "imported": True}
         try:
             progress.step("loading the database")
-            snapshots.postgres(sandbox).load(manifest["database"], tar.extractfile("database.pgdump"))
+            with open(parts.part("database.pgdump"), "rb") as f:
+                snapshots.postgres(sandbox).load(manifest["database"], f)
             progress.step("loading Redis")
-            snapshots.redis(sandbox).load(manifest["redis_db"], tar.extractfile("redis.resp").read())
+            snapshots.redis(sandbox).load(manifest["redis_db"], dumps.encode_restores(parts.redis))
             for volume in snap["volumes"]:
                 progress.step(f"loading the {volume} files")
                 target = snapshots.snapshot_volume(sandbox, name, volume)
-                with tempfile.TemporaryFile() as f:
-                    f.write(tar.extractfile(f"files/{volume}.tar").read())
+                manifest["volumes"][volume] = ""  # a volume made is removed again on failure (discard)
+                with open(parts.part(f"files/{volume}.tar"), "rb") as f:
                     stores.import_volume(snapshots.helper_image(sandbox), target, f, snapshots.labels(sandbox))
                 manifest["volumes"][volume] = stores.volume_listing(snapshots.helper_image(sandbox), target, snapshots.labels(sandbox),
                                                                     snapshots.object_files(sandbox, volume))
+        except stores.Refused as e:
+            snapshots.discard(sandbox, manifest)
+            raise SandboxError(f"{parts.path}: {e}") from None
         except BaseException:
             snapshots.discard(sandbox, manifest)
             raise
         folder = snapshots.snapshots_dir(sandbox) / name
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for extra in snapshots.EXTRAS:
-            if f"state/{extra}" in tar.getnames():
-                write_private(folder / extra, tar.extractfile(f"state/{extra}").read())
+        for extra, data in parts.state_files.items():
+            write_private(folder / extra, data)
         sandbox.state.write_json(folder / "manifest.json", manifest)
     return manifest

@@ -19,6 +19,7 @@ import docker.errors
 from .. import server_commands
 from ..docker_env import docker_client
 from ..errors import SandboxError
+from . import dumps
 
 
 def run(container, argv: list[str]) -> tuple[int, str, str]:
@@ -191,19 +192,65 @@ class Postgres:
             run(self.container, ["rm", "-f", path])
 
     def load(self, name: str, source: BinaryIO) -> None:
-        """A new database `name` from a dump made by `dump` (refused if `name` exists)."""
+        """A new database `name` from a dump made by `dump`; refused when `name` exists or when the dump's
+        table of contents holds what a Mastodon database's does not (dumps.check_toc), before anything is
+        made. A TOC shows each entry's kind and name, not the SQL it runs, so pg_restore logs in as a role of
+        its own that owns the new database and nothing else: no SQL in a dump acts as the superuser. The
+        objects then pass to postgres (as if db:prepare had made them) and the role is dropped; a restore
+        that fails leaves neither database nor role."""
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,50}", name):
+            raise SandboxError(f"bad database name {name!r}")
         if name in self.databases():
             raise SandboxError(f"the database {name} exists already")
-        path = f"/tmp/{name}.pgdump"
+        path, role = f"/tmp/{name}.pgdump", f"{name}_restorer"
         put_file(self.container, path, source)
         try:
-            self.sql(f"CREATE DATABASE {name}")
-            code, out, err = run(self.container, server_commands.pg_restore(name, path)[1])
-            if code != 0:
-                self.drop(name)
-                raise SandboxError(f"pg_restore into {name} failed: {(err or out).strip().splitlines()[-1][:200]}")
+            self._check_dump(path)
+            self.sql(f"DROP ROLE IF EXISTS {role}", f"CREATE ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE",
+                     f"CREATE DATABASE {name} OWNER {role}")
+            try:
+                code, out, err = run(self.container, server_commands.pg_restore(name, path, role)[1])
+                if code != 0:
+                    raise SandboxError(f"pg_restore into {name} failed: {_error_line(err or out)}")
+                # the database's own settings go (its owner could set them: a search_path, say)
+                self.sql(f"\\connect {name}", f"REASSIGN OWNED BY {role} TO postgres", f"DROP OWNED BY {role}",
+                         f"ALTER DATABASE {name} RESET ALL")
+                self._check_restored(name)
+                self.sql(f"DROP ROLE {role}")
+            except BaseException:
+                _quietly(self.drop, name)
+                _quietly(self.sql, f"DROP ROLE IF EXISTS {role}")
+                raise
         finally:
-            run(self.container, ["rm", "-f", path])
+            _remove(self.container, path)
+
+    def _check_dump(self, path: str) -> None:
+        """The dump's table of contents, by the rule of dumps.check_toc."""
+        code, out, err = run(self.container, server_commands.pg_list(path)[1])
+        if code != 0:
+            raise SandboxError(f"the database dump is not one pg_restore reads: {_last_line(err or out)}")
+        try:
+            dumps.check_toc(out)
+        except dumps.DumpRefused as e:
+            raise Refused(f"the database dump is refused: it {e}") from None
+
+    # What the restore made, by the catalogue (the SQL of a dump's entries can make more than their kinds
+    # say; a database's owner may create trusted extensions): schemas but public, extensions but plpgsql,
+    # triggers, rules but views', row-security policies, publications.
+    RESTORED_EXTRAS = ("SELECT 'extra:schema ' || nspname FROM pg_namespace WHERE nspname NOT IN ('public', "
+                       "'information_schema') AND nspname !~ '^pg_' "
+                       "UNION ALL SELECT 'extra:extension ' || extname FROM pg_extension WHERE extname <> 'plpgsql' "
+                       "UNION ALL SELECT 'extra:trigger ' || tgname FROM pg_trigger WHERE NOT tgisinternal "
+                       "UNION ALL SELECT 'extra:rule ' || rulename FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class "
+                       "WHERE rulename <> '_RETURN' AND c.relnamespace = 'public'::regnamespace "
+                       "UNION ALL SELECT 'extra:policy ' || polname FROM pg_policy "
+                       "UNION ALL SELECT 'extra:publication ' || pubname FROM pg_publication")
+
+    def _check_restored(self, name: str) -> None:
+        found = re.findall(r"extra:(\S+ \S+)", self.sql(f"\\connect {name}", self.RESTORED_EXTRAS))
+        if found:
+            raise Refused(f"the database dump is refused: restoring it made {found[0]}, which a Mastodon database "
+                               "never has")
 
 
 class Redis:
@@ -261,28 +308,58 @@ return out
     def dump(self, db: int) -> bytes:
         """Database `db` as Redis' own protocol: one RESTORE ... REPLACE per key, for `load`."""
         lines = [x for x in self.eval(self.DUMP_LUA, str(db)).split("\n") if x]
-        out = io.BytesIO()
-        for i in range(0, len(lines), 3):
-            key, ttl, payload = bytes.fromhex(lines[i]), lines[i + 1].encode(), bytes.fromhex(lines[i + 2])
-            parts = [b"RESTORE", key, ttl, payload, b"REPLACE"]
-            out.write(b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
-        return out.getvalue()
+        return dumps.encode_restores(dumps.Restore(bytes.fromhex(lines[i]), int(lines[i + 1]), bytes.fromhex(lines[i + 2]))
+                                     for i in range(0, len(lines), 3))
 
     def load(self, db: int, resp: bytes) -> int:
-        """Database `db` emptied, then filled from `dump`'s output; returns how many keys came in."""
+        """Database `db` emptied, then filled from `dump`'s output; returns how many keys came in. The
+        output is parsed first and only its RESTOREs, written anew, reach Redis (dumps.parse_restores):
+        anything else in it is refused before Redis is touched."""
+        try:
+            entries = dumps.parse_restores(resp)
+        except dumps.DumpRefused as e:
+            raise Refused(f"the Redis dump is refused: it {e}") from None
         self.flush(db)
-        if not resp:
+        if not entries:
             return 0
         path = "/tmp/sandbox-load.resp"
-        put_file(self.container, path, resp)
+        put_file(self.container, path, dumps.encode_restores(entries))
         try:
             code, out, err = run(self.container, server_commands.redis_pipe(db, path)[1])
         finally:
-            run(self.container, ["rm", "-f", path])
+            _remove(self.container, path)
         # redis-cli --pipe ends with "errors: N, replies: M"
         if code != 0 or "errors: 0," not in out:
-            raise SandboxError(f"Redis did not take the keys: {(err or out).strip().splitlines()[-1][:200]}")
+            raise SandboxError(f"Redis did not take the keys: {_last_line(err or out)}")
         return int(out.rsplit("replies: ", 1)[-1].strip() or 0)
+
+
+class Refused(SandboxError):
+    """A dump `load` will not load: it holds what an export never writes."""
+
+
+def _last_line(text: str) -> str:
+    lines = [x for x in text.strip().splitlines() if x.strip()]
+    return lines[-1][:200] if lines else "no output"
+
+
+def _error_line(text: str) -> str:
+    """The line of a tool's output that says what went wrong (pg_restore follows it with the statement)."""
+    lines = [x.strip() for x in text.splitlines() if "error" in x.lower()]
+    return lines[0][:200] if lines else _last_line(text)
+
+
+def _remove(container, path: str) -> None:
+    """A file put_file left (root's: the engine writes it so) removed as root, whoever the image runs as."""
+    container.exec_run(["rm", "-f", path], user="0")
+
+
+def _quietly(call, *args) -> None:
+    """A clean-up step that must not hide the error that called for it."""
+    try:
+        call(*args)
+    except (SandboxError, docker.errors.DockerException):
+        pass
 
 
 def listing_script(root: str, only: str = "") -> str:

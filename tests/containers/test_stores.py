@@ -5,8 +5,10 @@ copy and SWAPDB, dump and load for export, and a copy of the S3 service's volume
 from __future__ import annotations
 
 import io
+import re
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -148,6 +150,129 @@ def test_a_database_dump_loads_into_a_new_database_and_is_refused_over_an_existi
         pg.load("imported", dump)
 
 
+# A database shaped like Mastodon's (db/schema.rb, lib/mastodon/snowflake.rb, db/views): a plpgsql function
+# used as a column default, tables with data, sequences, foreign keys, indexes, a view, a materialized view.
+MASTODON_SHAPED = r"""
+CREATE SEQUENCE statuses_id_seq;
+CREATE FUNCTION timestamp_id(table_name text) RETURNS bigint AS $$
+  DECLARE time_part bigint; tail bigint;
+  BEGIN
+    time_part := ((date_part('epoch', now()) * 1000))::bigint << 16;
+    tail := nextval(table_name || '_id_seq') & 65535;
+    RETURN time_part | tail;
+  END
+$$ LANGUAGE plpgsql VOLATILE;
+CREATE TABLE accounts (id bigserial PRIMARY KEY, username varchar NOT NULL, domain varchar);
+CREATE UNIQUE INDEX index_accounts_on_username_and_domain_lower ON accounts (lower(username), COALESCE(lower(domain), ''));
+CREATE TABLE statuses (id bigint PRIMARY KEY DEFAULT timestamp_id('statuses'), account_id bigint NOT NULL REFERENCES accounts (id),
+                       text text NOT NULL DEFAULT '');
+CREATE TABLE users (id bigserial PRIMARY KEY, account_id bigint REFERENCES accounts (id), current_sign_in_ip inet);
+CREATE MATERIALIZED VIEW account_summaries AS SELECT id AS account_id, username FROM accounts;
+CREATE UNIQUE INDEX ON account_summaries (account_id);
+CREATE VIEW user_ips AS SELECT id AS user_id, current_sign_in_ip AS ip FROM users;
+INSERT INTO accounts (username) VALUES ('admin'), ('alice');
+INSERT INTO statuses (account_id, text) VALUES (1, 'hello'), (2, 'hi');
+INSERT INTO users (account_id, current_sign_in_ip) VALUES (1, '10.0.0.1');
+"""
+# The stand-in's own schema (what a stand-in sandbox's database holds)
+STANDIN_SCHEMA = (Path(__file__).resolve().parents[2] / "compose/standin/standin/schema.sql").read_text()
+
+
+def _dump_of(db: stores.Postgres, sql: str, *extra: str) -> bytes:
+    """A pg_dump of a new database made by `sql` (then dropped)."""
+    db.sql("DROP DATABASE IF EXISTS shaped", "CREATE DATABASE shaped")
+    code, _, err = stores.run(db.container, ["sh", "-c", f"psql -X -q -v ON_ERROR_STOP=1 -U postgres -d shaped <<'EOF'\n{sql}\nEOF"])
+    assert code == 0, err
+    if extra:
+        _write(db, "shaped", *extra)
+    dump = io.BytesIO()
+    db.dump("shaped", dump)
+    db.drop("shaped")
+    return dump.getvalue()
+
+
+def _toc_string(text: bytes) -> bytes:
+    """A string as pg_dump's custom format writes it in its table of contents (a sign byte, a 4-byte length)."""
+    return b"\x00" + len(text).to_bytes(4, "little") + text
+
+
+def _patched(dump: bytes, old: bytes, new: bytes) -> bytes:
+    assert dump.count(old) == 1 and len(new) <= len(old)
+    return dump.replace(old, new.ljust(len(old)))  # same length: the data's offsets stay right
+
+
+def _restorers(db: stores.Postgres) -> list[str]:
+    return re.findall(r"role:(\S+)", db.sql("SELECT 'role:' || rolname FROM pg_roles WHERE rolname LIKE '%restorer'"))
+
+
+def _owners(db: stores.Postgres, database: str) -> set[str]:
+    code, out, err = stores.run(db.container, ["psql", "-X", "-qAt", "-U", "postgres", "-d", database, "-c",
+                                               "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace = 'public'::regnamespace "
+                                               "UNION SELECT pg_get_userbyid(proowner) FROM pg_proc WHERE pronamespace = 'public'::regnamespace "
+                                               "UNION SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"])
+    assert code == 0, err
+    return set(out.split())
+
+
+@pytest.mark.parametrize("schema", [MASTODON_SHAPED, STANDIN_SCHEMA], ids=["mastodon-shaped", "standin"])
+def test_a_real_dump_passes_the_table_of_contents_check_and_loads_owned_by_postgres(pg, schema):
+    dump = _dump_of(pg, schema)
+    pg.load("loaded", io.BytesIO(dump))
+    try:
+        assert _owners(pg, "loaded") == {"postgres"}  # as db:prepare makes them
+        assert not _restorers(pg)  # the unprivileged role the restore ran as is gone
+        if schema is MASTODON_SHAPED:
+            code, out, _ = stores.run(pg.container, ["psql", "-X", "-qAt", "-U", "postgres", "-d", "loaded", "-c",
+                                                     "INSERT INTO statuses (account_id) VALUES (1) RETURNING id > 0; SELECT count(*) FROM account_summaries"])
+            assert out.split() == ["t", "2"]
+    finally:
+        pg.drop("loaded")
+
+
+def _refused_and_nothing_left(db: stores.Postgres, dump: bytes, message: str, kind=stores.Refused) -> None:
+    before = db.databases()
+    with pytest.raises(kind) as e:
+        db.load("refused", io.BytesIO(dump))
+    assert message in str(e.value) and "\n" not in str(e.value), str(e.value)
+    assert db.databases() == before and not _restorers(db)
+    assert stores.run(db.container, ["ls", "/tmp/refused.pgdump"])[0] != 0
+
+
+def test_a_dump_naming_another_database_or_a_role_is_refused_before_anything_is_made(pg):
+    dump = _dump_of(pg, "CREATE TABLE t (v text); INSERT INTO t VALUES ('x');", "COMMENT ON TABLE t IS 'a table'")
+    # the dump's own DATABASE entry renamed: an entry of another database
+    other = _patched(dump, _toc_string(b"shaped") + _toc_string(b"DATABASE"), _toc_string(b"others") + _toc_string(b"DATABASE"))
+    _refused_and_nothing_left(pg, other, "the database dump is refused: it holds DATABASE - 'others")
+    # an entry of a kind pg_dump never writes for one database (its TOC only is read: the length may change)
+    role = dump.replace(_toc_string(b"COMMENT"), _toc_string(b"ROLE"), 1)
+    _refused_and_nothing_left(pg, role, "holds an entry no dump of a Mastodon database has")
+    _refused_and_nothing_left(pg, b"PGDMP" + b"\x00" * 50, "the database dump is not one pg_restore reads", SandboxError)
+
+
+def test_a_dump_with_another_schema_or_extension_is_refused(pg):
+    code, _, _ = stores.run(pg.container, ["sh", "-c", "ls $(pg_config --sharedir)/extension/pgcrypto.control"])
+    extension = ("CREATE EXTENSION pgcrypto",) if code == 0 else ()
+    _refused_and_nothing_left(pg, _dump_of(pg, "CREATE SCHEMA evil; CREATE TABLE evil.t (v text);"), "holds SCHEMA - 'evil")
+    if extension:
+        _refused_and_nothing_left(pg, _dump_of(pg, "CREATE TABLE t (v text);", *extension), "holds EXTENSION - 'pgcrypto")
+
+
+def test_sql_behind_an_allowed_entry_runs_without_the_superuser_s_powers(pg):
+    """A TOC names each entry's kind, not the SQL it runs: here a COMMENT entry's SQL is swapped for other SQL
+    (same length, so the file stays valid). Its listing passes; the restore runs as an unprivileged role,
+    so the SQL can neither act as the superuser nor leave objects a Mastodon database never has."""
+    comment = b"COMMENT ON TABLE public.t IS '" + b"x" * 200 + b"';"
+    dump = _dump_of(pg, "CREATE TABLE t (v text); INSERT INTO t VALUES ('x');", f"COMMENT ON TABLE t IS '{'x' * 200}'")
+    program = _patched(dump, comment, b"COPY (SELECT 1) TO PROGRAM 'touch /tmp/pwned';")
+    _refused_and_nothing_left(pg, program, "pg_restore into refused failed", SandboxError)
+    assert stores.run(pg.container, ["ls", "/tmp/pwned"])[0] != 0  # the program never ran
+    schema = _patched(dump, comment, b"CREATE SCHEMA evil; CREATE TABLE evil.t (v text);")
+    _refused_and_nothing_left(pg, schema, "restoring it made schema evil")
+    role = _patched(dump, comment, b"CREATE ROLE evil SUPERUSER;")
+    _refused_and_nothing_left(pg, role, "pg_restore into refused failed", SandboxError)
+    assert "evil" not in pg.sql("SELECT rolname FROM pg_roles")
+
+
 @pytest.fixture(scope="module")
 def redis(images):
     with DockerContainer(images["redis"]).with_command("redis-server --protected-mode no") as c:
@@ -198,6 +323,19 @@ def test_a_redis_dump_loads_into_another_database_binary_values_and_ttls_include
     assert _cli(redis, 3, "PTTL", "plain") == "-1"
     code, out, _ = stores.run(redis.container, ["sh", "-c", "redis-cli -n 3 --no-raw GET binary"])
     assert out.strip() == '"a\\x00b\\xff\\r\\n"'
+
+
+def test_a_redis_dump_with_other_commands_is_refused_before_redis_is_touched(redis):
+    _cli(redis, 4, "SET", "kept", "1")
+    _cli(redis, 0, "SET", "live", "1")
+    _cli(redis, 5, "SET", "untouched", "1")
+    good = redis.dump(4)
+    for extra in (b"*1\r\n$8\r\nFLUSHALL\r\n", b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n",
+                  b"*4\r\n$6\r\nCONFIG\r\n$3\r\nSET\r\n$3\r\ndir\r\n$4\r\n/etc\r\n"):
+        with pytest.raises(stores.Refused, match="the Redis dump is refused: it holds a"):
+            redis.load(5, good + extra)
+    assert _cli(redis, 0, "GET", "live") == "1" and _cli(redis, 5, "GET", "untouched") == "1"  # not even emptied
+    assert redis.load(5, good) == 1 and _cli(redis, 5, "GET", "kept") == "1"
 
 
 @pytest.fixture

@@ -106,7 +106,7 @@ def _tootctl(name: str, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_down_then_up_keeps_data_and_secrets(make_sandbox):
-    up = make_sandbox("it-life", 38443)
+    up = make_sandbox("it-life", 38443, "--pool-size", "0", provision=True)
     assert up.returncode == 0, up.stderr
     state = State("it-life")
     created = _tootctl("it-life", "accounts", "create", "keeper", "--email", "keeper@example.test", "--confirmed", "--approve")
@@ -176,7 +176,10 @@ def test_busy_port_is_refused_before_anything_is_created(mastodon_sandbox):
         s.listen()
         port = s.getsockname()[1]
         msg = _one_line_error(cli("up", "--name", "it-busy", "--port", str(port), *server_args(mastodon_sandbox)))
-    assert f"port {port}" in msg and "taken" in msg
+    assert f"127.0.0.1:{port} is taken" in msg and "--port" in msg
+    suggested = int(msg.rsplit("--port ", 1)[1].split()[0])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", suggested))  # the port it suggests is free
 
 
 def test_unknown_version_and_downgrade_are_refused(mastodon_sandbox):

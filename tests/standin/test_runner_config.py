@@ -72,3 +72,16 @@ def test_an_owners_role_carries_every_permission_of_its_release():
     assert serializers.role_json(owner, (4, 3, 24))["permissions"] == str(2 ** 20 - 1)
     assert "collection_limit" not in serializers.role_json(owner, (4, 3, 24))  # 4.3.23's role_serializer.rb
     assert serializers.role_json(None, (4, 6, 5))["permissions"] == "65536"  # the everyone role, as recorded
+
+
+def test_database_and_redis_passwords_come_from_mastodons_variables():
+    """DB_PASS (config/database.yml) and REDIS_PASSWORD (lib/mastodon/redis_configuration.rb); the Redis URL
+    is logged with the password REDACTED, as Sidekiq::RedisConnection#scrub does."""
+    from standin import db
+
+    cfg = config.load({"DB_PASS": "pw1", "REDIS_PASSWORD": "pw2", "REDIS_HOST": "redis"})
+    assert db.conninfo(cfg)["password"] == "pw1" and cfg.redis_password == "pw2"
+    assert cfg.redis_url == "redis://:REDACTED@redis:6379/0" and "pw2" not in cfg.redis_url
+    bare = config.load({"DB_PASS": "", "REDIS_HOST": "redis"})
+    assert "password" not in db.conninfo(bare) and bare.redis_password is None
+    assert bare.redis_url == "redis://redis:6379/0"

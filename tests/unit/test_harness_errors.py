@@ -10,6 +10,7 @@ import pytest
 
 from sandbox import cli, lifecycle
 from sandbox.config import SandboxConfig
+from sandbox.environment import ENV_FILES
 from sandbox.errors import SandboxError
 from sandbox.progress import Progress
 from sandbox.stack import ServiceState, Stack
@@ -27,8 +28,22 @@ def fake_compose(tmp_path, script: str) -> list[str]:
 @pytest.fixture
 def stack(tmp_path):
     state = State("t", root=tmp_path)
+    state.dir.mkdir()
+    for name in ENV_FILES:  # a made sandbox has them all
+        (state.dir / name).write_text("")
     s = Stack(SandboxConfig(name="t", server="standin", s3="seaweedfs"), state)
     return s
+
+
+def test_a_sandbox_of_an_earlier_version_is_told_to_run_up_before_compose_runs(stack, tmp_path):
+    """One made before the back-ends had passwords lacks db.env and redis.env, which compose would name in a
+    stat error; `up` writes them (lifecycle.up, before its first compose call)."""
+    (stack.state.dir / "db.env").unlink()
+    stack._compose = fake_compose(tmp_path, f"echo ran > {tmp_path}/ran.txt\n")
+    with pytest.raises(SandboxError, match=r"^sandbox 't' lacks db.env \(made by an earlier version of mastodon-sandbox\): "
+                                           r"`mastodon-sandbox up --name t` brings it up to date$"):
+        stack.run("ps")
+    assert not (tmp_path / "ran.txt").exists()
 
 
 # --- timeouts --------------------------------------------------------------------------------

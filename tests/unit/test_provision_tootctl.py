@@ -99,8 +99,11 @@ def test_every_command_is_built_from_its_table_entry():
         "runner run_due": server_commands.run_due(),
         "redis eval": server_commands.sidekiq_stats(1_800_000_000.0),
         "psql admin": server_commands.psql_admin(["SELECT 1", "SELECT 2"]),
+        "psql script": server_commands.psql_script(),
+        "pg hba method": server_commands.pg_hba_method("trust", "scram-sha-256"),
         "pg dump": server_commands.pg_dump("snap__a", "/tmp/a.pgdump"),
-        "pg restore": server_commands.pg_restore("snap__a", "/tmp/a.pgdump"),
+        "pg list": server_commands.pg_list("/tmp/a.pgdump"),
+        "pg restore": server_commands.pg_restore("snap__a", "/tmp/a.pgdump", "snap__a_restorer"),
         "redis pipe": server_commands.redis_pipe(3, "/tmp/a.resp"),
     }
     assert set(built) == set(server_commands.COMMANDS_BY_NAME)

@@ -37,6 +37,7 @@ class Config:
     smtp_from: str
     trusted_proxies: tuple[str, ...] | None
     root: str = "/opt/mastodon"
+    redis_password: str | None = None
     web_domain: str = ""
     alternate_domains: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)
@@ -45,6 +46,12 @@ class Config:
     def allowed_hosts(self) -> tuple[str, ...]:
         """config/initializers/1_hosts.rb: config.hosts gets LOCAL_DOMAIN, WEB_DOMAIN and ALTERNATE_DOMAINS."""
         return (self.local_domain, self.web_domain or self.local_domain, *self.alternate_domains)
+
+    @property
+    def redis_url(self) -> str:
+        """The Redis URL as Sidekiq logs it: a password shown as REDACTED (Sidekiq::RedisConnection#scrub)."""
+        auth = ":REDACTED@" if self.redis_password else ""
+        return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
 
     @property
     def version(self) -> str:
@@ -106,6 +113,8 @@ def load(env: dict | None = None) -> Config:
             "dbname": e.get("DB_NAME", "mastodon_production")},
         redis_host=e.get("REDIS_HOST", "localhost"), redis_port=int(e.get("REDIS_PORT") or 6379),
         redis_db=int(e.get("REDIS_DB") or 0),
+        # lib/mastodon/redis_configuration.rb: REDIS_PASSWORD goes into the redis:// URL when present.
+        redis_password=e.get("REDIS_PASSWORD") or None,
         secret_key_base=e.get("SECRET_KEY_BASE", ""),
         # config/initializers/email_domains_lists.rb: the allowlist is split on '|'.
         email_allowlist=tuple(d.strip().lower() for d in allow.replace(",", "|").split("|") if d.strip()),

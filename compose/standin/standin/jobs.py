@@ -17,7 +17,8 @@ _announced = False
 
 def redis_client(cfg: Config):
     import redis
-    return redis.Redis(host=cfg.redis_host, port=cfg.redis_port, db=cfg.redis_db, socket_connect_timeout=5)
+    return redis.Redis(host=cfg.redis_host, port=cfg.redis_port, db=cfg.redis_db, password=cfg.redis_password,
+                       socket_connect_timeout=5)
 
 
 def _conn(cfg: Config):
@@ -28,7 +29,7 @@ def _conn(cfg: Config):
         # Sidekiq logs this line on stdout when a Rails process first enqueues (seen in tootctl output).
         ts = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         print(f"INFO  {ts} pid={os.getpid()} tid=standin: stand-in Sidekiq client connecting to Redis with "
-              f"options {{:url=>\"redis://{cfg.redis_host}:{cfg.redis_port}/{cfg.redis_db}\"}}", flush=True)
+              f"options {{:url=>\"{cfg.redis_url}\"}}", flush=True)
         _announced = True
     return _client
 

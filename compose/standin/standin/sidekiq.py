@@ -132,7 +132,7 @@ def main() -> int:
         except Exception as e:  # noqa: BLE001
             log(f"waiting for Redis: {e}")
             time.sleep(1)
-    log(f"connected to Redis redis://{cfg.redis_host}:{cfg.redis_port}/{cfg.redis_db}; queues {', '.join(QUEUES)}")
+    log(f"connected to Redis {cfg.redis_url}; queues {', '.join(QUEUES)}")
     # config/initializers/sidekiq.rb: touch tmp/<MASTODON_SIDEKIQ_READY_FILENAME> once ready.
     ready = os.environ.get("MASTODON_SIDEKIQ_READY_FILENAME")
     if ready:

@@ -40,6 +40,7 @@ class Ctx:
         if self._redis is None:
             import redis.asyncio as aredis
             self._redis = aredis.Redis(host=self.cfg.redis_host, port=self.cfg.redis_port, db=self.cfg.redis_db,
+                                       password=self.cfg.redis_password,
                                        socket_connect_timeout=5)
         return self._redis
 
