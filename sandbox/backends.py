@@ -26,8 +26,7 @@ from pathlib import Path
 
 from . import server_commands
 from .data.stores import Postgres
-from .environment import SECRETS_FILE
-from .errors import SandboxError
+from .errors import SandboxError, command_failed
 from .handle import Sandbox
 from .progress import Progress
 from .state import read_env_file
@@ -71,9 +70,9 @@ def record_mark(password: str) -> str:
 def require_db_password(sandbox: Sandbox, record: Path, progress: Progress) -> None:
     """PostgreSQL asks every network client for DB_PASS: the superuser's password set to it and no network
     rule trusting clients, whatever the cluster was made with. Once per password (recorded in `record`)."""
-    password = read_env_file(sandbox.state.dir / SECRETS_FILE).get("DB_PASS")
+    password = read_env_file(sandbox.state.secrets_file).get("DB_PASS")
     if not password:
-        raise SandboxError(f"{sandbox.state.dir / SECRETS_FILE} holds no DB_PASS: run `mastodon-sandbox up` again")
+        raise SandboxError(f"{sandbox.state.secrets_file} holds no DB_PASS: run `mastodon-sandbox up` again")
     applied = sandbox.state.read_json(record, default={}) or {}
     if applied.get(RECORD_KEY) == record_mark(password):
         return
@@ -87,12 +86,12 @@ def require_db_password(sandbox: Sandbox, record: Path, progress: Progress) -> N
         service, argv = server_commands.psql_script()
         proc = sandbox.stack.exec(service, argv, input=f"ALTER ROLE postgres PASSWORD '{scram_verifier(password)}';\n")
         if proc.returncode != 0:
-            raise SandboxError(f"could not set the database's password: {_last_line(proc.stderr or proc.stdout)}")
+            raise command_failed("could not set the database's password", proc.returncode, proc.stdout, proc.stderr)
         done.append("the superuser's password set from secrets.env")
     if _trusting(db):
         proc = sandbox.stack.exec(*server_commands.pg_hba_method("trust", "scram-sha-256"))
         if proc.returncode != 0 or "reloaded:t" not in proc.stdout:
-            raise SandboxError(f"could not change the database's pg_hba.conf: {_last_line(proc.stderr or proc.stdout)}")
+            raise command_failed("could not change the database's pg_hba.conf", proc.returncode, proc.stdout, proc.stderr)
         left = _trusting(db)
         if left:
             raise SandboxError(f"the database's pg_hba.conf still trusts network clients ({left[0]}): "
@@ -106,8 +105,3 @@ def require_db_password(sandbox: Sandbox, record: Path, progress: Progress) -> N
 def _trusting(db: Postgres) -> list[str]:
     """pg_hba.conf's rules (as on disk) that let a network client in without a password."""
     return re.findall(r"trusting:(\S+)", db.sql(TRUSTING_RULES))
-
-
-def _last_line(text: str) -> str:
-    lines = [x for x in (text or "").strip().splitlines() if x.strip()]
-    return lines[-1][:200] if lines else "no output"

@@ -267,7 +267,7 @@ def cmd_run_due(args) -> int:
     """Publish due scheduled statuses and end due polls now."""
     from .data.due import run_due
 
-    done = run_due(Sandbox.open(args.name), within=args.within)
+    done = run_due(Sandbox.open(args.name), within=args.within, poll_ids=args.poll, scheduled_ids=args.scheduled)
     print(f"published {len(done['published'])} scheduled status(es), ended {len(done['polls_ended'])} poll(s)")
     return 0
 
@@ -344,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mastodon-sandbox {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--name", default=os.environ.get("SANDBOX_NAME") or "default", help="which sandbox (default: $SANDBOX_NAME or 'default')")
+    common.add_argument("--state-dir", metavar="DIR", help="the state folder, holding one folder per sandbox "
+                                                          "(default: $SANDBOX_STATE_DIR, else ./.sandbox)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("up", parents=[common], help="create or start the sandbox, wait until it is ready, provision accounts and tokens")
@@ -386,16 +388,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, help="seconds (default $SANDBOX_TIMEOUT_SETTLE or 300)")
     p.set_defaults(func=cmd_settle)
     sub.add_parser("reset", parents=[common], help="return to the seeded state in seconds (database, Redis, media, credentials)").set_defaults(func=cmd_reset)
-    p = sub.add_parser("snapshot", parents=[common], help="named snapshots: save, restore, list, delete, export, import")
+    p = sub.add_parser("snapshot", parents=[common], help="named snapshots: save, restore, list, delete, export, import",
+                       description="Named states of the sandbox (`seed` saves 'seeded', which `reset` restores). "
+                                   "list prints one line per snapshot: NAME, when it was taken (UTC), the Mastodon "
+                                   "version and the seconds it took. import FILE brings an exported snapshot into the "
+                                   "sandbox --name names, made from the file when there is none.")
     p.add_argument("action", choices=("save", "restore", "list", "delete", "export", "import"))
-    p.add_argument("snapshot", nargs="?", metavar="NAME", help="the snapshot's name (import: the file export wrote)")
+    p.add_argument("snapshot", nargs="?", metavar="NAME", help="the snapshot's name (import: the FILE export wrote)")
     p.add_argument("--replace", action="store_true", help="save over an existing snapshot of that name")
     p.add_argument("--file", help="export: the file to write (default NAME.snapshot.tar.gz)")
     add_setting_options(p, "source_dir")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_snapshot)
-    p = sub.add_parser("run-due", parents=[common], help="publish scheduled statuses and end polls now (real Mastodon only)")
+    p = sub.add_parser("run-due", parents=[common], help="publish scheduled statuses and end polls now (real Mastodon only)",
+                       description="Without --poll or --scheduled: every scheduled status and poll of the sandbox that falls "
+                                   "due within --within seconds, whoever made it.")
     p.add_argument("--within", type=float, default=7 * 24 * 3600, help="what falls due within this many seconds (default a week)")
+    p.add_argument("--poll", action="append", metavar="ID", help="end only this poll (repeat for more)")
+    p.add_argument("--scheduled", action="append", metavar="ID", help="publish only this scheduled status (repeat for more)")
     p.set_defaults(func=cmd_run_due)
 
     add_commands(sub, common)
@@ -422,6 +432,9 @@ def _terminate(signum, frame) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "state_dir", None):
+        # In the environment, so that everything this command runs or starts (pytest, the contract suite) agrees.
+        os.environ["SANDBOX_STATE_DIR"] = str(Path(args.state_dir).expanduser().resolve())
     signal.signal(signal.SIGTERM, _terminate)
     try:
         _finish_cut_short(args)

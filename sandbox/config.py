@@ -281,7 +281,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("email_domain", "SANDBOX_EMAIL_DOMAIN", "--email-domain", str,
             "e-mail domain of the sandbox's accounts (default example.test)"),
     Setting("registrations", "SANDBOX_REGISTRATIONS", "--registrations", str,
-            "registration mode (default none, as on a fresh Mastodon)", REGISTRATION_MODES),
+            "who may sign up: none (registrations closed, the default, as on a fresh Mastodon), approved "
+            "(sign-ups wait for a moderator) or open", REGISTRATION_MODES),
     Setting("accounts", "SANDBOX_ACCOUNTS", "--accounts", parse_accounts, "named accounts, e.g. admin:Owner,alice,bob"),
     Setting("pool_size", "SANDBOX_POOL_SIZE", "--pool-size", _pool_size,
             "extra accounts for test isolation (default 8)"),
@@ -314,7 +315,8 @@ def settings_from_env(environ: dict | None = None) -> dict:
 
 
 def state_root(environ: dict | None = None) -> Path:
-    """Where sandboxes keep their state: $SANDBOX_STATE_DIR, else ./.sandbox (git-ignored)."""
+    """The state folder, holding one folder per sandbox: $SANDBOX_STATE_DIR (the CLI's --state-dir sets it),
+    else ./.sandbox (git-ignored)."""
     environ = os.environ if environ is None else environ
     return Path(environ.get("SANDBOX_STATE_DIR") or Path.cwd() / ".sandbox").resolve()
 

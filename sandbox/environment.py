@@ -156,14 +156,13 @@ def compose_env(config: SandboxConfig, state: State, images: dict[str, str]) -> 
     }
 
 
-SECRETS_FILE = "secrets.env"
 DB_ENV_FILE = "db.env"
 REDIS_ENV_FILE = "redis.env"
 
 
 def load_or_create_secrets(config: SandboxConfig, state: State) -> dict[str, str]:
     """The sandbox's secrets: read from the state folder, generated only where missing."""
-    path = state.dir / SECRETS_FILE
+    path = state.secrets_file
     saved = read_env_file(path)
     fresh = generate_secrets(config)
     missing = {k: v for k, v in fresh.items() if k not in saved}

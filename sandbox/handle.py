@@ -24,9 +24,13 @@ class Sandbox:
 
     @classmethod
     def open(cls, name: str) -> "Sandbox":
-        """An existing sandbox by name (a one-line error when there is none); starts nothing."""
+        """An existing sandbox by name (a one-line error when there is none, or when the compose files this
+        copy of the package carries differ from those that made it: composefiles.py); starts nothing."""
+        from .composefiles import check
+
         state = State(name)
         config = state.load_config()
+        check(state)
         return cls(config, state, Stack(config, state))
 
     @property

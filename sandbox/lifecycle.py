@@ -15,7 +15,7 @@ import docker.errors
 import docker.models.networks
 import requests
 
-from . import server_commands
+from . import composefiles, server_commands
 from .backends import require_db_password
 from .config import SandboxConfig, check_settings, release
 from .data import snapshots
@@ -23,14 +23,15 @@ from .data.stores import Postgres
 from .docker_env import docker_client, port_is_free, port_taken
 from .environment import DB_NAME, missing_env_files, write_env_files
 from .handle import Sandbox
-from .errors import SandboxError
+from .errors import SandboxError, command_failed
 from .images import build_images, images_for, pull_missing_images, remove_replaced_images
 from .progress import Progress
 from .provision import provision as provision_accounts
-from .stack import ONE_SHOT, Stack
-from .state import State
+from .stack import ONE_SHOT, Stack, project_filter
+from .state import State, no_sandbox
 from .timeouts import timeouts
 from .tls import ensure_tls
+from .waiting import Look, wait_for
 
 # Settings a sandbox keeps for life: Mastodon cannot change its domain once data exists, and the
 # server and storage own the volumes' contents.
@@ -81,20 +82,17 @@ def resolve_config(name: str, requested: dict, state: State) -> tuple[SandboxCon
 def wait_app_ready(config: SandboxConfig, state: State, timeout: float | None = None) -> dict:
     """Mastodon is ready for clients when /api/v2/instance answers over HTTPS verified by the
     sandbox CA: that proves TLS, the proxy, the Host check, the database and the schema at once."""
-    timeout = timeout or timeouts().app_ready
-    deadline = time.monotonic() + timeout
     url = f"{config.base_url}/api/v2/instance"
-    last = ""
-    while time.monotonic() < deadline:
+
+    def look() -> Look[dict | None]:
         try:
             r = requests.get(url, verify=str(state.ca_file), timeout=timeouts().http)
-            if r.status_code == 200:
-                return r.json()
-            last = f"HTTP {r.status_code}"
         except requests.RequestException as e:
-            last = type(e).__name__
-        time.sleep(0.5)
-    raise SandboxError(f"{url} did not answer 200 within {timeout:.0f} s (last: {last}): see `mastodon-sandbox logs web`")
+            return Look(False, None, type(e).__name__)
+        return Look(r.status_code == 200, r.json() if r.status_code == 200 else None, f"HTTP {r.status_code}")
+
+    return wait_for(look, timeout=timeout or timeouts().app_ready, interval=0.5, what=f"{url} did not answer 200",
+                    hint="see `mastodon-sandbox logs web`")
 
 
 def up(name: str, requested: dict, progress: Progress, provision: bool = True) -> Sandbox:
@@ -113,7 +111,7 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
                            f"127.0.0.1:{config.port} is taken: stop what uses it (sandbox {name!r} keeps the port it was made with)")
 
     if is_new:
-        leftovers = docker_client().volumes.list(filters={"label": f"com.docker.compose.project={config.project}"})
+        leftovers = docker_client().volumes.list(filters=project_filter(config.project))
         if leftovers:
             # Volumes whose secrets and CA are gone: reusing them would mix old data with new secrets.
             raise SandboxError(
@@ -135,6 +133,7 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
             state.remove()
         raise
     state.save_config(config)
+    composefiles.record(state)  # the compose files that drive it from now on
 
     sandbox = Sandbox(config, state, stack)
     if not is_new:
@@ -144,7 +143,7 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
             progress.step(f"resumed {', '.join(thawed)}: a snapshot save or restore that was cut short left them frozen")
     upgraded = start_services(config, state, stack, is_new, bool(replaced), progress)
     # Every service is healthy: a database made before the back-ends had passwords gets its own now (once).
-    require_db_password(sandbox, state.dir / APPLIED_FILE, progress)
+    require_db_password(sandbox, state.applied_file, progress)
     remove_replaced_images(replaced)
     instance = wait_app_ready(config, state)
     if not is_new and snapshots.recover(sandbox, progress):
@@ -160,9 +159,6 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         provision_accounts(sandbox, progress)
     apply_registrations(config, state, stack, is_new, progress)
     return sandbox
-
-
-PREPARED_FILE = "prepared.json"
 
 
 def prepared_marker(config: SandboxConfig, stack: Stack, cluster: str | None) -> dict:
@@ -218,7 +214,7 @@ def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bo
     healthy services are left alone and dead ones are started again on their own."""
     db = None if is_new else Postgres(stack.start_database())
     marker = prepared_marker(config, stack, db.cluster_id() if db else None)
-    last = state.read_json(state.dir / PREPARED_FILE, default=None)
+    last = state.read_json(state.prepared_file, default=None)
     reason = prepare_reason(is_new, last, marker, has_database=db is None or DB_NAME in db.databases())
     if db is not None and reason in NEW_DATABASE:
         keep_or_set_aside_credentials(state, db, progress)
@@ -259,45 +255,40 @@ def start_services(config: SandboxConfig, state: State, stack: Stack, is_new: bo
             on_change=lambda states: update(" ".join(f"{s.service}:{'ok' if s.ready else (s.health or s.state)}" for s in states)),
         )
     # What db:prepare ran for, with the database cluster it ran on (made by this `up` when it was new).
-    state.write_json(state.dir / PREPARED_FILE, {**marker, "cluster": marker["cluster"] or Postgres(stack.start_database()).cluster_id()})
+    state.write_json(state.prepared_file, {**marker, "cluster": marker["cluster"] or Postgres(stack.start_database()).cluster_id()})
     return upgraded
-
-
-APPLIED_FILE = "applied.json"
 
 
 def apply_registrations(config: SandboxConfig, state: State, stack: Stack, is_new: bool, progress: Progress) -> None:
     """The registration mode asked for, applied once with tootctl and recorded, so that it survives a
     first `up` that failed after saving the configuration, and a changed setting is applied. A new
     Mastodon starts closed (config/settings.yml); a sandbox with no record gets its mode applied again."""
-    applied = state.read_json(state.dir / APPLIED_FILE, default={}) or {}
+    applied = state.read_json(state.applied_file, default={}) or {}
     if applied.get("registrations") == config.registrations:
         return
     if is_new and "registrations" not in applied and config.registrations == "none":
-        state.write_json(state.dir / APPLIED_FILE, {**applied, "registrations": "none"})
+        state.write_json(state.applied_file, {**applied, "registrations": "none"})
         return
     progress.step(f"setting registrations to {config.registrations} with tootctl")
     set_registrations(stack, config.registrations)
     # The instance bodies are cached 3 minutes (CacheConcern#render_with_cache): clear Rails' cache so that
     # /api/v2/instance tells clients the new mode now (it also resets the rate-limit counters).
     clear_cache(stack)
-    state.write_json(state.dir / APPLIED_FILE, {**applied, "registrations": config.registrations})
+    state.write_json(state.applied_file, {**applied, "registrations": config.registrations})
 
 
 def set_registrations(stack: Stack, mode: str) -> None:
     """`--registrations` with tootctl (lib/mastodon/cli/settings.rb)."""
     proc = stack.exec(*server_commands.settings_registrations(mode))
     if proc.returncode != 0:
-        lines = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
-        raise SandboxError(f"could not set registrations to {mode}: {lines[-1][:200] if lines else f'exit code {proc.returncode}'}")
+        raise command_failed(f"could not set registrations to {mode}", proc.returncode, proc.stdout, proc.stderr)
 
 
 def clear_cache(stack: Stack) -> None:
     """`tootctl cache clear` (lib/mastodon/cli/cache.rb: Rails.cache.clear)."""
     proc = stack.exec(*server_commands.cache_clear())
     if proc.returncode != 0:
-        lines = [line for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
-        raise SandboxError(f"tootctl cache clear failed: {lines[-1][:200] if lines else f'exit code {proc.returncode}'}")
+        raise command_failed("tootctl cache clear failed", proc.returncode, proc.stdout, proc.stderr)
 
 
 def down(name: str, progress: Progress) -> None:
@@ -315,13 +306,12 @@ def destroy(name: str, progress: Progress) -> None:
     state = State(name)
     project = SandboxConfig(name=name).project
     client = docker_client()
-    label = f"com.docker.compose.project={project}"
-    containers = client.containers.list(all=True, filters={"label": label})
-    volumes = client.volumes.list(filters={"label": label})
+    containers = client.containers.list(all=True, filters=project_filter(project))
+    volumes = client.volumes.list(filters=project_filter(project))
     if not containers and not volumes and not state.dir.exists():
-        raise SandboxError(f"no sandbox named {name!r} here ({state.dir})")
+        raise SandboxError(no_sandbox(name, state.dir.parent))
     progress.step(f"removing sandbox {name!r}: {len(containers)} containers, {len(volumes)} volumes and the state folder")
-    for obj in [*containers, *volumes, *client.networks.list(filters={"label": label})]:
+    for obj in [*containers, *volumes, *client.networks.list(filters=project_filter(project))]:
         try:
             obj.remove(force=True) if not isinstance(obj, docker.models.networks.Network) else obj.remove()
         except docker.errors.NotFound:

@@ -8,6 +8,8 @@ the line the stand-in recognises them by.
 
 from __future__ import annotations
 
+import json
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +140,19 @@ COMMANDS: tuple[ServerCommand, ...] = (
 )
 
 COMMANDS_BY_NAME = {c.name: c for c in COMMANDS}
+# How the shipped Rails runner scripts (provision/scripts/*.rb) hand back their answer: one line, among log lines.
+RESULT_PREFIX = "SANDBOX-JSON "
+
+
+def runner_result(script: str, stdout: str | None):
+    """The JSON a runner script printed after RESULT_PREFIX (the last such line), or None when it printed none."""
+    for line in reversed((stdout or "").splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            try:
+                return json.loads(line[len(RESULT_PREFIX):])
+            except ValueError as e:
+                raise SandboxError(f"the {script} script printed a damaged result line ({e}): see `mastodon-sandbox logs web`") from None
+    return None
 PLACEHOLDER = re.compile(r"\{([A-Z_]+)\}")
 
 

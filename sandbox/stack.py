@@ -4,19 +4,31 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import docker.errors
 
 from .config import SandboxConfig, compose_dir
 from .docker_env import docker_client, find_compose
 from .environment import missing_env_files
-from .errors import SandboxError
+from .errors import SandboxError, command_failed, last_words
 from .state import State
 from .timeouts import timeouts
+from .waiting import Look, wait_for
 
 # One-shot services: done when they exit 0.
 ONE_SHOT = {"db-prepare", "s3-init"}
+# Compose marks what it makes with these labels; what the harness makes beside it (snapshot volumes, helper
+# containers) carries the project's label too, so `destroy` finds everything by it.
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+
+
+def project_filter(project: str) -> dict[str, str]:
+    """The Docker API filter for everything of a compose project (no config needed: a damaged state folder
+    can still be destroyed)."""
+    return {"label": f"{PROJECT_LABEL}={project}"}
 
 
 @dataclass(frozen=True)
@@ -74,9 +86,7 @@ class Stack:
         except subprocess.TimeoutExpired:
             raise SandboxError(f"docker compose {' '.join(args[:3])} did not finish within {timeout:.0f} s (SANDBOX_TIMEOUT_*): see `mastodon-sandbox logs`") from None
         if check and proc.returncode != 0:
-            detail = (proc.stderr or proc.stdout or "").strip().splitlines()
-            last = detail[-1] if detail else f"exit code {proc.returncode}"
-            raise SandboxError(f"docker compose {args[0]} failed: {last}")
+            raise command_failed(f"docker compose {args[0]} failed", proc.returncode, proc.stdout, proc.stderr)
         return proc
 
     def exec(self, service: str, argv: list[str], input: str | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:
@@ -106,8 +116,30 @@ class Stack:
     def containers(self) -> dict[str, object]:
         """The running containers by service, as Docker SDK objects, in one call to the engine (Compose's
         `ps` costs a quarter of a second, which a reset cannot spare)."""
-        found = docker_client().containers.list(filters={"label": f"com.docker.compose.project={self.config.project}"})
-        return {c.labels.get("com.docker.compose.service"): c for c in found}
+        found = docker_client().containers.list(filters=project_filter(self.config.project))
+        return {c.labels.get(SERVICE_LABEL): c for c in found}
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """The labels of what the harness makes beside Compose (snapshot volumes, helper containers)."""
+        return {PROJECT_LABEL: self.config.project}
+
+    def volume_name(self, volume: str) -> str:
+        """The Docker name of the project's volume `volume` (Compose's `<project>_<volume>`)."""
+        return f"{self.config.project}_{volume}"
+
+    def has_volume(self, volume: str) -> bool:
+        try:
+            docker_client().volumes.get(self.volume_name(volume))
+            return True
+        except docker.errors.NotFound:
+            return False
+
+    def remove_volume(self, volume: str) -> None:
+        try:
+            docker_client().volumes.get(self.volume_name(volume)).remove(force=True)
+        except docker.errors.NotFound:
+            pass
 
     def start_database(self):
         """The database's container, started alone first when it is not running (it has no dependencies),
@@ -133,26 +165,22 @@ class Stack:
         It follows the containers' own health checks; a service that fails is reported with the
         last lines of its log instead of waiting out the timeout.
         """
-        deadline = time.monotonic() + timeout
-        last_summary = None
-        while True:
+        summaries: list[str] = []
+
+        def look() -> Look[list[ServiceState]]:
             states = self.services()
             summary = ", ".join(f"{s.service} {s.health or s.state}" for s in sorted(states, key=lambda s: s.service))
-            if summary != last_summary and on_change:
+            if summary not in summaries[-1:] and on_change:
                 on_change(states)
-            last_summary = summary
+            summaries.append(summary)
             failed = [s for s in states if s.failed]
             if failed:
                 s = failed[0]
-                tail = self.logs(s.service, tail=15).strip().splitlines()
-                hint = tail[-1] if tail else "no log output"
-                raise SandboxError(
-                    f"service {s.service} failed ({s.health or s.state}, exit {s.exit_code}): {hint} "
-                    f"— see `mastodon-sandbox logs {s.service}`"
-                )
-            if states and all(s.ready for s in states):
-                return states
-            if time.monotonic() > deadline:
-                waiting = ", ".join(s.service for s in states if not s.ready) or "all services"
-                raise SandboxError(f"the sandbox was not ready after {timeout:.0f} s (still waiting for {waiting}): see `mastodon-sandbox logs`")
-            time.sleep(timeouts().poll)
+                said = last_words(self.logs(s.service, tail=15)) or "no log output"
+                raise SandboxError(f"service {s.service} failed ({s.health or s.state}, exit {s.exit_code}): {said} "
+                                   f"— see `mastodon-sandbox logs {s.service}`")
+            waiting = ", ".join(s.service for s in states if not s.ready) or "all services"
+            return Look(bool(states) and all(s.ready for s in states), states, f"still waiting for {waiting}")
+
+        return wait_for(look, timeout=timeout, interval=timeouts().poll, what="the sandbox was not ready",
+                        hint="see `mastodon-sandbox logs`")

@@ -1,14 +1,23 @@
-"""A sandbox's state folder: config, secrets, TLS material and credentials, private to the user.
+"""The state folder (`.sandbox`, or $SANDBOX_STATE_DIR, or the CLI's --state-dir) holds one folder per sandbox:
+its config, secrets, TLS material and credentials, private to the user who made it.
 
-Layout of `<state root>/<name>/` (folder 0700, every file 0600):
+Layout of a sandbox's folder, `<state folder>/<name>/` (folder 0700, every file 0600):
   config.json        what the sandbox was created with (sandbox.config.SandboxConfig)
   mastodon.env       Mastodon's environment: secrets included, values unquoted
   compose.env        variables for compose files (images, port, paths): no secrets
   tls/               ca.pem, ca.key, cert.pem, key.pem, bundle.pem
   credentials.json   accounts, apps and tokens (sandbox.provision.credentials)
   secrets/           Mastodon.py .secret files
+  secrets.env        Mastodon's secrets, generated once, never rotated
+  s3.env, db.env, redis.env   the back-ends' credentials, from secrets.env
+  seed.json          what the last seed made
+  leases.json        the test-account pool's ledger
+  prepared.json      what db:prepare last ran for; applied.json: settings applied once
+  snapshots/NAME/    a snapshot's manifest and the files it keeps (credentials, seed, leases)
   operation.json     a snapshot save or restore under way, or cut short (sandbox/data/journal.py)
   seeding.json       a seed under way, or cut short (sandbox/data/seed.py)
+  compose.json       the compose files that made it (sandbox/composefiles.py)
+  *.lock             the host locks of its users (State.lock, State.rwlock)
 Only `destroy` removes it; nothing else deletes or rewrites a secret once written.
 """
 
@@ -45,8 +54,24 @@ def write_private(path: Path, data: str | bytes) -> None:
         raise
 
 
+def no_sandbox(name: str, root: Path, folder_hint: str = "--state-dir or $SANDBOX_STATE_DIR",
+               name_hint: str = "--name") -> str:
+    """One line for a sandbox that is not there, naming the state folder looked in: when that folder does not
+    exist the folder is the likely mistake, otherwise the name is (or the sandbox was never made)."""
+    if not root.is_dir():
+        return (f"no sandbox {name!r}: the state folder {root} does not exist "
+                f"({folder_hint} names the folder holding your sandboxes' folders)")
+    there = sorted(p.name for p in root.iterdir() if (p / "config.json").is_file())
+    held = f"it holds {', '.join(there)}: {name_hint} picks one" if there else "it holds none"
+    return f"no sandbox {name!r} in the state folder {root} ({held}); `mastodon-sandbox up --name {name}` makes it"
+
+
 class State:
-    """The state folder of one named sandbox."""
+    """The folder of one named sandbox in the state folder. Every file in it is named here, once."""
+
+    SECRETS = "secrets.env"
+    # What describes the data and goes back with it when a snapshot is restored.
+    KEPT_BY_SNAPSHOTS = ("credentials.json", "seed.json", "leases.json")
 
     def __init__(self, name: str, root: Path | None = None):
         self.name = check_name(name)  # a name never makes a path into another folder
@@ -82,6 +107,36 @@ class State:
         return self.dir / "credentials.json"
 
     @property
+    def secrets_file(self) -> Path:
+        """Mastodon's secrets, generated once (sandbox/environment.py)."""
+        return self.dir / self.SECRETS
+
+    @property
+    def seed_file(self) -> Path:
+        """What the last seed made (sandbox/data/seed.py)."""
+        return self.dir / "seed.json"
+
+    @property
+    def leases_file(self) -> Path:
+        """The test-account pool's ledger (sandbox/testing/leases.py)."""
+        return self.dir / "leases.json"
+
+    @property
+    def prepared_file(self) -> Path:
+        """What db:prepare last ran for (sandbox/lifecycle.py)."""
+        return self.dir / "prepared.json"
+
+    @property
+    def applied_file(self) -> Path:
+        """Settings applied to the server once: registrations, the database's password (sandbox/lifecycle.py)."""
+        return self.dir / "applied.json"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """One folder per snapshot: its manifest and the files it keeps (sandbox/data/snapshots.py)."""
+        return self.dir / "snapshots"
+
+    @property
     def secrets_dir(self) -> Path:
         return self.dir / "secrets"
 
@@ -102,10 +157,10 @@ class State:
         try:
             return SandboxConfig.from_json(json.loads(self.config_file.read_text()))
         except FileNotFoundError:
-            raise SandboxError(f"no sandbox named {self.name!r} here ({self.dir}): run `mastodon-sandbox up` first") from None
+            raise SandboxError(no_sandbox(self.name, self.dir.parent)) from None
         except (ValueError, TypeError) as e:
             raise SandboxError(
-                f"the state folder {self.dir} is damaged ({self.config_file.name}: {e}); "
+                f"the folder of sandbox {self.name!r}, {self.dir}, is damaged ({self.config_file.name}: {e}); "
                 "fix or restore it, or remove the sandbox with `mastodon-sandbox destroy`"
             ) from None
 

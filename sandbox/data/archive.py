@@ -37,10 +37,10 @@ from pathlib import Path
 
 from ..config import SandboxConfig, check_settings
 from ..docker_env import docker_client
-from ..environment import SECRETS_FILE
 from ..errors import SandboxError
 from ..handle import Sandbox
 from ..progress import Progress
+from ..stack import project_filter
 from ..state import State, render_env_file, write_private
 from . import dumps, snapshots, stores, verify
 from .verify import DATA_SETTINGS, FORMAT, MANIFEST
@@ -76,11 +76,11 @@ def export(sandbox: Sandbox, name: str, path: Path, progress: Progress | None = 
         for volume in manifest["volumes"]:
             progress.step(f"archiving the {volume} files")
             with open(parts / "files" / f"{volume}.tar", "wb") as f:
-                stores.export_volume(snapshots.helper_image(sandbox), snapshots.snapshot_volume(sandbox, name, volume),
-                                     f, snapshots.labels(sandbox))
-        shutil.copyfile(sandbox.state.dir / SECRETS_FILE, parts / SECRETS_FILE)
+                stores.export_volume(snapshots.helper_image(sandbox), sandbox.stack.volume_name(snapshots.snapshot_volume(name, volume)),
+                                     f, sandbox.stack.labels)
+        shutil.copyfile(sandbox.state.secrets_file, parts / State.SECRETS)
         (parts / "state").mkdir()
-        for extra in snapshots.EXTRAS:
+        for extra in State.KEPT_BY_SNAPSHOTS:
             if (folder / extra).exists():
                 shutil.copyfile(folder / extra, parts / "state" / extra)
         write_file(path, header, parts, redis_keys=len(dumps.parse_restores(resp)))
@@ -89,7 +89,7 @@ def export(sandbox: Sandbox, name: str, path: Path, progress: Progress | None = 
 
 def part_names(parts: Path) -> list[str]:
     """The parts in folder `parts`, in the order a file holds them (manifest.json comes before all)."""
-    fixed = [n for n in (SECRETS_FILE, "database.pgdump", "redis.resp") if (parts / n).is_file()]
+    fixed = [n for n in (State.SECRETS, "database.pgdump", "redis.resp") if (parts / n).is_file()]
     return fixed + sorted(f"{sub}/{p.name}" for sub in ("files", "state") for p in (parts / sub).glob("*") if p.is_file())
 
 
@@ -173,7 +173,7 @@ def _import_new(parts: verify.Verified, name: str, state: State, source_dir: str
 
     try:
         # the secrets as checked, written anew: nothing else a file's secrets.env held reaches an env file
-        write_private(state.dir / SECRETS_FILE, render_env_file(parts.secrets, header="mastodon-sandbox secrets: "
+        write_private(state.secrets_file, render_env_file(parts.secrets, header="mastodon-sandbox secrets: "
                                                                 f"from the snapshot file {parts.path.name}, never rotated"))
         sandbox = up(name, settings, progress, provision=False)
         manifest = _load_parts(sandbox, parts, progress)
@@ -188,9 +188,9 @@ def _import_new(parts: verify.Verified, name: str, state: State, source_dir: str
 def _nothing_in_docker(name: str) -> bool:
     """Whether Docker holds nothing of a sandbox `name` (a failed import then removes all it finds of it;
     otherwise `up` refuses the leftovers, which are not the import's to remove)."""
-    label = f"com.docker.compose.project={SandboxConfig(name=name).project}"
+    found = project_filter(SandboxConfig(name=name).project)
     client = docker_client()
-    return not client.containers.list(all=True, filters={"label": label}) and not client.volumes.list(filters={"label": label})
+    return not client.containers.list(all=True, filters=found) and not client.volumes.list(filters=found)
 
 
 def _remove_made(name: str, state: State, pristine: bool) -> None:
@@ -223,11 +223,11 @@ def _load_parts(sandbox: Sandbox, parts: verify.Verified, progress: Progress) ->
             snapshots.redis(sandbox).load(manifest["redis_db"], dumps.encode_restores(parts.redis))
             for volume in snap["volumes"]:
                 progress.step(f"loading the {volume} files")
-                target = snapshots.snapshot_volume(sandbox, name, volume)
+                target = sandbox.stack.volume_name(snapshots.snapshot_volume(name, volume))
                 manifest["volumes"][volume] = ""  # a volume made is removed again on failure (discard)
                 with open(parts.part(f"files/{volume}.tar"), "rb") as f:
-                    stores.import_volume(snapshots.helper_image(sandbox), target, f, snapshots.labels(sandbox))
-                manifest["volumes"][volume] = stores.volume_listing(snapshots.helper_image(sandbox), target, snapshots.labels(sandbox),
+                    stores.import_volume(snapshots.helper_image(sandbox), target, f, sandbox.stack.labels)
+                manifest["volumes"][volume] = stores.volume_listing(snapshots.helper_image(sandbox), target, sandbox.stack.labels,
                                                                     snapshots.object_files(sandbox, volume))
         except stores.Refused as e:
             snapshots.discard(sandbox, manifest)

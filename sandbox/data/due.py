@@ -12,12 +12,22 @@ from ..handle import Sandbox
 OUTPUT_PREFIX = "SANDBOX-JSON "
 
 
-def run_due(sandbox: Sandbox, within: float = 7 * 24 * 3600) -> dict[str, list[str]]:
-    """Publish the scheduled statuses due within `within` seconds and end the polls closing within it.
-    Returns {"published": [scheduled status ids], "polls_ended": [poll ids]}."""
+def run_due(sandbox: Sandbox, within: float = 7 * 24 * 3600, poll_ids=None, scheduled_ids=None) -> dict[str, list[str]]:
+    """Publish the scheduled statuses due within `within` seconds and end the polls closing within it, the whole
+    sandbox's (every account's, other tests' too). With `poll_ids` or `scheduled_ids` (ids, as the API gives
+    them), only those polls are ended and those scheduled statuses published, whenever they fall due; naming
+    one kind leaves the other alone. Returns {"published": [scheduled status ids], "polls_ended": [poll ids]}."""
     if sandbox.config.server == "standin":
         raise SandboxError("the stand-in does not offer scheduled statuses or polls: run-due needs real Mastodon (SANDBOX_SERVER=source or official)")
-    proc = sandbox.stack.exec(*server_commands.run_due(), input=json.dumps({"within": int(within)}))
+    spec: dict = {"within": int(within)}
+    if poll_ids is not None or scheduled_ids is not None:
+        for key, ids in (("poll_ids", poll_ids), ("scheduled_ids", scheduled_ids)):
+            ids = [str(i) for i in (ids or [])]
+            bad = [i for i in ids if not i.isdigit()]
+            if bad:
+                raise SandboxError(f"run-due: {key} are numbers, as the API gives them: not {bad[0]!r}")
+            spec[key] = ids
+    proc = sandbox.stack.exec(*server_commands.run_due(), input=json.dumps(spec))
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(OUTPUT_PREFIX):
             return json.loads(line[len(OUTPUT_PREFIX):])

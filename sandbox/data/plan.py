@@ -57,146 +57,172 @@ def _username(fake, taken: set[str]) -> str:
 
 
 def render(scenario: Scenario, seed: int, scale: int, domain: str, email_domain: str) -> Plan:
-    """The plan for `scenario` at `scale`, its content drawn from faker and random seeded with `seed`."""
+    """The plan for `scenario` at `scale`, its content drawn from faker and random seeded with `seed`: the
+    accounts, then follows, statuses, interactions and collections (lists, filters, scheduled statuses), each
+    phase drawing from the same generators in the same order, so a seed always gives the same plan."""
     too_big = size_problem(scenario, scale)
     if too_big:  # before any of the work, which grows faster than the plan
         raise SandboxError(f"scenario {scenario.name!r} at scale {scale}: {too_big[1]}")
-    from faker import Faker
+    drawing = _Drawing(scenario, seed, scale, Plan(scenario.name, seed, scale, domain, email_domain))
+    drawing.accounts()
+    drawing.follows()
+    drawing.statuses()
+    drawing.interactions()
+    drawing.collections()
+    return drawing.plan
 
-    fake = Faker("en_US")
-    fake.seed_instance(seed)
-    rnd = random.Random(seed)
-    plan = Plan(scenario.name, seed, scale, domain, email_domain)
-    n = scenario.accounts * scale
-    taken: set[str] = set()
-    keys = [f"u{i:03d}" for i in range(1, n + 1)]
-    locked = set(keys[:scenario.locked_accounts * scale])
-    bots = set(keys[-scenario.bot_accounts * scale:]) if scenario.bot_accounts else set()
-    for i, key in enumerate(keys):
-        username = _username(fake, taken)
-        plan.accounts.append({
-            "key": key, "username": username, "email": f"{username}@{email_domain}",
-            "display_name": fake.name()[:30],
-            "note": f"{fake.sentence(nb_words=8)} #{rnd.choice(scenario.hashtags)}",
-            "fields": [{"name": "Website", "value": f"https://{username.replace('_', '-')}.example.test"},
-                       {"name": "Pronouns", "value": rnd.choice(["she/her", "he/him", "they/them", "any"])}],
-            "avatar": f"avatar-{i % AVATARS}.png", "header": f"header-{i % AVATARS}.png",
-            "bot": key in bots, "locked": key in locked,
-        })
-    usernames = {a["key"]: a["username"] for a in plan.accounts}
-    steps = plan.steps
 
-    # Follows: everyone follows the next few (a ring, so that many follows are mutual); a locked account's
-    # followers wait for its approval, which it gives to every other one.
-    following: dict[str, list[str]] = {k: [] for k in keys}
-    for i, key in enumerate(keys):
-        for j in range(1, scenario.follows_per_account + 1):
-            offset = (j + 1) // 2 * (1 if j % 2 else -1)  # +1, -1, +2, -2, ...: neighbours follow each other
-            target = keys[(i + offset) % n]
-            if target != key and target not in following[key]:
-                following[key].append(target)
-                steps.append({"op": "follow", "actor": key, "target": target})
-    for target in sorted(locked):
-        followers = [k for k in keys if target in following[k]]
-        for follower in followers[::2]:
-            steps.append({"op": "authorize_follow", "actor": target, "follower": follower})
-    accepted = {(s["follower"], s["actor"]) for s in steps if s["op"] == "authorize_follow"}
+class _Drawing:
+    """One rendering: the generators, the plan as it grows and what later phases look back at."""
 
-    def follows(a: str, b: str) -> bool:
-        return b in following[a] and (b not in locked or (a, b) in accepted)
+    def __init__(self, scenario: Scenario, seed: int, scale: int, plan: Plan):
+        from faker import Faker
 
-    # Statuses, in rounds so that threads grow: a share replies to an earlier public status of another.
-    statuses: list[dict] = []
-    totals = scenario.totals(scale)
-    media_left = [("image", totals["images"]), ("gif", totals["gifs"]), ("audio", totals["audio"])]
-    polls_left = totals["polls"]
-    vis_names = [v for v in VISIBILITIES if scenario.visibility.get(v)]
-    vis_weights = [scenario.visibility[v] for v in vis_names]
-    for round_no in range(scenario.statuses_per_account):
-        for key in keys:
-            ref = f"s{len(statuses) + 1:04d}"
-            visibility = rnd.choices(vis_names, vis_weights)[0]
-            others = [k for k in keys if k != key]
-            words = fake.sentence(nb_words=rnd.randint(6, 16)).rstrip(".")
-            tags = " ".join(f"#{t}" for t in rnd.sample(scenario.hashtags, k=rnd.randint(0, 2)))
-            status: dict = {"op": "status", "actor": key, "ref": ref, "visibility": visibility}
-            mention = None
-            if visibility == "direct":
-                mention = rnd.choice(others)
-            elif rnd.random() < scenario.mention_share:
-                mention = rnd.choice(others)
-            open_threads = [s for s in statuses if s["actor"] != key and s["visibility"] in ("public", "unlisted")]
-            if visibility != "direct" and open_threads and rnd.random() < scenario.reply_share:
-                parent = rnd.choice(open_threads)
-                status["in_reply_to"] = parent["ref"]
-                mention = parent["actor"]
-            text = words
-            if mention:
-                text = f"@{usernames[mention]} {text}"
-                status["mentions"] = [mention]
-            if rnd.random() < scenario.link_share:
-                host = rnd.choice([f"{fake.word()}.example.test", domain])
-                text += f" https://{host}/{fake.slug()}"
-            if tags:
-                text += f" {tags}"
-            status["text"] = text
-            if rnd.random() < scenario.content_warning_share:
-                status["spoiler_text"] = f"{fake.word()} (spoilers)"
-            public = visibility in ("public", "unlisted")
-            kinds = [kind for kind, left in media_left if left > 0]
-            if public and kinds and round_no % 2 == 0:
-                kind = kinds[0]
-                media_left = [(k, left - (k == kind)) for k, left in media_left]
-                name = MEDIA_DIR_FILES[kind][len(statuses) % len(MEDIA_DIR_FILES[kind])]
-                status["media"] = [{"file": name, "kind": kind, "description": f"{kind}: {fake.sentence(nb_words=6)}"}]
-            elif public and polls_left > 0 and round_no % 2 == 1:
-                polls_left -= 1
-                status["poll"] = {"options": [fake.word() for _ in range(rnd.randint(2, 4))],
-                                  "expires_in": POLL_SECONDS, "multiple": rnd.random() < 0.3}
-            statuses.append(status)
-            steps.append(status)
+        self.scenario, self.scale, self.plan = scenario, scale, plan
+        self.fake = Faker("en_US")
+        self.fake.seed_instance(seed)
+        self.rnd = random.Random(seed)
+        self.totals = scenario.totals(scale)
+        self.n = scenario.accounts * scale
+        self.keys = [f"u{i:03d}" for i in range(1, self.n + 1)]
+        self.locked = set(self.keys[:scenario.locked_accounts * scale])
+        self.bots = set(self.keys[-scenario.bot_accounts * scale:]) if scenario.bot_accounts else set()
+        self.usernames: dict[str, str] = {}
+        self.following: dict[str, list[str]] = {k: [] for k in self.keys}
+        self.accepted: set[tuple[str, str]] = set()
+        self.statuses_made: list[dict] = []
 
-    # Interactions, on statuses their actor can see: public or unlisted ones of others.
-    visible = [s for s in statuses if s["visibility"] in ("public", "unlisted")]
+    def accounts(self) -> None:
+        fake, rnd, taken = self.fake, self.rnd, set()
+        for i, key in enumerate(self.keys):
+            username = _username(fake, taken)
+            self.plan.accounts.append({
+                "key": key, "username": username, "email": f"{username}@{self.plan.email_domain}",
+                "display_name": fake.name()[:30],
+                "note": f"{fake.sentence(nb_words=8)} #{rnd.choice(self.scenario.hashtags)}",
+                "fields": [{"name": "Website", "value": f"https://{username.replace('_', '-')}.example.test"},
+                           {"name": "Pronouns", "value": rnd.choice(["she/her", "he/him", "they/them", "any"])}],
+                "avatar": f"avatar-{i % AVATARS}.png", "header": f"header-{i % AVATARS}.png",
+                "bot": key in self.bots, "locked": key in self.locked,
+            })
+        self.usernames = {a["key"]: a["username"] for a in self.plan.accounts}
 
-    def pick(op: str, count: int, extra=None) -> None:
-        done = set()
-        for _ in range(count * 4):
-            if len(done) >= count or not visible:
+    def follows(self) -> None:
+        """Everyone follows the next few (a ring, so that many follows are mutual); a locked account's
+        followers wait for its approval, which it gives to every other one."""
+        keys, steps = self.keys, self.plan.steps
+        for i, key in enumerate(keys):
+            for j in range(1, self.scenario.follows_per_account + 1):
+                offset = (j + 1) // 2 * (1 if j % 2 else -1)  # +1, -1, +2, -2, ...: neighbours follow each other
+                target = keys[(i + offset) % self.n]
+                if target != key and target not in self.following[key]:
+                    self.following[key].append(target)
+                    steps.append({"op": "follow", "actor": key, "target": target})
+        for target in sorted(self.locked):
+            followers = [k for k in keys if target in self.following[k]]
+            for follower in followers[::2]:
+                steps.append({"op": "authorize_follow", "actor": target, "follower": follower})
+        self.accepted = {(s["follower"], s["actor"]) for s in steps if s["op"] == "authorize_follow"}
+
+    def _follows(self, a: str, b: str) -> bool:
+        return b in self.following[a] and (b not in self.locked or (a, b) in self.accepted)
+
+    def statuses(self) -> None:
+        """In rounds so that threads grow: a share replies to an earlier public status of another."""
+        scenario, fake, rnd, keys, statuses = self.scenario, self.fake, self.rnd, self.keys, self.statuses_made
+        media_left = [("image", self.totals["images"]), ("gif", self.totals["gifs"]), ("audio", self.totals["audio"])]
+        polls_left = self.totals["polls"]
+        vis_names = [v for v in VISIBILITIES if scenario.visibility.get(v)]
+        vis_weights = [scenario.visibility[v] for v in vis_names]
+        for round_no in range(scenario.statuses_per_account):
+            for key in keys:
+                ref = f"s{len(statuses) + 1:04d}"
+                visibility = rnd.choices(vis_names, vis_weights)[0]
+                others = [k for k in keys if k != key]
+                words = fake.sentence(nb_words=rnd.randint(6, 16)).rstrip(".")
+                tags = " ".join(f"#{t}" for t in rnd.sample(scenario.hashtags, k=rnd.randint(0, 2)))
+                status: dict = {"op": "status", "actor": key, "ref": ref, "visibility": visibility}
+                mention = None
+                if visibility == "direct":
+                    mention = rnd.choice(others)
+                elif rnd.random() < scenario.mention_share:
+                    mention = rnd.choice(others)
+                open_threads = [s for s in statuses if s["actor"] != key and s["visibility"] in ("public", "unlisted")]
+                if visibility != "direct" and open_threads and rnd.random() < scenario.reply_share:
+                    parent = rnd.choice(open_threads)
+                    status["in_reply_to"] = parent["ref"]
+                    mention = parent["actor"]
+                text = words
+                if mention:
+                    text = f"@{self.usernames[mention]} {text}"
+                    status["mentions"] = [mention]
+                if rnd.random() < scenario.link_share:
+                    host = rnd.choice([f"{fake.word()}.example.test", self.plan.domain])
+                    text += f" https://{host}/{fake.slug()}"
+                if tags:
+                    text += f" {tags}"
+                status["text"] = text
+                if rnd.random() < scenario.content_warning_share:
+                    status["spoiler_text"] = f"{fake.word()} (spoilers)"
+                public = visibility in ("public", "unlisted")
+                kinds = [kind for kind, left in media_left if left > 0]
+                if public and kinds and round_no % 2 == 0:
+                    kind = kinds[0]
+                    media_left = [(k, left - (k == kind)) for k, left in media_left]
+                    name = MEDIA_DIR_FILES[kind][len(statuses) % len(MEDIA_DIR_FILES[kind])]
+                    status["media"] = [{"file": name, "kind": kind, "description": f"{kind}: {fake.sentence(nb_words=6)}"}]
+                elif public and polls_left > 0 and round_no % 2 == 1:
+                    polls_left -= 1
+                    status["poll"] = {"options": [fake.word() for _ in range(rnd.randint(2, 4))],
+                                      "expires_in": POLL_SECONDS, "multiple": rnd.random() < 0.3}
+                statuses.append(status)
+                self.plan.steps.append(status)
+
+    def interactions(self) -> None:
+        """Favourites, boosts, bookmarks, votes and pins, on statuses their actor can see: public or unlisted
+        ones of others."""
+        rnd, keys, steps, totals = self.rnd, self.keys, self.plan.steps, self.totals
+        visible = [s for s in self.statuses_made if s["visibility"] in ("public", "unlisted")]
+
+        def pick(op: str, count: int) -> None:
+            done = set()
+            for _ in range(count * 4):
+                if len(done) >= count or not visible:
+                    break
+                status = rnd.choice(visible)
+                actor = rnd.choice([k for k in keys if k != status["actor"]])
+                if (actor, status["ref"]) in done:
+                    continue
+                done.add((actor, status["ref"]))
+                steps.append({"op": op, "actor": actor, "status": status["ref"]})
+
+        pick("favourite", totals["favourites"])
+        pick("reblog", totals["boosts"])
+        pick("bookmark", totals["bookmarks"])
+        for status in [s for s in self.statuses_made if "poll" in s]:
+            for voter in rnd.sample([k for k in keys if k != status["actor"]], k=min(3, self.n - 1)):
+                options = len(status["poll"]["options"])
+                choices = sorted(rnd.sample(range(options), k=2)) if status["poll"]["multiple"] else [rnd.randrange(options)]
+                steps.append({"op": "vote", "actor": voter, "status": status["ref"], "choices": choices})
+        pinned: dict[str, int] = {}
+        for status in rnd.sample(visible, k=min(len(visible), totals["pins"] * 3)):
+            if sum(pinned.values()) >= totals["pins"]:
                 break
-            status = rnd.choice(visible)
-            actor = rnd.choice([k for k in keys if k != status["actor"]])
-            if (actor, status["ref"]) in done:
-                continue
-            done.add((actor, status["ref"]))
-            steps.append({"op": op, "actor": actor, "status": status["ref"], **(extra(status) if extra else {})})
+            if pinned.get(status["actor"], 0) < 5:  # StatusPinValidator: at most 5 per account
+                pinned[status["actor"]] = pinned.get(status["actor"], 0) + 1
+                steps.append({"op": "pin", "actor": status["actor"], "status": status["ref"]})
 
-    pick("favourite", totals["favourites"])
-    pick("reblog", totals["boosts"])
-    pick("bookmark", totals["bookmarks"])
-    for status in [s for s in statuses if "poll" in s]:
-        for voter in rnd.sample([k for k in keys if k != status["actor"]], k=min(3, n - 1)):
-            options = len(status["poll"]["options"])
-            choices = sorted(rnd.sample(range(options), k=2)) if status["poll"]["multiple"] else [rnd.randrange(options)]
-            steps.append({"op": "vote", "actor": voter, "status": status["ref"], "choices": choices})
-    pinned: dict[str, int] = {}
-    for status in rnd.sample(visible, k=min(len(visible), totals["pins"] * 3)):
-        if sum(pinned.values()) >= totals["pins"]:
-            break
-        if pinned.get(status["actor"], 0) < 5:  # StatusPinValidator: at most 5 per account
-            pinned[status["actor"]] = pinned.get(status["actor"], 0) + 1
-            steps.append({"op": "pin", "actor": status["actor"], "status": status["ref"]})
-
-    # Lists of accounts their owner follows (Mastodon refuses others), filters and scheduled statuses.
-    for i in range(totals["lists"]):
-        owner = keys[(i * 3) % n]
-        members = [k for k in following[owner] if follows(owner, k)][:3]
-        steps.append({"op": "list", "actor": owner, "ref": f"l{i + 1:03d}", "title": fake.word().title(),
-                      "members": members})
-    for i in range(totals["filters"]):
-        steps.append({"op": "filter", "actor": keys[(i * 5 + 1) % n], "title": f"No {fake.word()}",
-                      "keywords": [fake.word()], "context": ["home", "public"]})
-    for i in range(totals["scheduled"]):
-        steps.append({"op": "schedule", "actor": keys[(i * 7 + 2) % n], "ref": f"sc{i + 1:03d}",
-                      "text": fake.sentence(nb_words=10), "in_days": SCHEDULE_DAYS[i % len(SCHEDULE_DAYS)]})
-    return plan
+    def collections(self) -> None:
+        """Lists of accounts their owner follows (Mastodon refuses others), filters and scheduled statuses."""
+        fake, keys, n, steps, totals = self.fake, self.keys, self.n, self.plan.steps, self.totals
+        for i in range(totals["lists"]):
+            owner = keys[(i * 3) % n]
+            members = [k for k in self.following[owner] if self._follows(owner, k)][:3]
+            steps.append({"op": "list", "actor": owner, "ref": f"l{i + 1:03d}", "title": fake.word().title(),
+                          "members": members})
+        for i in range(totals["filters"]):
+            steps.append({"op": "filter", "actor": keys[(i * 5 + 1) % n], "title": f"No {fake.word()}",
+                          "keywords": [fake.word()], "context": ["home", "public"]})
+        for i in range(totals["scheduled"]):
+            steps.append({"op": "schedule", "actor": keys[(i * 7 + 2) % n], "ref": f"sc{i + 1:03d}",
+                          "text": fake.sentence(nb_words=10), "in_days": SCHEDULE_DAYS[i % len(SCHEDULE_DAYS)]})

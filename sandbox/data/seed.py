@@ -20,13 +20,13 @@ from ..timeouts import timeouts
 from .plan import Plan, render
 from .scenario import load
 from .settle import settle
+from ..waiting import Look, wait_for
 
-SEED_FILE = "seed.json"
 MEDIA_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "media"
 
 
 def seed_file(sandbox: Sandbox) -> Path:
-    return sandbox.state.dir / SEED_FILE
+    return sandbox.state.seed_file
 
 
 def load_summary(sandbox: Sandbox) -> dict | None:
@@ -103,13 +103,16 @@ class Seeder:
         with open(MEDIA_DIR / item["file"], "rb") as fh:
             got = self.api[actor].call("POST", "/api/v2/media", ok=(200, 202), data={"description": item["description"]},
                                        files={"file": (item["file"], fh, mime)})
-        deadline = time.monotonic() + timeouts().settle
-        while not got.get("url"):  # 202: processed in the background (GIFs and audio become MP4/MP3)
-            if time.monotonic() > deadline:
-                raise SandboxError(f"media {item['file']} was not processed within {timeouts().settle:.0f} s: see `mastodon-sandbox logs sidekiq`")
-            time.sleep(1)
-            got = self.api[actor].call("GET", f"/api/v1/media/{got['id']}", ok=(200, 206))
-        return got["id"]
+        if got.get("url"):
+            return got["id"]
+        # 202: processed in the background (GIFs and audio become MP4/MP3)
+
+        def look() -> Look[str]:
+            now = self.api[actor].call("GET", f"/api/v1/media/{got['id']}", ok=(200, 206))
+            return Look(bool(now.get("url")), now["id"], "not processed yet")
+
+        return wait_for(look, timeout=timeouts().settle, interval=1.0, what=f"media {item['file']} was not processed",
+                        hint="see `mastodon-sandbox logs sidekiq`")
 
     def status(self, step: dict) -> None:
         data: list[tuple[str, str]] = [("status", step["text"]), ("visibility", step["visibility"])]

@@ -12,6 +12,7 @@ from .. import server_commands
 from ..errors import SandboxError
 from ..handle import Sandbox
 from ..timeouts import timeouts
+from ..waiting import Look, wait_for
 
 
 @dataclass(frozen=True)
@@ -46,20 +47,17 @@ def settle(sandbox: Sandbox, timeout: float | None = None, horizon: float = 10.0
            on_poll=None) -> SidekiqStats:
     """Wait until Sidekiq is idle and has stayed idle for `quiet_for` seconds (a worker's `busy` count is
     refreshed by its heartbeat every 5 s, and a finishing job may enqueue another)."""
-    timeout = timeout or timeouts().settle
-    deadline = time.monotonic() + timeout
-    idle_since = None
-    while True:
+    idle_since: list[float] = []  # when Sidekiq was last seen going idle
+
+    def look() -> Look[SidekiqStats]:
         stats = sidekiq_stats(sandbox, horizon)
         if on_poll:
             on_poll(stats)
-        now = time.monotonic()
-        if stats.idle:
-            idle_since = idle_since or now
-            if now - idle_since >= quiet_for:
-                return stats
-        else:
-            idle_since = None
-        if now > deadline:
-            raise SandboxError(f"background work did not settle within {timeout:.0f} s ({stats}): see `mastodon-sandbox logs sidekiq`")
-        time.sleep(timeouts().poll)
+        if not stats.idle:
+            idle_since.clear()
+        elif not idle_since:
+            idle_since.append(time.monotonic())
+        return Look(bool(idle_since) and time.monotonic() - idle_since[0] >= quiet_for, stats, str(stats))
+
+    return wait_for(look, timeout=timeout or timeouts().settle, interval=timeouts().poll,
+                    what="background work did not settle", hint="see `mastodon-sandbox logs sidekiq`")

@@ -39,13 +39,14 @@ from pathlib import Path
 import docker.errors
 
 from .. import server_commands
-from ..docker_env import docker_client
 from ..environment import DB_NAME
 from ..errors import SandboxError
 from ..handle import Sandbox
+from ..stack import SERVICE_LABEL
 from ..progress import Progress
-from ..state import write_private
+from ..state import State, write_private
 from . import journal, spare, stores
+from ..waiting import Look, wait_for
 from .settle import parse_stats, settle
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
@@ -55,16 +56,13 @@ SCRATCH_DB = 14
 LIVE_DB = DB_NAME
 APP_SERVICES = ("web", "streaming", "sidekiq")
 FILE_VOLUMES = ("s3", "system")
-# State-folder files that describe the data and go back with it: accounts and tokens, the seed's summary,
-# the test-account pool's ledger (sandbox/testing/leases.py).
-EXTRAS = ("credentials.json", "seed.json", "leases.json")
 
 
 IN_USE = "in-use"  # the reader-writer lock between tests using the sandbox and restores
 
 
 def snapshots_dir(sandbox: Sandbox) -> Path:
-    return sandbox.state.dir / "snapshots"
+    return sandbox.state.snapshots_dir
 
 
 def manifest_path(sandbox: Sandbox, name: str) -> Path:
@@ -103,7 +101,7 @@ def secrets_digest_of(env_text: str) -> str:
 
 def secrets_digest(sandbox: Sandbox) -> str:
     """A digest of the secrets the data was made under (a snapshot is useless under others)."""
-    env = sandbox.state.dir / "mastodon.env"
+    env = sandbox.state.mastodon_env
     return secrets_digest_of(env.read_text() if env.exists() else "")
 
 
@@ -183,7 +181,7 @@ def thaw(sandbox: Sandbox, running: dict | None = None) -> list[str]:
     stuck = frozen(sandbox, running)
     for c in stuck:
         _signal_all(c, "CONT")
-    return sorted(c.labels.get("com.docker.compose.service", c.name) for c in stuck)
+    return sorted(c.labels.get(SERVICE_LABEL, c.name) for c in stuck)
 
 
 def thaw_unless_busy(sandbox: Sandbox) -> list[str]:
@@ -207,16 +205,9 @@ def redis(sandbox: Sandbox, running: dict | None = None) -> stores.Redis:
     return stores.Redis(_container(sandbox, "redis", running))
 
 
-def labels(sandbox: Sandbox) -> dict[str, str]:
-    return {"com.docker.compose.project": sandbox.config.project}
-
-
-def _volume_name(sandbox: Sandbox, volume: str) -> str:
-    return f"{sandbox.config.project}_{volume}"
-
-
-def snapshot_volume(sandbox: Sandbox, name: str, volume: str) -> str:
-    return f"{sandbox.config.project}_snap-{name}-{volume}"
+def snapshot_volume(name: str, volume: str) -> str:
+    """The volume (of the sandbox's project) that keeps snapshot `name`'s copy of `volume`."""
+    return f"snap-{name}-{volume}"
 
 
 def helper_image(sandbox: Sandbox) -> str:
@@ -261,15 +252,7 @@ def _changed_volumes(sandbox: Sandbox, manifest: dict, running: dict) -> list[st
 
 
 def _file_volumes(sandbox: Sandbox) -> list[str]:
-    client = docker_client()
-    present = []
-    for v in FILE_VOLUMES:
-        try:
-            client.volumes.get(_volume_name(sandbox, v))
-            present.append(v)
-        except docker.errors.NotFound:
-            pass
-    return present
+    return [v for v in FILE_VOLUMES if sandbox.stack.has_volume(v)]
 
 
 def free_redis_db(sandbox: Sandbox) -> int:
@@ -310,8 +293,9 @@ def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace:
                     redis(sandbox).copy_db(0, redis_db)
                     pause.connections_ended(postgres(sandbox).copy(LIVE_DB, database))
                     for v in volumes:
-                        listings[v] = stores.copy_volume(helper_image(sandbox), _volume_name(sandbox, v),
-                                                         snapshot_volume(sandbox, name, v), labels(sandbox), object_files(sandbox, v))
+                        listings[v] = stores.copy_volume(helper_image(sandbox), sandbox.stack.volume_name(v),
+                                                         sandbox.stack.volume_name(snapshot_volume(name, v)),
+                                                         sandbox.stack.labels, object_files(sandbox, v))
             except (SandboxError, docker.errors.DockerException) as e:
                 discard(sandbox, partial)  # nothing half-made is left behind
                 journal.end(sandbox.state)
@@ -333,10 +317,10 @@ def save(sandbox: Sandbox, name: str, progress: Progress | None = None, replace:
 
 
 def kept_files(state_dir: Path) -> dict[str, str]:
-    """The state-folder files a snapshot keeps (EXTRAS), read and checked: a damaged one would come back
+    """The state-folder files a snapshot keeps (State.KEPT_BY_SNAPSHOTS), read and checked: a damaged one would come back
     with every restore, so it is refused in one line instead."""
     kept = {}
-    for extra in EXTRAS:
+    for extra in State.KEPT_BY_SNAPSHOTS:
         path = state_dir / extra
         if path.exists():
             text = path.read_text()
@@ -388,11 +372,11 @@ def _restore_locked(sandbox: Sandbox, manifest: dict, held) -> dict:
             if changed:
                 sandbox.stack.run("stop", "s3", timeout=60)
                 for v in changed:
-                    stores.copy_volume(helper_image(sandbox), snapshot_volume(sandbox, name, v),
-                                       _volume_name(sandbox, v), labels(sandbox))
+                    stores.copy_volume(helper_image(sandbox), sandbox.stack.volume_name(snapshot_volume(name, v)),
+                                       sandbox.stack.volume_name(v), sandbox.stack.labels)
                 sandbox.stack.run("start", "s3", timeout=60)
         folder = snapshots_dir(sandbox) / name
-        for extra in EXTRAS:
+        for extra in State.KEPT_BY_SNAPSHOTS:
             if (folder / extra).exists():
                 shutil.copy2(folder / extra, sandbox.state.dir / extra)
             elif extra != "credentials.json" and (sandbox.state.dir / extra).exists():
@@ -452,22 +436,17 @@ def recover(sandbox: Sandbox, progress: Progress | None = None) -> str | None:
 def _wait_while_sidekiq_busy(kv: stores.Redis, timeout: float) -> None:
     """Until no Sidekiq worker runs a job, by the busy counts Sidekiq's heartbeats keep in Redis (the numbers
     sandbox/data/settle.py reads); after `timeout` the restore goes on regardless, as a job may run long."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if parse_stats(kv.eval(server_commands.SIDEKIQ_STATS_LUA, f"{time.time():.3f}")).busy == 0:
-            return
-        time.sleep(0.3)
+    def look() -> Look[bool]:
+        return Look(parse_stats(kv.eval(server_commands.SIDEKIQ_STATS_LUA, f"{time.time():.3f}")).busy == 0, True)
+
+    wait_for(look, timeout=timeout, interval=0.3, what="Sidekiq's running job did not end", give_up=True)
 
 
 def discard(sandbox: Sandbox, manifest: dict) -> None:
     postgres(sandbox).drop(manifest["database"])
     redis(sandbox).flush(manifest["redis_db"])
-    client = docker_client()
     for v in manifest.get("volumes", {}):
-        try:
-            client.volumes.get(snapshot_volume(sandbox, manifest["name"], v)).remove(force=True)
-        except docker.errors.NotFound:
-            pass
+        sandbox.stack.remove_volume(snapshot_volume(manifest["name"], v))
     shutil.rmtree(snapshots_dir(sandbox) / manifest["name"], ignore_errors=True)
 
 

@@ -18,7 +18,7 @@ import docker.errors
 
 from .. import server_commands
 from ..docker_env import docker_client
-from ..errors import SandboxError
+from ..errors import SandboxError, command_failed, last_words
 from . import dumps
 
 
@@ -70,8 +70,7 @@ class Postgres:
     def sql(self, *statements: str) -> str:
         code, out, err = run(self.container, server_commands.psql_admin(list(statements))[1])
         if code != 0:
-            lines = [x for x in (err or out).splitlines() if x.strip()]
-            raise SandboxError(f"PostgreSQL refused: {lines[-1][:200] if lines else f'exit code {code}'}")
+            raise command_failed("PostgreSQL refused", code, out, err)
         return out
 
     def databases(self) -> set[str]:
@@ -186,7 +185,7 @@ class Postgres:
         code, out, err = run(self.container, server_commands.pg_dump(name, path)[1])
         try:
             if code != 0:
-                raise SandboxError(f"pg_dump of {name} failed: {(err or out).strip().splitlines()[-1][:200]}")
+                raise command_failed(f"pg_dump of {name} failed", code, out, err)
             get_file(self.container, path, dest)
         finally:
             run(self.container, ["rm", "-f", path])
@@ -228,7 +227,7 @@ class Postgres:
         """The dump's table of contents, by the rule of dumps.check_toc."""
         code, out, err = run(self.container, server_commands.pg_list(path)[1])
         if code != 0:
-            raise SandboxError(f"the database dump is not one pg_restore reads: {_last_line(err or out)}")
+            raise command_failed("the database dump is not one pg_restore reads", code, out, err)
         try:
             dumps.check_toc(out)
         except dumps.DumpRefused as e:
@@ -330,7 +329,7 @@ return out
             _remove(self.container, path)
         # redis-cli --pipe ends with "errors: N, replies: M"
         if code != 0 or "errors: 0," not in out:
-            raise SandboxError(f"Redis did not take the keys: {_last_line(err or out)}")
+            raise command_failed("Redis did not take the keys", code, out, err)
         return int(out.rsplit("replies: ", 1)[-1].strip() or 0)
 
 
@@ -338,15 +337,10 @@ class Refused(SandboxError):
     """A dump `load` will not load: it holds what an export never writes."""
 
 
-def _last_line(text: str) -> str:
-    lines = [x for x in text.strip().splitlines() if x.strip()]
-    return lines[-1][:200] if lines else "no output"
-
-
 def _error_line(text: str) -> str:
     """The line of a tool's output that says what went wrong (pg_restore follows it with the statement)."""
     lines = [x.strip() for x in text.splitlines() if "error" in x.lower()]
-    return lines[0][:200] if lines else _last_line(text)
+    return lines[0][:200] if lines else (last_words(text) or "no output")
 
 
 def _remove(container, path: str) -> None:

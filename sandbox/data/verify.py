@@ -21,15 +21,15 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..environment import SECRETS_FILE
 from ..errors import SandboxError
+from ..state import State
 from . import dumps, snapshots
 
 FORMAT = "mastodon-sandbox-snapshot/1"
 MANIFEST = "manifest.json"
 # What the data depends on (the rest of a sandbox's settings is where it runs, e.g. the source folder).
 DATA_SETTINGS = ("server", "version", "port", "s3", "email_domain", "registrations", "accounts", "pool_size")
-SMALL_LIMIT = {MANIFEST: 1 << 20, SECRETS_FILE: 1 << 16}  # far above any export's; state files: STATE_LIMIT
+SMALL_LIMIT = {MANIFEST: 1 << 20, State.SECRETS: 1 << 16}  # far above any export's; state files: STATE_LIMIT
 STATE_LIMIT = 64 << 20
 ON_DISK = ("database.pgdump", "files/")  # the parts that may be large
 
@@ -125,7 +125,7 @@ def verify(path: Path, folder: Path) -> Verified:
         raise SandboxError(f"{path} is not a snapshot made by `mastodon-sandbox snapshot export` (no manifest.json)")
     _check_complete(path, header, digests)
     _check_digests(path, header, digests)
-    secrets_ = _check_secrets(path, small[SECRETS_FILE], header["snapshot"]["secrets"])
+    secrets_ = _check_secrets(path, small[State.SECRETS], header["snapshot"]["secrets"])
     redis = _check_redis(path, small["redis.resp"], header)
     _check_database(path, folder / "database.pgdump")
     for volume in header["snapshot"]["volumes"]:
@@ -160,8 +160,8 @@ def _check_member(path: Path, member: tarfile.TarInfo, seen: dict) -> None:
 
 def _expected(header: dict) -> set[str]:
     """The members an export of this snapshot writes (manifest.json aside)."""
-    return {SECRETS_FILE, "database.pgdump", "redis.resp", *(f"files/{v}.tar" for v in header["snapshot"]["volumes"]),
-            *(f"state/{x}" for x in snapshots.EXTRAS)}
+    return {State.SECRETS, "database.pgdump", "redis.resp", *(f"files/{v}.tar" for v in header["snapshot"]["volumes"]),
+            *(f"state/{x}" for x in State.KEPT_BY_SNAPSHOTS)}
 
 
 def _read_small(path: Path, tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
@@ -254,7 +254,7 @@ def _check_settings(path: Path, settings: dict) -> None:
 
 
 def _check_complete(path: Path, header: dict, digests: dict) -> None:
-    required = [SECRETS_FILE, "database.pgdump", "redis.resp", *(f"files/{v}.tar" for v in header["snapshot"]["volumes"])]
+    required = [State.SECRETS, "database.pgdump", "redis.resp", *(f"files/{v}.tar" for v in header["snapshot"]["volumes"])]
     missing = [m for m in required if m not in digests]
     if missing:
         raise SandboxError(f"{path} is incomplete: {', '.join(missing)} missing")

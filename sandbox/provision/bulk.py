@@ -8,18 +8,16 @@ stand-in implements as well.
 from __future__ import annotations
 
 import json
-import re
 import secrets
 
 from .. import server_commands
-from ..errors import SandboxError
-from .credentials import scope_key
+from ..errors import SandboxError, command_failed
+from .credentials import USER_SCOPES, scope_key
 from .oauth import OOB
 from .tootctl import Executor
 
 POOL_APP = "sandbox-pool"
-BULK_SCOPES = "read write follow push"
-OUTPUT_PREFIX = "SANDBOX-JSON "
+BULK_SCOPES = USER_SCOPES  # what pool and seed accounts' tokens carry
 
 
 def pool_usernames(size: int) -> list[str]:
@@ -44,37 +42,21 @@ def make_spec(accounts: list[dict], password: str, email_domain: str, app_name: 
 
 
 def parse_output(stdout: str) -> dict:
-    """The `SANDBOX-JSON {...}` line, wherever it is among log lines."""
-    for line in reversed((stdout or "").splitlines()):
-        if line.startswith(OUTPUT_PREFIX):
-            try:
-                out = json.loads(line[len(OUTPUT_PREFIX):])
-            except ValueError as e:
-                raise SandboxError(f"the bulk_accounts script printed a damaged result line ({e})") from None
-            if not isinstance(out, dict) or "app" not in out or "accounts" not in out:
-                raise SandboxError("the bulk_accounts script's result lacks `app` or `accounts`")
-            return out
-    raise SandboxError("the bulk_accounts script printed no `SANDBOX-JSON` line")
-
-
-def failure_line(output: str) -> str:
-    """What failed, e.g. `alice: password too_short (RuntimeError)`: Ruby prints it first, after the raising
-    location (`FILE:LINE:in `METHOD': `; the backtrace follows, indented with `from`); a Python traceback
-    (a stand-in bug) ends with it."""
-    lines = [ln.strip() for ln in (output or "").splitlines() if ln.strip()]
-    if not lines:
-        return "no output"
-    if lines[0].startswith("Traceback"):
-        return lines[-1]
-    return re.sub(r"^.*?:\d+:in [`'][^']*': ", "", lines[0], count=1)
+    """The script's answer, wherever its result line is among log lines."""
+    out = server_commands.runner_result("bulk_accounts", stdout)
+    if out is None:
+        raise SandboxError(f"the bulk_accounts script printed no `{server_commands.RESULT_PREFIX.strip()}` line")
+    if not isinstance(out, dict) or "app" not in out or "accounts" not in out:
+        raise SandboxError("the bulk_accounts script's result lacks `app` or `accounts`")
+    return out
 
 
 def run_bulk(stack: Executor, spec: dict) -> dict:
     service, argv = server_commands.rails_runner("bulk_accounts")
     proc = stack.exec(service, argv, input=json.dumps(spec))
     if proc.returncode != 0:
-        raise SandboxError(f"the bulk_accounts script failed (exit {proc.returncode}): {failure_line(proc.stderr or proc.stdout)}"
-                           " — see `mastodon-sandbox logs web`")
+        raise command_failed(f"the bulk_accounts script failed (exit {proc.returncode})", proc.returncode, proc.stdout,
+                             proc.stderr, ruby=True, hint="see `mastodon-sandbox logs web`")
     out = parse_output(proc.stdout)
     wanted = [a["username"] for a in spec["accounts"]]
     got = [a.get("username") for a in out["accounts"]]

@@ -26,14 +26,14 @@ def add_commands(subparsers: argparse._SubParsersAction, common: argparse.Argume
     p.set_defaults(func=cmd_accounts_list)
 
     p = sub.add_parser("create", parents=[common], help="create an account with tootctl (or reuse the saved one)")
-    p.add_argument("username")
+    p.add_argument("username", metavar="USERNAME", help="the new account's username (letters, digits, _)")
     p.add_argument("--role", help="a Mastodon role name: Owner, Admin, Moderator")
     p.add_argument("--reset-password", action="store_true",
                    help="give it a new password (tootctl accounts modify --reset-password); revokes its tokens")
     p.set_defaults(func=cmd_accounts_create)
 
     p = subparsers.add_parser("token", parents=[common], help="print a working access token for an account")
-    p.add_argument("username", metavar="USER")
+    p.add_argument("username", metavar="USERNAME", help="the account: a named one (alice), a pool or seed account")
     p.add_argument("--flow", choices=FLOWS, help="code (default), password-grant (servers <= 4.3), client (app token), bulk")
     p.add_argument("--scopes", help="space- or comma-separated scopes (default: read write follow push, +admin for staff)")
     p.add_argument("--redirect", choices=("oob", "loopback"), default="oob", help="redirect URI kind for --flow code")

@@ -26,6 +26,8 @@ from typing import Any
 from ..state import State, write_private
 
 FLOWS = ("code", "password-grant", "client", "bulk")
+# What a user token carries unless asked otherwise: every user scope of Mastodon (config/initializers/doorkeeper.rb).
+USER_SCOPES = "read write follow push"
 
 
 def scope_key(scopes: str | list[str] | tuple[str, ...]) -> str:

@@ -21,13 +21,12 @@ from ..state import State
 from . import accounts as accounts_mod
 from . import bulk
 from .apps import DEFAULT_APP, app_for_scopes, app_name_for, app_is_known, ensure_app, supported_scopes
-from .credentials import FLOWS, Credentials, app_owner, scope_key, write_clientcred, write_usercred
+from .credentials import FLOWS, USER_SCOPES, Credentials, app_owner, scope_key, write_clientcred, write_usercred
 from .http import Http, error_text, raise_if_rate_limited
 from .oauth import OOB, client_credentials, code_flow, offers_grant, password_grant
 from .tokens import TokenProblem, check_token
 from .tootctl import Executor
 
-USER_SCOPES = "read write follow push"
 ADMIN_SCOPES = "admin:read admin:write"
 STAFF_ROLES = ("Owner", "Admin")
 # A user-token check needs one of these (verify_credentials: doorkeeper_authorize! :read, :'read:accounts', :profile).

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..errors import SandboxError
+from ..errors import SandboxError, command_failed
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 PASSWORD_LINE = re.compile(r"^New password: ([0-9a-f]{32})$")
@@ -91,9 +91,6 @@ def run(stack: Executor, command: tuple[str, list[str]]) -> TootctlResult:
     return interpret(proc)
 
 
-BATCH_PREFIX = "SANDBOX-JSON "
-
-
 def run_batch(stack: Executor, commands: list[tuple[str, list[str]]]) -> list[TootctlResult]:
     """Several tootctl commands in one Rails boot (the shipped tootctl_batch script): each is tootctl's own
     code and reads as a separate call would (server_commands: runner tootctl_batch)."""
@@ -106,14 +103,9 @@ def run_batch(stack: Executor, commands: list[tuple[str, list[str]]]) -> list[To
         argvs.append(argv[1:])
     service, argv = server_commands.tootctl_batch()
     proc = stack.exec(service, argv, input=json.dumps(argvs))
-    line = next((ln for ln in _lines(proc.stdout) if ln.startswith(BATCH_PREFIX)), None)
-    if proc.returncode != 0 or line is None:
-        detail = [ln for ln in _lines(proc.stderr or proc.stdout) if ln.strip()]
-        raise SandboxError(f"the tootctl_batch script failed: {detail[-1] if detail else f'exit code {proc.returncode}'}")
-    try:
-        answers = json.loads(line[len(BATCH_PREFIX):])
-    except ValueError:
-        raise SandboxError("the tootctl_batch script printed a line that is not JSON: check the web service logs") from None
+    answers = server_commands.runner_result("tootctl_batch", proc.stdout) if proc.returncode == 0 else None
+    if answers is None:
+        raise command_failed("the tootctl_batch script failed", proc.returncode, proc.stdout, proc.stderr, ruby=True)
     if len(answers) != len(argvs):
         raise SandboxError(f"the tootctl_batch script answered {len(answers)} of {len(argvs)} commands")
     return [interpret(subprocess.CompletedProcess(argv, a["status"], a["stdout"], a["stderr"])) for argv, a in zip(argvs, answers)]

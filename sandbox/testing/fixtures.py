@@ -4,6 +4,7 @@ fixture is first used, not when pytest loads the plugin."""
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Callable
 
 import pytest
@@ -12,14 +13,51 @@ from ..errors import SandboxError
 from .targets import Endpoint, remote_target, targets_for
 
 
+def sandbox_name(config) -> str:
+    return config.getoption("mastodon_sandbox") or config.getini("mastodon_sandbox") or os.environ.get("SANDBOX_NAME") or "default"
+
+
+def mode(config) -> str:
+    return config.getoption("mastodon_sandbox_mode") or config.getini("mastodon_sandbox_mode") or "warm"
+
+
+def missing_mode(config) -> str:
+    return config.getoption("mastodon_sandbox_missing") or config.getini("mastodon_sandbox_missing") or "fail"
+
+
+STATE_DIR_HINT = "--mastodon-sandbox-state-dir, $SANDBOX_STATE_DIR or the mastodon_sandbox_state_dir ini key"
+
+
+def sandbox_problem(config) -> tuple[str | None, Any]:
+    """(one line saying why the run's sandbox cannot be used, None) or (None, the opened sandbox): not in the state
+    folder (naming the folder, and what it holds), a state folder that does not exist (the folder is then the
+    likely mistake), made by other compose files, or not answering."""
+    from ..handle import Sandbox
+    from ..state import State, no_sandbox
+
+    name = sandbox_name(config)
+    try:
+        state = State(name)
+        if not state.exists():
+            message = no_sandbox(name, state.dir.parent, STATE_DIR_HINT, "--mastodon-sandbox")
+            cold = " (or run with --mastodon-sandbox-mode=cold)" if state.dir.parent.is_dir() else ""
+            return f"mastodon-sandbox: {message}{cold}", None
+        sandbox = Sandbox.open(name)
+    except SandboxError as e:
+        return f"mastodon-sandbox: {e}", None
+    try:
+        sandbox.get("/health", timeout=5).raise_for_status()
+    except Exception as e:  # requests' errors, OSError: the sandbox does not answer
+        return (f"mastodon-sandbox: sandbox {name!r} (in the state folder {state.dir.parent}) does not answer at "
+                f"{sandbox.url} ({type(e).__name__}): `mastodon-sandbox up --name {name}` starts it"), None
+    return None, sandbox
+
+
 def _sandbox_for(config) -> Any:
     """The run's sandbox: opened when warm (it must be running), brought up under a host lock when cold
     (once for all xdist workers: the first takes the lock and starts it, the others find it running)."""
-    from ..handle import Sandbox
-
-    name = config.getoption("mastodon_sandbox") or config.getini("mastodon_sandbox") or os.environ.get("SANDBOX_NAME") or "default"
-    mode = config.getoption("mastodon_sandbox_mode") or config.getini("mastodon_sandbox_mode") or "warm"
-    if mode == "cold":
+    name = sandbox_name(config)
+    if mode(config) == "cold":
         from ..cli import one_at_a_time
         from ..config import settings_from_env
         from ..lifecycle import up
@@ -32,28 +70,28 @@ def _sandbox_for(config) -> Any:
                 return up(name, requested, Progress(quiet=True))
         except SandboxError as e:
             pytest.fail(f"mastodon-sandbox: bringing up sandbox {name!r} failed: {e}", pytrace=False)
-    try:
-        sandbox = Sandbox.open(name)
-        sandbox.get("/health", timeout=5).raise_for_status()
-    except (SandboxError, OSError):
-        _missing(config, f"mastodon-sandbox: no running sandbox {name!r}: start it with `mastodon-sandbox up`, "
-                         "or run with --mastodon-sandbox-mode=cold")
-    except Exception as e:  # requests' errors: the sandbox does not answer
-        _missing(config, f"mastodon-sandbox: sandbox {name!r} does not answer ({type(e).__name__}): "
-                         "`mastodon-sandbox up` starts it")
+    problem, sandbox = sandbox_problem(config)
+    if problem:
+        _missing(config, problem)
     return sandbox
 
 
 def _missing(config, message: str) -> None:
-    """No sandbox to test against: an error, or a skip for those who ask for it (--mastodon-sandbox-missing)."""
-    if (config.getoption("mastodon_sandbox_missing") or config.getini("mastodon_sandbox_missing")) == "skip":
+    """No sandbox to test against: an error, or a skip for those who ask for it (--mastodon-sandbox-missing).
+    (A warm run finds this out before any test, in pytest_collection_modifyitems: this is for a sandbox that
+    went away during the run.)"""
+    if missing_mode(config) == "skip":
         pytest.skip(message)
     pytest.fail(message, pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def mastodon_sandbox(pytestconfig):
-    """The sandbox of this run (a `sandbox.handle.Sandbox`: config, state folder, compose stack, url)."""
+    """The sandbox of this run, a `sandbox.handle.Sandbox`: `.url` (https://localhost[:PORT]), `.name`,
+    `.config` (server, version, port, …), `.state.ca_file` (the sandbox's CA, PEM: what verifies its
+    certificate), `.state.bundle_file` (the system's CAs plus that one), `.state.dir` (its folder in the state
+    folder), `.get(path)` (an HTTPS GET verified by the CA) and `.stack.exec(service, argv)` (a command in a
+    container: web, sidekiq, db, …)."""
     return _sandbox_for(pytestconfig)
 
 
@@ -65,7 +103,10 @@ def _session(endpoint: Endpoint, token: str | None):
     import requests
 
     s = requests.Session()
-    s.trust_env = False  # the target's CA, whatever REQUESTS_CA_BUNDLE says
+    # The target's CA, whatever the environment says: with trust_env (the default) requests takes
+    # REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE over Session.verify for every request not given verify= itself
+    # (requests/sessions.py, Session.merge_environment_settings).
+    s.trust_env = False
     s.verify = endpoint.verify
     if token:
         s.headers["Authorization"] = f"Bearer {token}"
@@ -75,7 +116,7 @@ def _session(endpoint: Endpoint, token: str | None):
 _VERSIONS: dict[str, str] = {}  # the server's version per base URL, asked once a run
 
 
-def _mastodon_py(endpoint: Endpoint, token: str):
+def _mastodon_py(endpoint: Endpoint, token: str | None):
     try:
         from mastodon import Mastodon
     except ImportError:
@@ -92,22 +133,34 @@ def _mastodon_py(endpoint: Endpoint, token: str):
 def _may_restore(config) -> bool:
     """Warm mode never restores a sandbox the run did not create unless asked (--mastodon-sandbox-restore);
     cold mode made it for the run."""
-    mode = config.getoption("mastodon_sandbox_mode") or config.getini("mastodon_sandbox_mode") or "warm"
-    return mode == "cold" or bool(config.getoption("mastodon_sandbox_restore") or config.getini("mastodon_sandbox_restore"))
+    return mode(config) == "cold" or bool(config.getoption("mastodon_sandbox_restore") or config.getini("mastodon_sandbox_restore"))
+
+
+SAFETY_PREFIX = "before-pytest-"
+SAFETY_KEEP = 3  # the plugin's own safety snapshots kept (the newest), so that runs never fill the 13 a sandbox has
+SAFETY_RE = re.compile(rf"{SAFETY_PREFIX}[0-9a-f]{{8}}")
+
+
+def safety_snapshots_to_prune(manifests: list[dict], keep: int) -> list[str]:
+    """The plugin's own safety snapshots (before-pytest-<8 hex>) beyond the newest `keep`, oldest first; every
+    other snapshot is the user's and never touched."""
+    ours = sorted((m for m in manifests if SAFETY_RE.fullmatch(m.get("name", ""))), key=lambda m: (m.get("created", ""), m["name"]))
+    return [m["name"] for m in ours[:max(len(ours) - keep, 0)]]
 
 
 def _restore_for(config, sandbox, snapshot: str) -> None:
+    """Under the exclusive side of the in-use lock: the sandbox saved once a run (before-pytest-<run>, older
+    ones pruned to the newest SAFETY_KEEP), then `snapshot` restored."""
     from ..data import snapshots
 
-    if not _may_restore(config):
-        pytest.fail(f"mastodon-sandbox: the test asks for snapshot {snapshot!r}, which would change sandbox "
-                    f"{sandbox.name!r} (not made by this run): pass --mastodon-sandbox-restore to allow it",
-                    pytrace=False)
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or config._mastodon_run_id
-    safety = f"before-pytest-{run[:8]}"
+    safety = f"{SAFETY_PREFIX}{run[:8]}"
     # The sandbox as the run found it, saved once (whichever worker comes first) before anything is restored.
     with sandbox.state.lock("safety-snapshot"):
-        if safety not in {m["name"] for m in snapshots.list_snapshots(sandbox)}:
+        manifests = snapshots.list_snapshots(sandbox)
+        if safety not in {m["name"] for m in manifests}:
+            for old in safety_snapshots_to_prune(manifests, SAFETY_KEEP - 1):
+                snapshots.delete(sandbox, old)
             snapshots.save(sandbox, safety)
     snapshots.restore(sandbox, snapshot)
 
@@ -115,10 +168,12 @@ def _restore_for(config, sandbox, snapshot: str) -> None:
 @pytest.fixture(autouse=True)
 def _mastodon_sandbox_in_use(request):
     """A test that uses the sandbox holds the shared side of its in-use lock for its whole run, so a restore
-    or reset (the exclusive side, any process) never changes the state under it; a `mastodon_snapshot`
-    marker restores that snapshot first. A `mastodon_exclusive` test holds the exclusive side: it waits for
-    the tests running in other workers, and they wait for it; what it starts (the CLI, an inner pytest run)
-    may restore or reset under it (State.rwlock)."""
+    or reset (the exclusive side, any process) never changes the state under it. A `mastodon_snapshot` test
+    holds the exclusive side for its whole run: its snapshot is restored first, then the test runs alone (its
+    leases are taken after the restore), so it sees the snapshot and its own changes only. A
+    `mastodon_exclusive` test holds the exclusive side too: it waits for the tests running in other workers,
+    and they wait for it; what it starts (the CLI, an inner pytest run) may restore or reset under it
+    (State.rwlock)."""
     if not any(name.startswith("mastodon_") for name in request.fixturenames) or (
             "mastodon_target" in request.fixturenames and request.getfixturevalue("mastodon_target") == "remote"):
         yield
@@ -127,9 +182,13 @@ def _mastodon_sandbox_in_use(request):
 
     sandbox = request.getfixturevalue("mastodon_sandbox")
     marker = request.node.get_closest_marker("mastodon_snapshot")
-    if marker:
-        _restore_for(request.config, sandbox, marker.args[0])
-    with sandbox.state.rwlock(IN_USE, shared=request.node.get_closest_marker("mastodon_exclusive") is None):
+    if marker and not _may_restore(request.config):
+        pytest.fail(f"mastodon-sandbox: the test asks for snapshot {marker.args[0]!r}, which would change sandbox "
+                    f"{sandbox.name!r} (not made by this run): pass --mastodon-sandbox-restore to allow it", pytrace=False)
+    exclusive = marker is not None or request.node.get_closest_marker("mastodon_exclusive") is not None
+    with sandbox.state.rwlock(IN_USE, shared=not exclusive):
+        if marker:
+            _restore_for(request.config, sandbox, marker.args[0])
         yield
 
 
@@ -153,9 +212,12 @@ def _endpoint_of(request, target: str) -> Endpoint:
 
 @pytest.fixture
 def mastodon_accounts(mastodon_target, request) -> Callable[[int], list]:
-    """Lease fresh accounts for this test: `mastodon_accounts(2)` gives two `Lease`s (username, id, email,
-    token, password) that no other test has had or will have. On the remote target: the one or two accounts
-    the tokens belong to, and a test marked `mastodon_writes` is skipped unless writes were allowed."""
+    """Lease fresh accounts for this test: `mastodon_accounts(2)` gives a list of two `Lease`s (frozen
+    dataclasses: username, id, email, token, password; sandbox/testing/leases.py) that no other test has had.
+    Their tokens carry `read write follow push` (bulk flow). Each call leases new ones: they are not
+    `mastodon_account`'s. A lease lasts until a snapshot is restored: the ledger goes back with the restore.
+    On the remote target: the one or two accounts the tokens belong to, and a test marked `mastodon_writes`
+    is skipped unless writes were allowed."""
     if mastodon_target == "remote":
         remote = remote_target()
         if request.node.get_closest_marker("mastodon_writes") and not remote.writes:
@@ -187,43 +249,109 @@ def mastodon_accounts(mastodon_target, request) -> Callable[[int], list]:
 
 @pytest.fixture
 def mastodon_account(mastodon_accounts):
-    """One fresh account of this test's own."""
+    """One fresh account of this test's own (a `Lease`): the account of `mastodon_client` and
+    `mastodon_session`, leased apart from any `mastodon_accounts(n)` gives the same test."""
     return mastodon_accounts(1)[0]
 
 
 @pytest.fixture
 def mastodon_client(mastodon_target, mastodon_account, request):
-    """A Mastodon.py client of the test's own account, trusting the target's CA."""
+    """A Mastodon.py client (`mastodon.Mastodon`) of `mastodon_account`, trusting the target's CA."""
     return _mastodon_py(_endpoint_of(request, mastodon_target), mastodon_account.token)
 
 
 @pytest.fixture
 def mastodon_session(mastodon_target, mastodon_account, request):
-    """A requests.Session of the test's own account: its token, the target's CA."""
+    """A `requests.Session` of `mastodon_account`: its token as a Bearer header, the target's CA (and
+    REQUESTS_CA_BUNDLE ignored: trust_env is off). Give it full URLs: `mastodon_sandbox.url + "/api/v1/…"`."""
     return _session(_endpoint_of(request, mastodon_target), mastodon_account.token)
+
+
+def _token_of(request, target: str, who, fixture: str) -> str:
+    """The token of a Lease, or of an account named by its username: on the sandbox a named account's default
+    token (alice, bob, the Owner) or any account's saved user token (seed accounts); on the remote target one of
+    the accounts its tokens belong to. Anything else fails in one line."""
+    if hasattr(who, "token"):
+        return who.token
+    if not isinstance(who, str):
+        pytest.fail(f"mastodon-sandbox: {fixture}() takes a Lease or a username, not {type(who).__name__}", pytrace=False)
+    raw = f"; a token of your own: {fixture.replace('_for', '')}_with_token(token)" if fixture.endswith("_for") else \
+        "; a token of your own: token=…"
+    if target == "remote":
+        known = {lease.username: lease.token for lease in remote_target().leases}
+        if who not in known:
+            pytest.fail(f"mastodon-sandbox: {fixture}({who!r}): the remote target's accounts are {', '.join(known)}{raw}",
+                        pytrace=False)
+        return known[who]
+    from ..provision.credentials import Credentials
+
+    sandbox = request.getfixturevalue("mastodon_sandbox")
+    creds = Credentials.load(sandbox.state)
+    default = creds.data.get("defaults", {}).get(who)
+    saved = creds.token(who, default["flow"], default["scopes"]) if default else None
+    saved = saved or next((t for t in creds.tokens_of(who) if t.get("flow") != "client"), None)
+    if not saved:
+        named = sorted(n for n, rec in creds.accounts.items() if not rec.get("pool") and creds.tokens_of(n))
+        pytest.fail(f"mastodon-sandbox: {fixture}({who!r}): sandbox {sandbox.name!r} has no token of an account {who!r} "
+                    f"(it has: {', '.join(named[:12]) or 'none'}{' …' if len(named) > 12 else ''}){raw}", pytrace=False)
+    return saved["access_token"]
 
 
 @pytest.fixture
 def mastodon_client_for(mastodon_target, request):
-    """A factory: Mastodon.py client for a Lease, a token, or (on the sandbox) a named account's default token."""
+    """A factory of Mastodon.py clients by account: `mastodon_client_for(lease)` for a `Lease` from
+    `mastodon_account(s)`, `mastodon_client_for("alice")` for an account named by its username (the sandbox's
+    named accounts — alice, bob, admin (owner on 4.3) — and seed accounts: their saved token). A raw token is
+    `mastodon_client_with_token(token)`'s."""
     endpoint = _endpoint_of(request, mastodon_target)
+    return lambda who: _mastodon_py(endpoint, _token_of(request, mastodon_target, who, "mastodon_client_for"))
 
-    def make(who) -> Any:
-        if hasattr(who, "token"):
-            return _mastodon_py(endpoint, who.token)
-        token = who
-        if mastodon_target == "sandbox":
-            from ..provision import env_exports
 
-            exports = env_exports(request.getfixturevalue("mastodon_sandbox").state)
-            token = exports.get(f"MASTODON_ACCESS_TOKEN_{str(who).upper()}", who)
-        return _mastodon_py(endpoint, token)
-    return make
+@pytest.fixture
+def mastodon_client_with_token(mastodon_target, request):
+    """A factory of Mastodon.py clients for any token: `mastodon_client_with_token(token)` — a narrowed one
+    (`mastodon_token`), an app token, a revoked or made-up one (for 401s) — or `None` for no token at all.
+    TLS is right whatever REQUESTS_CA_BUNDLE says."""
+    endpoint = _endpoint_of(request, mastodon_target)
+    return lambda token=None: _mastodon_py(endpoint, token)
+
+
+@pytest.fixture
+def mastodon_session_with_token(mastodon_target, request):
+    """A factory of `requests.Session`s for any token (or `None`: no Authorization header), trusting the
+    target's CA whatever REQUESTS_CA_BUNDLE says. A session you build yourself needs `trust_env = False` (or
+    `verify=` on every request): requests lets REQUESTS_CA_BUNDLE override `Session.verify`."""
+    endpoint = _endpoint_of(request, mastodon_target)
+    return lambda token=None: _session(endpoint, token)
+
+
+@pytest.fixture
+def mastodon_token(mastodon_sandbox) -> Callable[..., str]:
+    """A factory of new tokens with exactly the scopes asked for (sandbox only), for tests of 403s:
+    `mastodon_token(lease_or_username, "read")` is a user token of that account (OAuth code flow through the
+    sign-in page: Mastodon allows 25 sign-ins per 5 minutes per IP; `flow="bulk"` avoids them at ~20 s a Rails
+    run); `mastodon_token(None, "read")` is an app token (client credentials: no user). Scopes are a string
+    ("read write:statuses") or a list."""
+    from ..provision.credentials import scope_key
+    from ..provision.provisioner import Provisioner
+
+    def mint(who=None, scopes="read", flow: str | None = None) -> str:
+        wanted = scope_key(scopes if isinstance(scopes, str) else " ".join(scopes))
+        prov = Provisioner(mastodon_sandbox)
+        try:
+            if who is None:
+                return prov._client_token(wanted, reuse=True)["access_token"]
+            username = who.username if hasattr(who, "username") else str(who)
+            return prov.token(username, flow or "code", wanted)["access_token"]
+        except SandboxError as e:
+            pytest.fail(f"mastodon-sandbox: mastodon_token: {e}", pytrace=False)
+    return mint
 
 
 @pytest.fixture(scope="session")
 def mastodon_admin(mastodon_sandbox):
-    """A Mastodon.py client of the sandbox's Owner (admin scopes included)."""
+    """A Mastodon.py client of the sandbox's Owner (admin, or owner on 4.3; admin scopes included). Shared by
+    every test: not an isolated account."""
     from ..provision import env_exports
 
     token = env_exports(mastodon_sandbox.state).get("MASTODON_ADMIN_ACCESS_TOKEN")
@@ -234,7 +362,8 @@ def mastodon_admin(mastodon_sandbox):
 
 @pytest.fixture(scope="session")
 def mastodon_app(mastodon_sandbox) -> dict:
-    """The sandbox's registered app: name, client_id, client_secret, scopes."""
+    """The sandbox's registered app, `mastodon-sandbox`, as a dict: name, id, client_id, client_secret, scopes
+    (a list: every scope the server supports) and redirect_uris (a list; urn:ietf:wg:oauth:2.0:oob first)."""
     from ..provision.credentials import Credentials
 
     return Credentials.load(mastodon_sandbox.state).app("mastodon-sandbox")
@@ -242,7 +371,8 @@ def mastodon_app(mastodon_sandbox) -> dict:
 
 @pytest.fixture
 def mastodon_settle(mastodon_sandbox) -> Callable[..., Any]:
-    """Wait until Sidekiq has done the background work a test set off (fan-out, notifications, media)."""
+    """`mastodon_settle(timeout=None)`: wait until Sidekiq has done the background work a test set off
+    (fan-out to home timelines, notifications, media) — every queue of the sandbox, other tests' work too."""
     from ..data.settle import settle
 
     return lambda timeout=None: settle(mastodon_sandbox, timeout=timeout, quiet_for=2.0)
@@ -250,24 +380,34 @@ def mastodon_settle(mastodon_sandbox) -> Callable[..., Any]:
 
 @pytest.fixture
 def mastodon_run_due(mastodon_sandbox) -> Callable[..., dict]:
-    """Publish scheduled statuses and end polls now (real Mastodon)."""
+    """Publish scheduled statuses and end polls now, as the clock would later (real Mastodon):
+    `mastodon_run_due(poll_ids=[poll["id"]])` ends this test's own polls, `scheduled_ids=[…]` publishes its own
+    scheduled statuses; `mastodon_run_due()` does it for everything of the whole sandbox falling due within a
+    week (`within=` seconds), other tests' polls included. Returns {"published": [ids], "polls_ended": [ids]}."""
     from ..data.due import run_due
 
-    return lambda within=7 * 24 * 3600: run_due(mastodon_sandbox, within=within)
+    def run(within: float = 7 * 24 * 3600, poll_ids=None, scheduled_ids=None) -> dict:
+        return run_due(mastodon_sandbox, within=within, poll_ids=poll_ids, scheduled_ids=scheduled_ids)
+    return run
 
 
 @pytest.fixture
 def mastodon_stream(mastodon_target, request):
-    """Open a stream before acting, wait for its events after: `stream = mastodon_stream(account)` (user
-    stream; `stream="public"`, `stream="hashtag", tag="x"`, …), then `stream.wait("notification", match=…,
-    timeout=30)`. Closed after the test."""
+    """Open a stream before acting, wait for its events after: `stream = mastodon_stream(account)` opens the
+    user stream of a `Lease` or a username (`token=` for a token of your own; none: public streams only).
+    `stream=` is any of the streaming API's: user, user:notification, public, public:local, public:remote,
+    public:media, public:local:media, public:remote:media, direct, hashtag and hashtag:local (with `tag=`),
+    list (with `list_id=`). Over WebSocket, trusting the target's CA. `stream.wait("notification", match=…,
+    timeout=30)` returns the next matching event's payload as plain JSON — a dict (Status, Notification,
+    Conversation, …), the id string for `delete` — and fails naming what arrived instead. Closed after the test."""
     from .streaming import Stream
 
     endpoint = _endpoint_of(request, mastodon_target)
     opened: list[Stream] = []
 
-    def open_stream(who=None, stream: str = "user", **kwargs) -> Stream:
-        token = who.token if hasattr(who, "token") else who
+    def open_stream(who=None, stream: str = "user", *, token: str | None = None, **kwargs) -> Stream:
+        if who is not None:
+            token = _token_of(request, mastodon_target, who, "mastodon_stream")
         opened.append(Stream(endpoint, token, stream, **kwargs))
         return opened[-1]
     yield open_stream
@@ -277,10 +417,12 @@ def mastodon_stream(mastodon_target, request):
 
 @pytest.fixture(scope="session")
 def mastodon_seed(mastodon_sandbox) -> dict:
-    """What `mastodon-sandbox seed` made (seed.json): accounts, statuses, polls, lists by their plan keys."""
+    """What `mastodon-sandbox seed` made (seed.json), a dict: accounts, statuses, polls, lists, … by their plan
+    keys, with usernames and ids. On a sandbox never seeded, the tests using it are skipped with one line."""
     from ..data.seed import load_summary
 
     summary = load_summary(mastodon_sandbox)
     if summary is None:
-        raise SandboxError(f"sandbox {mastodon_sandbox.name!r} is not seeded: `mastodon-sandbox seed` first")
+        pytest.skip(f"sandbox {mastodon_sandbox.name!r} is not seeded: `mastodon-sandbox seed --name {mastodon_sandbox.name}` "
+                    "fills it (real Mastodon)")
     return summary

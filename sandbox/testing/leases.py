@@ -11,10 +11,9 @@ from dataclasses import dataclass
 
 from ..errors import SandboxError
 from ..handle import Sandbox
+from ..provision.bulk import BULK_SCOPES  # what the pool's tokens carry
 
-LEDGER = "leases.json"
 REFILL = 8
-BULK_SCOPES = "read write follow push"
 
 
 @dataclass(frozen=True)
@@ -27,7 +26,7 @@ class Lease:
 
 
 def _ledger(sandbox: Sandbox) -> dict:
-    path = sandbox.state.dir / LEDGER
+    path = sandbox.state.leases_file
     return json.loads(path.read_text()) if path.exists() else {"retired": {}}
 
 
@@ -78,7 +77,7 @@ def lease(sandbox: Sandbox, count: int = 1, holder: str = "", refill: int = REFI
         chosen = free[:count]
         for name in chosen:
             ledger["retired"][name] = {"holder": holder, "pid": os.getpid()}
-        sandbox.state.write_json(sandbox.state.dir / LEDGER, ledger)
+        sandbox.state.write_json(sandbox.state.leases_file, ledger)
     out = []
     for name in chosen:
         rec = creds.account(name) or {}

@@ -27,8 +27,10 @@ class Stream:
         self._ws = websocket.create_connection(url, header=header, timeout=connect_timeout, sslopt=sslopt)
 
     def wait(self, event: str = "update", match: Callable[[Any], bool] | None = None, timeout: float = 30) -> Any:
-        """The payload of the next `event` (decoded: a Status, a Notification, …; `delete` gives the id) for
-        which `match(payload)` holds; fails after `timeout` seconds naming what arrived instead."""
+        """The payload of the next `event` (update, notification, delete, status.update, conversation,
+        filters_changed, announcement, …) for which `match(payload)` holds, decoded from JSON: a plain dict for
+        an entity (a Status, a Notification, …; not a Mastodon.py object), the id string for `delete`. Fails
+        after `timeout` seconds naming what arrived instead."""
         import websocket
 
         deadline = time.monotonic() + timeout

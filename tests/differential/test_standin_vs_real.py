@@ -427,8 +427,8 @@ def test_tootctl(both):
 def test_bulk_script_refusals(both):
     """The shipped bulk_accounts script's failures, as `bin/rails runner` reports them: a missing key, scopes the
     server lacks, Devise's 8–72 password length, an unknown role, a bad e-mail — exit status and the line
-    provisioning shows (bulk.failure_line), names aside."""
-    from sandbox.provision.bulk import failure_line
+    provisioning shows (errors.ruby_error), names aside."""
+    from sandbox.errors import ruby_error
 
     script = server_commands.script_text("bulk_accounts")
 
@@ -451,7 +451,7 @@ def test_bulk_script_refusals(both):
         out = {}
         for label, spec in cases.items():
             p = s.stack.exec("web", ["bin/rails", "runner", script], input=json.dumps(spec))
-            out[label] = (p.returncode, failure_line(p.stderr).replace(tag, "<tag>"))
+            out[label] = (p.returncode, ruby_error(p.stderr).replace(tag, "<tag>"))
         return out
 
     a, b = each(both, run)

@@ -9,7 +9,6 @@ import random
 import signal
 
 import pytest
-import requests
 
 from sandbox.handle import Sandbox
 from tests.conftest import cli

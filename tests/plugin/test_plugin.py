@@ -75,18 +75,71 @@ def test_the_readme_example_passes(pytester, mastodon_sandbox, monkeypatch):
     result.assert_outcomes(passed=1)
 
 
-def test_a_sandbox_that_is_not_running_is_one_clear_error(pytester, mastodon_sandbox, monkeypatch):
-    monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
+def test_a_sandbox_that_is_not_there_is_one_clear_error(pytester, mastodon_sandbox, monkeypatch):
+    """(tests/plugin/test_missing.py checks the same without Docker, under xdist too.)"""
+    root = mastodon_sandbox.state.dir.parent
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(root))
     pytester.makepyfile(test_x="def test_x(mastodon_sandbox):\n    pass\n")
     result = pytester.runpytest_subprocess("--mastodon-sandbox=no-such-sandbox", "-p", "no:cacheprovider")
     assert result.ret != 0
-    result.stdout.fnmatch_lines(["*mastodon-sandbox: no running sandbox 'no-such-sandbox': start it with `mastodon-sandbox up`*"])
+    result.stdout.fnmatch_lines([f"mastodon-sandbox: no sandbox 'no-such-sandbox' in the state folder {root} (it holds *"
+                                 f"{mastodon_sandbox.name}*`mastodon-sandbox up --name no-such-sandbox` makes it*"])
     assert "Traceback" not in result.stdout.str()
     # for those who want it, a skip that says the same (this project's CI never asks for it)
     skipped = pytester.runpytest_subprocess("--mastodon-sandbox=no-such-sandbox", "--mastodon-sandbox-missing=skip",
                                             "-p", "no:cacheprovider", "-rs")
     skipped.assert_outcomes(skipped=1)
-    skipped.stdout.fnmatch_lines(["*SKIPPED*no running sandbox 'no-such-sandbox'*"])
+    skipped.stdout.fnmatch_lines(["*SKIPPED*no sandbox 'no-such-sandbox' in the state folder*"])
+
+
+TOKENS_SUITE = '''
+import pytest
+
+def test_by_lease_and_by_username(mastodon_client_for, mastodon_account):
+    assert mastodon_client_for("alice").account_verify_credentials()["username"] == "alice"
+    assert mastodon_client_for(mastodon_account).account_verify_credentials()["username"] == mastodon_account.username
+
+def test_a_narrowed_token_is_refused_writes(mastodon_account, mastodon_token, mastodon_session_with_token,
+                                            mastodon_client_with_token, mastodon_sandbox):
+    read_only = mastodon_token(mastodon_account, "read")
+    s = mastodon_session_with_token(read_only)
+    assert s.get(mastodon_sandbox.url + "/api/v1/accounts/verify_credentials").json()["username"] == mastodon_account.username
+    assert s.post(mastodon_sandbox.url + "/api/v1/statuses", data={"status": "no"}).status_code == 403
+    from mastodon import MastodonAPIError
+    with pytest.raises(MastodonAPIError):
+        mastodon_client_with_token(read_only).status_post("no")
+
+def test_no_token_a_bad_one_and_an_app_token(mastodon_client_with_token, mastodon_session_with_token, mastodon_token,
+                                             mastodon_sandbox):
+    from mastodon import MastodonUnauthorizedError
+    with pytest.raises(MastodonUnauthorizedError):
+        mastodon_client_with_token("not-a-token").account_verify_credentials()
+    assert mastodon_session_with_token().get(mastodon_sandbox.url + "/api/v2/instance").status_code == 200
+    app = mastodon_session_with_token(mastodon_token(None, "read"))
+    assert app.get(mastodon_sandbox.url + "/api/v1/apps/verify_credentials").json()["name"] == "mastodon-sandbox"
+
+def test_a_test_ends_its_own_poll(mastodon_client, mastodon_run_due):
+    status = mastodon_client.status_post("which?", poll=mastodon_client.make_poll(["this", "that"], expires_in=3600))
+    done = mastodon_run_due(poll_ids=[status["poll"]["id"]])
+    assert done == {"published": [], "polls_ended": [str(status["poll"]["id"])]}
+    assert mastodon_client.poll(status["poll"]["id"])["expired"]
+
+def test_an_unknown_username_is_one_line(mastodon_client_for):
+    mastodon_client_for("nobody_here")
+'''
+
+
+@pytest.mark.needs_mastodon  # statuses, polls
+def test_clients_for_any_token_get_tls_right_whatever_requests_ca_bundle_says(pytester, mastodon_sandbox, monkeypatch):
+    """Usernames, leases, narrowed, app, bad and no tokens, with REQUESTS_CA_BUNDLE set to the system's bundle
+    (which does not hold the sandbox's CA), as on many CI images; and run-due for a test's own poll."""
+    monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    pytester.makepyfile(test_tokens=TOKENS_SUITE)
+    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={mastodon_sandbox.config.name}", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4, failed=1)
+    result.stdout.fnmatch_lines([f"*mastodon_client_for('nobody_here'): sandbox '{mastodon_sandbox.name}' has no token of an "
+                                 "account 'nobody_here' (it has: *alice*mastodon_client_with_token(token)*"])
 
 
 def test_a_project_with_its_own_sandbox_module_keeps_both(pytester, mastodon_sandbox, monkeypatch):
@@ -121,25 +174,39 @@ def account_exists(sandbox, username):
     out = sandbox.stack.exec("web", ["tootctl", "accounts", "modify", username, "--approve"])
     return out.returncode == 0
 
-@pytest.mark.mastodon_snapshot("base")
+@pytest.mark.mastodon_snapshot("seeded")
 def test_writes_then_is_rolled_back(mastodon_sandbox):
     assert not account_exists(mastodon_sandbox, "coldwriter")
     made = mastodon_sandbox.stack.exec("web", ["tootctl", "accounts", "create", "coldwriter", "--email",
                                                "coldwriter@example.test", "--confirmed"])
     assert made.returncode == 0, made.stderr
 
-@pytest.mark.mastodon_snapshot("base")
+@pytest.mark.mastodon_snapshot("seeded")
 def test_starts_from_the_snapshot_again(mastodon_sandbox):
     assert not account_exists(mastodon_sandbox, "coldwriter")
+    # the sandbox is this test's alone for its whole run: no other process gets the shared side meanwhile
+    import subprocess, sys
+    probe = "import fcntl, sys; fh = open(sys.argv[1], 'a'); fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)"
+    other = subprocess.run([sys.executable, "-c", probe, str(mastodon_sandbox.state.dir / "in-use.lock")], capture_output=True)
+    assert other.returncode != 0 and b"BlockingIOError" in other.stderr
+
+def test_a_sandbox_never_seeded_skips_what_needs_the_seed(mastodon_seed):
+    pass
 '''
 
 
 @pytest.mark.harness_only  # its second sandbox is a stand-in whatever the shared one runs
 def test_cold_mode_brings_up_a_sandbox_of_its_own_and_restores_snapshots_for_marked_tests(pytester, mastodon_sandbox, monkeypatch):
     """Cold mode: the first use brings the sandbox up (a stand-in, fast) under the host lock; tests marked
-    mastodon_snapshot start from that snapshot, each one, whatever the one before wrote."""
+    mastodon_snapshot start from that snapshot, each one, whatever the one before wrote. The snapshot is named
+    `seeded`, as `seed` names it (the stand-in cannot seed: saved here by hand), and restored by that name. Each
+    run saves the sandbox as before-pytest-<run> first; the plugin keeps the newest 3 of its own, never the
+    user's. mastodon_seed on a sandbox never seeded skips with one line."""
     import subprocess
     import sys
+
+    from sandbox.data.snapshots import SEEDED
+    assert SEEDED == "seeded"
 
     name, port = "plugin-cold", 38471
     monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
@@ -150,13 +217,20 @@ def test_cold_mode_brings_up_a_sandbox_of_its_own_and_restores_snapshots_for_mar
     try:
         first = pytester.runpytest_subprocess(f"--mastodon-sandbox={name}", "--mastodon-sandbox-mode=cold", "-p", "no:cacheprovider")
         first.assert_outcomes(passed=1)
-        saved = subprocess.run([*cli, "snapshot", "save", "base", "--name", name], capture_output=True, text=True, timeout=600)
-        assert saved.returncode == 0, saved.stderr
+        for snapshot in ("seeded", "before-pytest-mine"):  # the second is the user's, whatever its name looks like
+            saved = subprocess.run([*cli, "snapshot", "save", snapshot, "--name", name], capture_output=True, text=True, timeout=600)
+            assert saved.returncode == 0, saved.stderr
         pytester.makepyfile(test_cold=COLD_SUITE)
-        second = pytester.runpytest_subprocess(f"--mastodon-sandbox={name}", "--mastodon-sandbox-mode=cold", "-p", "no:cacheprovider")
-        second.assert_outcomes(passed=2)
-        listed = subprocess.run([*cli, "snapshot", "list", "--name", name], capture_output=True, text=True, timeout=60)
-        assert "before-pytest-" in listed.stdout  # the state the run found, kept before the first restore
+        for run in range(4):
+            again = pytester.runpytest_subprocess(f"--mastodon-sandbox={name}", "--mastodon-sandbox-mode=cold",
+                                                  "-p", "no:cacheprovider", "-rs")
+            again.assert_outcomes(passed=2, skipped=1)
+            listed = subprocess.run([*cli, "snapshot", "list", "--name", name], capture_output=True, text=True, timeout=60)
+            names = [line.split()[0] for line in listed.stdout.splitlines()]
+            # the state each run found, kept before its first restore: the newest 3 of them
+            assert len([n for n in names if n.startswith("before-pytest-") and n != "before-pytest-mine"]) == min(run + 1, 3)
+            assert {"seeded", "before-pytest-mine"} <= set(names)
+        again.stdout.fnmatch_lines([f"SKIPPED*sandbox '{name}' is not seeded: `mastodon-sandbox seed --name {name}` fills it*"])
     finally:
         subprocess.run([*cli, "destroy", "--name", name, "--yes"], capture_output=True, timeout=300)
 

@@ -15,7 +15,7 @@ import pytest
 
 from sandbox import backends, server_commands
 from sandbox.config import SandboxConfig
-from sandbox.environment import SECRETS_FILE, load_or_create_secrets, write_env_files
+from sandbox.environment import load_or_create_secrets, write_env_files
 from sandbox.handle import Sandbox
 from sandbox.images import images_for
 from sandbox.progress import Progress
@@ -35,25 +35,25 @@ def made(tmp_path):
 
 def test_passwords_are_generated_once_and_kept(made):
     config, state = made
-    sec = read_env_file(state.dir / SECRETS_FILE)
+    sec = read_env_file(state.secrets_file)
     assert all(re.fullmatch(r"[A-Za-z0-9]{32}", sec[k]) for k in NEW_KEYS)
     assert sec["DB_PASS"] != sec["REDIS_PASSWORD"]
     write_env_files(config, state, images_for(config))
-    assert read_env_file(state.dir / SECRETS_FILE) == sec
+    assert read_env_file(state.secrets_file) == sec
 
 
 def test_a_sandbox_made_before_them_gets_them_added_and_keeps_every_other_secret(made):
     config, state = made
-    old = {k: v for k, v in read_env_file(state.dir / SECRETS_FILE).items() if k not in NEW_KEYS}
-    write_private(state.dir / SECRETS_FILE, render_env_file(old, header="before"))
+    old = {k: v for k, v in read_env_file(state.secrets_file).items() if k not in NEW_KEYS}
+    write_private(state.secrets_file, render_env_file(old, header="before"))
     sec = load_or_create_secrets(config, state)
     assert {k: sec[k] for k in old} == old and all(sec[k] for k in NEW_KEYS)
-    assert stat.S_IMODE((state.dir / SECRETS_FILE).stat().st_mode) == 0o600
+    assert stat.S_IMODE((state.secrets_file).stat().st_mode) == 0o600
 
 
 def test_each_container_gets_its_password_from_a_private_env_file(made):
     _, state = made
-    sec = read_env_file(state.dir / SECRETS_FILE)
+    sec = read_env_file(state.secrets_file)
     mastodon = read_env_file(state.mastodon_env)
     assert mastodon["DB_PASS"] == sec["DB_PASS"] and mastodon["REDIS_PASSWORD"] == sec["REDIS_PASSWORD"]
     assert read_env_file(state.dir / "db.env") == {"POSTGRES_PASSWORD": sec["DB_PASS"]}
@@ -73,7 +73,7 @@ def test_the_compose_model_reads_them_from_files_and_never_holds_them(tmp_path, 
                            source_dir="/opt/src" if server == "source" else "")
     state = State("t", root=tmp_path)
     write_env_files(config, state, images_for(config))
-    sec = read_env_file(state.dir / SECRETS_FILE)
+    sec = read_env_file(state.secrets_file)
     rendered = Stack(config, state).run("config", "--no-env-resolution").stdout
     assert sec["DB_PASS"] not in rendered and sec["REDIS_PASSWORD"] not in rendered
     services = Stack(config, state).config_json()["services"]
@@ -189,7 +189,7 @@ def test_an_old_cluster_gets_the_password_then_scram_and_it_is_recorded(made, ca
     record = sb.state.dir / "applied.json"
     sb.state.write_json(record, {"registrations": "none"})
     backends.require_db_password(sb, record, Progress())
-    password = read_env_file(sb.state.dir / SECRETS_FILE)["DB_PASS"]
+    password = read_env_file(sb.state.secrets_file)["DB_PASS"]
     (s1, argv1, in1), (s2, argv2, in2) = sb.stack.execs
     assert s1 == "db" and argv1 == server_commands.psql_script()[1] and in1.startswith("ALTER ROLE postgres PASSWORD 'SCRAM")
     assert argv2 == server_commands.pg_hba_method("trust", "scram-sha-256")[1] and in2 is None
@@ -206,7 +206,7 @@ def test_an_old_cluster_gets_the_password_then_scram_and_it_is_recorded(made, ca
 
 
 def test_a_new_cluster_is_only_checked_and_recorded(made):
-    password = read_env_file(made[1].dir / SECRETS_FILE)["DB_PASS"]
+    password = read_env_file(made[1].secrets_file)["DB_PASS"]
     db = FakeDb(verifier=backends.scram_verifier(password), trusting=False)
     sb = _sandbox(made, db)
     backends.require_db_password(sb, sb.state.dir / "applied.json", Progress())
@@ -222,4 +222,4 @@ def test_another_password_in_secrets_env_is_set_again(made):
     state.write_json(record, {backends.RECORD_KEY: backends.record_mark("an older password")})
     backends.require_db_password(sb, record, Progress())
     assert [argv for _, argv, _ in sb.stack.execs] == [server_commands.psql_script()[1]]
-    assert backends.verifier_matches(db.verifier, read_env_file(state.dir / SECRETS_FILE)["DB_PASS"])
+    assert backends.verifier_matches(db.verifier, read_env_file(state.secrets_file)["DB_PASS"])

@@ -42,4 +42,4 @@ def test_a_remote_target_that_cannot_work_is_one_line_before_any_request(env, sa
 def test_a_sandbox_that_does_not_exist_is_one_line(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("SANDBOX_STATE_DIR", str(tmp_path))
     assert main(["contract", "--name", "nowhere"]) != 0
-    assert "no sandbox named 'nowhere'" in capsys.readouterr().err
+    assert "no sandbox 'nowhere'" in capsys.readouterr().err

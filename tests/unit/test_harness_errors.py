@@ -92,7 +92,7 @@ def _feed(stack, monkeypatch, *rounds):
     answers = list(rounds)
     monkeypatch.setattr(stack, "services", lambda: answers.pop(0) if len(answers) > 1 else answers[0])
     monkeypatch.setattr(stack, "logs", lambda service, tail=50: f"{service} log line\nPG::ConnectionBad: could not connect\n")
-    monkeypatch.setattr("sandbox.stack.time.sleep", lambda s: None)
+    monkeypatch.setattr("sandbox.waiting.time.sleep", lambda s: None)
 
 
 def test_wait_ready_returns_when_every_service_is_ready(stack, monkeypatch):
@@ -112,7 +112,7 @@ def test_wait_ready_names_a_failed_service_with_its_last_log_line(stack, monkeyp
 
 def test_wait_ready_gives_up_at_its_timeout_naming_what_it_waited_for(stack, monkeypatch):
     _feed(stack, monkeypatch, [ServiceState("web", "running", "starting", 0), ServiceState("redis", "running", "healthy", 0)])
-    with pytest.raises(SandboxError, match=r"not ready after 0 s \(still waiting for web\)"):
+    with pytest.raises(SandboxError, match=r"^the sandbox was not ready within 0 s \(last: still waiting for web\): see `mastodon-sandbox logs`$"):
         stack.wait_ready(timeout=0)
 
 
@@ -163,3 +163,34 @@ def test_environment_settings_are_checked_as_options_are(tmp_path, monkeypatch, 
     assert cli.main(["up", "--name", "t"]) == 1
     assert "bad value for SANDBOX_REGISTRATIONS: 'sometimes'" in capsys.readouterr().err
 
+
+
+# --- a failed command, one way ----------------------------------------------------------------
+
+def test_a_failed_command_says_its_last_words_on_stderr_else_stdout_else_its_exit_code():
+    from sandbox.errors import command_failed
+
+    assert str(command_failed("pg_dump of x failed", 1, "", "pg_dump: warning\npg_dump: error: no such database\n\n")) == \
+        "pg_dump of x failed: pg_dump: error: no such database"
+    assert str(command_failed("psql", 2, "ERROR:  syntax\n", "  \n")) == "psql: ERROR:  syntax"  # blank stderr says nothing
+    assert str(command_failed("psql", 3, "", "")) == "psql: exit code 3"  # no IndexError on empty output
+    assert str(command_failed("x", 1, None, None)) == "x: exit code 1"
+    assert str(command_failed("x", 1, "", "y" * 500)) == "x: " + "y" * 200
+
+
+def test_a_failed_ruby_program_is_told_by_the_error_ruby_prints_first():
+    from sandbox.errors import command_failed
+
+    ruby = ("/opt/mastodon/run_due.rb:12:in `block in <main>': undefined method `x' for nil (NoMethodError)\n"
+            "\tfrom /opt/mastodon/run_due.rb:3:in `each'\n")
+    failed = command_failed("run-due failed", 1, "", ruby, ruby=True, hint="see `mastodon-sandbox logs web`")
+    assert str(failed) == "run-due failed: undefined method `x' for nil (NoMethodError) — see `mastodon-sandbox logs web`"
+
+
+def test_a_runner_scripts_answer_is_its_last_result_line_and_a_damaged_one_is_one_line():
+    from sandbox.server_commands import runner_result
+
+    assert runner_result("s", "I, log line\nSANDBOX-JSON {\"a\": 1}\nSANDBOX-JSON [2]\n") == [2]
+    assert runner_result("s", "OK\n") is None and runner_result("s", None) is None
+    with pytest.raises(SandboxError, match=r"^the s script printed a damaged result line \("):
+        runner_result("s", "SANDBOX-JSON {nope\n")

@@ -10,6 +10,8 @@ import subprocess
 
 import pytest
 
+from sandbox.errors import ruby_error
+
 from sandbox import server_commands
 from sandbox.config import SandboxConfig
 from sandbox.errors import SandboxError
@@ -181,13 +183,13 @@ def test_failure_line_names_the_error():
     ruby = ("/usr/local/bundle/gems/railties-8.1.3/lib/rails/commands/runner/runner_command.rb:113:in `block in <main>': "
             "a1b2c3: password too_short (RuntimeError)\n"
             "\tfrom /usr/local/bundle/gems/railties-8.1.3/lib/rails/commands/runner/runner_command.rb:84:in `map'\n")
-    assert bulk.failure_line(ruby) == "a1b2c3: password too_short (RuntimeError)"
+    assert ruby_error(ruby) == "a1b2c3: password too_short (RuntimeError)"
     keyerror = ("/usr/local/bundle/gems/railties-8.1.3/lib/rails/commands/runner/runner_command.rb:69:in `fetch': "
                 'key not found: "app" (KeyError)\n')
-    assert bulk.failure_line(keyerror) == 'key not found: "app" (KeyError)'
+    assert ruby_error(keyerror) == 'key not found: "app" (KeyError)'
     python = "Traceback (most recent call last):\n  File \"x.py\", line 1\nTypeError: bad thing\n"
-    assert bulk.failure_line(python) == "TypeError: bad thing"
-    assert bulk.failure_line("") == "no output"
+    assert ruby_error(python) == "TypeError: bad thing"
+    assert ruby_error("") is None
 
 
 @pytest.mark.parametrize("flow", [None, "code", "bulk", "client"])

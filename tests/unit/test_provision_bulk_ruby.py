@@ -10,6 +10,8 @@ import subprocess
 
 import pytest
 
+from sandbox.errors import ruby_error
+
 from sandbox import server_commands
 from sandbox.provision import bulk
 
@@ -151,4 +153,4 @@ def test_script_fails_loudly_on_a_bad_username(tmp_path):
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     r = subprocess.run(["ruby", str(tmp_path / "stubs.rb"), str(server_commands.SCRIPTS_DIR / "bulk_accounts.rb"),
                         str(tmp_path / "spec.json")], capture_output=True, text=True, timeout=60)
-    assert r.returncode != 0 and "pool-01" in bulk.failure_line(r.stderr)
+    assert r.returncode != 0 and "pool-01" in ruby_error(r.stderr)

@@ -8,13 +8,13 @@ A frame is `{"stream": ["hashtag", "tag"], "event": "update", "payload": "<the e
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import websocket
 
+from ...waiting import Deadline
 from ..endpoints import ID_PAYLOAD_EVENTS, entity_for_event
 from ..validate import assert_valid
 from .support import Actor, ContractRun
@@ -25,10 +25,6 @@ class Frame:
     stream: tuple[str, ...]
     event: str
     payload: Any  # the parsed entity, the id string, or None
-
-
-class StreamError(Exception):
-    """The server refused a subscription or the connection: `error` is its message."""
 
 
 class Streams:
@@ -55,9 +51,9 @@ class Streams:
 
     def collect(self, done: Callable[[list[Frame]], bool], timeout: float) -> list[Frame]:
         """Read frames until `done(frames)` or the timeout; every frame is checked as it comes."""
-        deadline = time.monotonic() + timeout
-        while not done(self.frames) and time.monotonic() < deadline:
-            self.ws.settimeout(max(0.1, deadline - time.monotonic()))
+        deadline = Deadline(timeout)
+        while not done(self.frames) and not deadline.passed():
+            self.ws.settimeout(max(0.1, deadline.left()))
             try:
                 raw = self.ws.recv()
             except websocket.WebSocketTimeoutException:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import secrets
 import struct
-import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, NoReturn, TypeVar
 
+from ...errors import SandboxError
+from ...waiting import Look, wait_for
 from ..cleanup import CleanupList, Finished, Leftover, finish
 from ..client import Answer, Client, Context
 from ..report import Report
@@ -140,14 +141,14 @@ class ContractRun:
 def eventually(what: str, probe: Callable[[], T], timeout: float = 30.0, interval: float = 0.3) -> T:
     """Poll until `probe` answers something truthy: Sidekiq delivers notifications, conversations and
     fan-out in the background."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def look() -> Look[T]:
         value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(interval)
+        return Look(bool(value), value)
+
+    try:
+        return wait_for(look, timeout=timeout, interval=interval, what=f"{what}: not")
+    except SandboxError as e:
+        raise AssertionError(str(e)) from None
 
 
 def in_a_day(days: int = 1) -> str:
