@@ -57,7 +57,7 @@ seed: install
 
 # The whole suite against the running sandbox (`make up` first); the Docker tier fails, never skips.
 test: install
-	@echo "make test: testing sandbox '$${SANDBOX_NAME:-default}' ($$($(BIN)/python -m sandbox.describe))"
+	@echo "make test: testing sandbox '$${SANDBOX_NAME:-default}' ($$($(BIN)/python -m mastodon_sandbox.describe))"
 	SANDBOX_REQUIRE_DOCKER=1 $(BIN)/pytest -p no:cacheprovider --durations=15
 
 # What needs no Docker: the unit tests and the stand-in's Docker-free tests.

@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from sandbox.describe import describe
-from sandbox.errors import SandboxError
-from sandbox.handle import Sandbox
-from sandbox.testing.leases import ensure_free, lease
+from mastodon_sandbox.describe import describe
+from mastodon_sandbox.errors import SandboxError
+from mastodon_sandbox.handle import Sandbox
+from mastodon_sandbox.testing.leases import ensure_free, lease
 
 ROOT = Path(__file__).resolve().parents[1]
 LEASES = 40

@@ -12,13 +12,13 @@ import sys
 import time
 import uuid
 
-from sandbox import server_commands
+from mastodon_sandbox import server_commands
 from common import cli, describe, server_settings
-from sandbox.lifecycle import destroy
-from sandbox.progress import Progress
-from sandbox.provision import bulk
-from sandbox.stack import Stack
-from sandbox.state import State
+from mastodon_sandbox.lifecycle import destroy
+from mastodon_sandbox.progress import Progress
+from mastodon_sandbox.provision import bulk
+from mastodon_sandbox.stack import Stack
+from mastodon_sandbox.state import State
 
 NAME, PORT = "bench-prov", 39444
 SERVER_ARGS = server_settings()

@@ -16,10 +16,10 @@ import sys
 import time
 
 from common import cli, describe, server_settings
-from sandbox.handle import Sandbox
-from sandbox.lifecycle import destroy
-from sandbox.progress import Progress
-from sandbox.state import State
+from mastodon_sandbox.handle import Sandbox
+from mastodon_sandbox.lifecycle import destroy
+from mastodon_sandbox.progress import Progress
+from mastodon_sandbox.state import State
 
 NAME, PORT = "bench-reset", 39447
 SERVER_ARGS = server_settings()

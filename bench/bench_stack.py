@@ -19,10 +19,10 @@ import time
 import docker
 
 from common import cli, describe, server_settings
-from sandbox.lifecycle import destroy, wait_app_ready
-from sandbox.progress import Progress
-from sandbox.stack import Stack
-from sandbox.state import State
+from mastodon_sandbox.lifecycle import destroy, wait_app_ready
+from mastodon_sandbox.progress import Progress
+from mastodon_sandbox.stack import Stack
+from mastodon_sandbox.state import State
 
 NAME, PORT = "bench-stack", 39443
 SERVER_ARGS = server_settings()

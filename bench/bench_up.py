@@ -19,12 +19,12 @@ import uuid
 import docker
 
 from common import cli, describe, server_settings
-from sandbox import server_commands
-from sandbox.lifecycle import destroy
-from sandbox.progress import Progress
-from sandbox.provision.tootctl import run, run_batch
-from sandbox.stack import Stack
-from sandbox.state import State
+from mastodon_sandbox import server_commands
+from mastodon_sandbox.lifecycle import destroy
+from mastodon_sandbox.progress import Progress
+from mastodon_sandbox.provision.tootctl import run, run_batch
+from mastodon_sandbox.stack import Stack
+from mastodon_sandbox.state import State
 
 NAME, PORT = "bench-up", 39445
 SERVER_ARGS = server_settings()

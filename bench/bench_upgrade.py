@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 
 from common import cli, describe, server_settings
-from sandbox.config import RELEASES, SOURCE_RELEASES
-from sandbox.lifecycle import destroy
-from sandbox.progress import Progress
-from sandbox.state import State
+from mastodon_sandbox.config import RELEASES, SOURCE_RELEASES
+from mastodon_sandbox.lifecycle import destroy
+from mastodon_sandbox.progress import Progress
+from mastodon_sandbox.state import State
 
 NAME, PORT = "bench-upgrade", 39446
 SERVER_ARGS = server_settings()

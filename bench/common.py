@@ -8,9 +8,9 @@ import subprocess
 import sys
 import time
 
-from sandbox.config import SandboxConfig, settings_from_env
-from sandbox.errors import SandboxError
-from sandbox.state import State
+from mastodon_sandbox.config import SandboxConfig, settings_from_env
+from mastodon_sandbox.errors import SandboxError
+from mastodon_sandbox.state import State
 
 
 def server_settings() -> list[str]:
@@ -43,7 +43,7 @@ def describe(args: list[str]) -> str:
 def cli(*args: str) -> float:
     """Seconds one CLI call took; its one-line error and a non-zero exit when it fails."""
     t = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "sandbox.cli", *args], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "mastodon_sandbox.cli", *args], capture_output=True, text=True)
     if proc.returncode != 0:
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
         sys.exit(f"bench: mastodon-sandbox {args[0]} failed: {lines[-1] if lines else 'exit code ' + str(proc.returncode)}")

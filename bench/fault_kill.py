@@ -18,10 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/faults.py: the same check the tests use
 
 from common import cli, describe, server_settings  # noqa: E402
-from sandbox.handle import Sandbox  # noqa: E402
-from sandbox.lifecycle import destroy  # noqa: E402
-from sandbox.progress import Progress  # noqa: E402
-from sandbox.state import State  # noqa: E402
+from mastodon_sandbox.handle import Sandbox  # noqa: E402
+from mastodon_sandbox.lifecycle import destroy  # noqa: E402
+from mastodon_sandbox.progress import Progress  # noqa: E402
+from mastodon_sandbox.state import State  # noqa: E402
 from tests.faults import interrupt, problems  # noqa: E402
 
 NAME, PORT = "bench-faults", 39449
@@ -36,7 +36,7 @@ OPERATIONS = {
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sandbox.cli", *args, "--name", NAME], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "mastodon_sandbox.cli", *args, "--name", NAME], capture_output=True, text=True)
 
 
 def one_run(sb: Sandbox, op: str, rng: random.Random) -> tuple[float, list[str]]:

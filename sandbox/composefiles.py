@@ -16,7 +16,6 @@ from .config import compose_dir
 from .errors import SandboxError
 from .state import State
 
-RECORD = "compose.json"
 # Not part of the compose files' content: what the package does not ship (pyproject.toml: the SeaweedFS binary
 # put there at run time, caches, dotfiles other than .dockerignore), so a checkout and its wheel agree.
 NOT_CONTENT = ("images/seaweedfs/weed",)
@@ -46,14 +45,14 @@ def current() -> dict:
 
 def recorded(state: State) -> dict | None:
     """What made the sandbox (None for one made before this was recorded)."""
-    return state.read_json(state.dir / RECORD, default=None)
+    return state.read_json(state.compose_record_file, default=None)
 
 
 def record(state: State) -> dict:
     """`up` writes which copy of the compose files it used: from now on the sandbox is driven with its content."""
     now = current()
     if recorded(state) != now:
-        state.write_json(state.dir / RECORD, now)
+        state.write_json(state.compose_record_file, now)
     return now
 
 

@@ -1,4 +1,4 @@
-"""`python -m sandbox.describe`: one line saying which server a sandbox runs (for `make test`)."""
+"""`python -m mastodon_sandbox.describe`: one line saying which server a sandbox runs (for `make test`)."""
 
 import os
 

@@ -132,6 +132,11 @@ class State:
         return self.dir / "applied.json"
 
     @property
+    def compose_record_file(self) -> Path:
+        """Which compose files made the sandbox (sandbox/composefiles.py)."""
+        return self.dir / "compose.json"
+
+    @property
     def snapshots_dir(self) -> Path:
         """One folder per snapshot: its manifest and the files it keeps (sandbox/data/snapshots.py)."""
         return self.dir / "snapshots"

@@ -30,9 +30,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from sandbox.describe import describe
-from sandbox.handle import Sandbox
-from sandbox.state import State
+from mastodon_sandbox.describe import describe
+from mastodon_sandbox.handle import Sandbox
+from mastodon_sandbox.state import State
 
 
 
@@ -130,7 +130,7 @@ def reference() -> Sandbox:
 
 def cli(*args: str, env: dict | None = None, timeout: int = 1500) -> subprocess.CompletedProcess:
     """Run the mastodon-sandbox CLI as a user would, in this test's environment."""
-    return subprocess.run([sys.executable, "-m", "sandbox.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "mastodon_sandbox.cli", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout)
 
 

@@ -9,15 +9,15 @@ import subprocess
 import sys
 import time
 
-from sandbox.data import journal, snapshots
-from sandbox.environment import DB_NAME
-from sandbox.handle import Sandbox
+from mastodon_sandbox.data import journal, snapshots
+from mastodon_sandbox.environment import DB_NAME
+from mastodon_sandbox.handle import Sandbox
 
 
 def interrupt(args: list[str], after: float, sig: int = signal.SIGKILL, ready_line: str | None = None) -> subprocess.CompletedProcess:
     """Run the CLI with `args` and send it `sig` `after` seconds after it starts (or after it printed a line
     containing `ready_line`, when given); returns how it ended (it may have finished first)."""
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "mastodon_sandbox.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=os.environ.copy())
     if ready_line:
         for line in proc.stderr:

@@ -6,11 +6,8 @@ from __future__ import annotations
 import json
 
 from .. import server_commands
-from ..errors import SandboxError
+from ..errors import SandboxError, command_failed
 from ..handle import Sandbox
-
-OUTPUT_PREFIX = "SANDBOX-JSON "
-
 
 def run_due(sandbox: Sandbox, within: float = 7 * 24 * 3600, poll_ids=None, scheduled_ids=None) -> dict[str, list[str]]:
     """Publish the scheduled statuses due within `within` seconds and end the polls closing within it, the whole
@@ -28,8 +25,7 @@ def run_due(sandbox: Sandbox, within: float = 7 * 24 * 3600, poll_ids=None, sche
                 raise SandboxError(f"run-due: {key} are numbers, as the API gives them: not {bad[0]!r}")
             spec[key] = ids
     proc = sandbox.stack.exec(*server_commands.run_due(), input=json.dumps(spec))
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith(OUTPUT_PREFIX):
-            return json.loads(line[len(OUTPUT_PREFIX):])
-    lines = [x for x in (proc.stderr or proc.stdout).splitlines() if x.strip()]
-    raise SandboxError(f"run-due failed: {lines[0][:200] if lines else f'exit code {proc.returncode}'}")
+    done = server_commands.runner_result("run_due", proc.stdout)
+    if done is None:
+        raise command_failed("run-due failed", proc.returncode, proc.stdout, proc.stderr, ruby=True)
+    return done

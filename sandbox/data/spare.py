@@ -18,7 +18,7 @@ from typing import IO
 
 def start(db_container, source: str, drop: str | None, held_lock: IO, cwd: Path) -> None:
     """Make the spare of database `source` (and drop `drop`) in a detached process that keeps `held_lock`."""
-    # `-m` under this module's own import name (sandbox or mastodon_sandbox), from a folder holding no
+    # `-m` under this module's own import name (mastodon_sandbox), from a folder holding no
     # module of the user's that could shadow it
     subprocess.Popen([sys.executable, "-m", __name__, db_container.id, source, drop or ""], cwd=cwd,
                      pass_fds=(held_lock.fileno(),), start_new_session=True,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 # The fixtures live in their own module; pytest registers it along with this one (by this package's own name:
-# pytest loads the plugin as mastodon_sandbox.testing.plugin, see mastodon_sandbox/__init__.py).
+# pytest loads the plugin as mastodon_sandbox.testing.plugin, the package's one import name).
 pytest_plugins = [f"{__package__}.fixtures"]
 
 

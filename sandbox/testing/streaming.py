@@ -4,9 +4,10 @@ action should cause, with a timeout that names what did not arrive."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Callable
 from urllib.parse import urlencode
+
+from ..waiting import Deadline
 
 
 class Stream:
@@ -33,13 +34,12 @@ class Stream:
         after `timeout` seconds naming what arrived instead."""
         import websocket
 
-        deadline = time.monotonic() + timeout
+        deadline = Deadline(timeout)
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            if deadline.passed():
                 raise AssertionError(f"no {event!r} event on the {self.name} stream within {timeout:g} s"
                                      f" (arrived: {', '.join(self.seen) or 'nothing'})")
-            self._ws.settimeout(left)
+            self._ws.settimeout(deadline.left())
             try:
                 raw = self._ws.recv()
             except websocket.WebSocketTimeoutException:

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from sandbox.data import stores
-from sandbox.errors import SandboxError
+from mastodon_sandbox.data import stores
+from mastodon_sandbox.errors import SandboxError
 
 # Nothing here depends on the server: run once, in the stand-in's pass (harness_only, tests/conftest.py).
 pytestmark = [pytest.mark.docker, pytest.mark.harness_only]

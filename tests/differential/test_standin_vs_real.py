@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import pytest
 
-from sandbox import server_commands
+from mastodon_sandbox import server_commands
 from tests.conftest import cli, open_running, server_args
 from tests.corpus import exchange
 from tests.flows import F3, base_ct, client, form_data, has_header, pkce, replay_f4, shape_diff, sign_in_body
@@ -428,7 +428,7 @@ def test_bulk_script_refusals(both):
     """The shipped bulk_accounts script's failures, as `bin/rails runner` reports them: a missing key, scopes the
     server lacks, Devise's 8–72 password length, an unknown role, a bad e-mail — exit status and the line
     provisioning shows (errors.ruby_error), names aside."""
-    from sandbox.errors import ruby_error
+    from mastodon_sandbox.errors import ruby_error
 
     script = server_commands.script_text("bulk_accounts")
 

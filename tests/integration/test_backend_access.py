@@ -12,8 +12,8 @@ import struct
 import pytest
 import requests
 
-from sandbox.data.stores import Postgres
-from sandbox.state import read_env_file
+from mastodon_sandbox.data.stores import Postgres
+from mastodon_sandbox.state import read_env_file
 
 pytestmark = pytest.mark.docker
 

@@ -19,7 +19,7 @@ import zlib
 import pytest
 import requests
 
-from sandbox.provision.credentials import usercred_path
+from mastodon_sandbox.provision.credentials import usercred_path
 
 pytestmark = [pytest.mark.docker, pytest.mark.needs_mastodon]
 

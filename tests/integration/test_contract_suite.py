@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from sandbox.provision.provisioner import Provisioner
-from sandbox.testing.leases import lease
+from mastodon_sandbox.provision.provisioner import Provisioner
+from mastodon_sandbox.testing.leases import lease
 
 pytestmark = [pytest.mark.docker, pytest.mark.needs_mastodon]
 
@@ -29,7 +29,7 @@ def contract(*args: str, env: dict[str, str], cwd) -> subprocess.CompletedProces
     """`mastodon-sandbox contract ...` from a folder of the user's (no checkout), with only the given
     MASTODON_CONTRACT_* settings."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MASTODON_CONTRACT_")}
-    return subprocess.run([sys.executable, "-m", "sandbox.cli", "contract", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "mastodon_sandbox.cli", "contract", *args], capture_output=True, text=True,
                           env={**clean, **env}, cwd=cwd, timeout=600, check=False)
 
 

@@ -10,7 +10,7 @@ import signal
 
 import pytest
 
-from sandbox.handle import Sandbox
+from mastodon_sandbox.handle import Sandbox
 from tests.conftest import cli
 from tests.faults import interrupt, problems
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from sandbox.errors import SandboxError
-from sandbox.provision import env_exports, provision
-from sandbox.provision.apps import ensure_app, loopback_uri
-from sandbox.provision.credentials import usercred_path
-from sandbox.provision.oauth import (
+from mastodon_sandbox.errors import SandboxError
+from mastodon_sandbox.provision import env_exports, provision
+from mastodon_sandbox.provision.apps import ensure_app, loopback_uri
+from mastodon_sandbox.provision.credentials import usercred_path
+from mastodon_sandbox.provision.oauth import (
     OOB,
     OAuthError,
     authorize,
@@ -29,8 +29,8 @@ from sandbox.provision.oauth import (
     revoke,
     sign_in,
 )
-from sandbox.provision.provisioner import Provisioner
-from sandbox.provision.tokens import TokenProblem, check_token
+from mastodon_sandbox.provision.provisioner import Provisioner
+from mastodon_sandbox.provision.tokens import TokenProblem, check_token
 
 pytestmark = pytest.mark.docker
 

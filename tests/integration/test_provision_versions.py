@@ -9,7 +9,7 @@ import requests
 
 import pytest
 
-from sandbox.state import State
+from mastodon_sandbox.state import State
 from tests.conftest import cli
 
 pytestmark = pytest.mark.docker
@@ -33,7 +33,7 @@ def test_a_43_sandbox_offers_and_honours_the_password_grant(make_sandbox):
     # Mastodon.py's own password login (Mastodon.log_in with the account's e-mail and password) works too.
     import mastodon
 
-    from sandbox.provision.credentials import Credentials, clientcred_path
+    from mastodon_sandbox.provision.credentials import Credentials, clientcred_path
 
     session = requests.Session()
     session.verify, session.trust_env = str(state.ca_file), False

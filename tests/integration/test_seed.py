@@ -8,10 +8,10 @@ import time
 import pytest
 import requests
 
-from sandbox.data.plan import render
-from sandbox.data.scenario import load
-from sandbox.handle import Sandbox
-from sandbox.state import State
+from mastodon_sandbox.data.plan import render
+from mastodon_sandbox.data.scenario import load
+from mastodon_sandbox.handle import Sandbox
+from mastodon_sandbox.state import State
 from tests.conftest import cli, server_args
 from tests.faults import interrupt
 
@@ -41,7 +41,7 @@ def seeded(mastodon_sandbox):
 
 
 def as_user(sb: Sandbox, username: str) -> requests.Session:
-    from sandbox.provision.credentials import Credentials
+    from mastodon_sandbox.provision.credentials import Credentials
 
     token = Credentials.load(sb.state).token(username, "bulk", "read write follow push")["access_token"]
     s = requests.Session()

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from sandbox.handle import Sandbox
+from mastodon_sandbox.handle import Sandbox
 from tests.conftest import cli, server_args, upload_picture
 
 pytestmark = pytest.mark.docker

@@ -19,7 +19,7 @@ import pytest
 import requests
 import websocket
 
-from sandbox.state import State, read_env_file
+from mastodon_sandbox.state import State, read_env_file
 
 pytestmark = pytest.mark.docker
 from tests.conftest import cli, server_args
@@ -99,7 +99,7 @@ def test_env_exports_point_at_the_sandbox(mastodon_sandbox):
 # --- lifecycle, on sandboxes of their own --------------------------------------------------------
 
 def _tootctl(name: str, *args: str) -> subprocess.CompletedProcess:
-    from sandbox.stack import Stack
+    from mastodon_sandbox.stack import Stack
 
     state = State(name)
     return Stack(state.load_config(), state).exec("web", ["tootctl", *args])
@@ -117,7 +117,7 @@ def test_down_then_up_keeps_data_and_secrets(make_sandbox):
     token = cli("token", "alice", "--name", "it-life").stdout.strip()
 
     assert cli("down", "--name", "it-life").returncode == 0
-    assert not any(s.state == "running" for s in __import__("sandbox.stack", fromlist=["Stack"]).Stack(state.load_config(), state).services())
+    assert not any(s.state == "running" for s in __import__("mastodon_sandbox.stack", fromlist=["Stack"]).Stack(state.load_config(), state).services())
     # PostgreSQL's clean shutdown touches its volume's folder, whose time Docker reports as the volume's
     # CreatedAt (to the second): an `up` a moment later once took that for a new database.
     time.sleep(2.1)
@@ -224,7 +224,7 @@ def test_mail_lists_and_prints_what_mastodon_sent(mastodon_sandbox):
     import time
     import uuid
 
-    from sandbox.provision.credentials import Credentials
+    from mastodon_sandbox.provision.credentials import Credentials
 
     owner = next(a for a in mastodon_sandbox.config.accounts if a.role == "Owner")
     staff = Credentials.load(mastodon_sandbox.state).account(owner.username)["email"]
@@ -260,7 +260,7 @@ def test_an_email_change_is_confirmed_then_announced(mastodon_sandbox):
     import time
     import uuid
 
-    from sandbox import server_commands
+    from mastodon_sandbox import server_commands
 
     def tootctl(*argvs: list[str]) -> list[dict]:
         """Several tootctl commands in one Rails boot (the tootctl_batch script: each answers as alone)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import docker
 import pytest
 
-from sandbox.provision.credentials import Credentials
+from mastodon_sandbox.provision.credentials import Credentials
 from tests.conftest import cli
 
 # `up` on the shared sandbox, services killed: nothing else may use it meanwhile (other xdist workers wait).

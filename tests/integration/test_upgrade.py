@@ -12,9 +12,9 @@ import requests
 
 import pytest
 
-from sandbox.config import RELEASES, SOURCE_RELEASES
-from sandbox.provision.credentials import Credentials
-from sandbox.state import State
+from mastodon_sandbox.config import RELEASES, SOURCE_RELEASES
+from mastodon_sandbox.provision.credentials import Credentials
+from mastodon_sandbox.state import State
 from tests.conftest import cli
 from tests.integration.test_bot_walk import TEXT, png
 

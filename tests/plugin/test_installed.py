@@ -41,7 +41,7 @@ def run(argv: list[str], **kw) -> subprocess.CompletedProcess:
 
 
 def test_the_installed_wheel_serves_a_project_of_its_own(tmp_path, mastodon_sandbox):
-    from sandbox import composefiles
+    from mastodon_sandbox import composefiles
 
     # The sandbox was made by this checkout (its `up` records that; one made before the record existed gets it here).
     made = composefiles.recorded(mastodon_sandbox.state) or composefiles.record(mastodon_sandbox.state)

@@ -205,14 +205,14 @@ def test_cold_mode_brings_up_a_sandbox_of_its_own_and_restores_snapshots_for_mar
     import subprocess
     import sys
 
-    from sandbox.data.snapshots import SEEDED
+    from mastodon_sandbox.data.snapshots import SEEDED
     assert SEEDED == "seeded"
 
     name, port = "plugin-cold", 38471
     monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
     monkeypatch.setenv("SANDBOX_SERVER", "standin")
     monkeypatch.setenv("SANDBOX_PORT", str(port))
-    cli = [sys.executable, "-m", "sandbox.cli"]
+    cli = [sys.executable, "-m", "mastodon_sandbox.cli"]
     pytester.makepyfile(test_cold="def test_up(mastodon_sandbox):\n    assert mastodon_sandbox.get('/health').ok\n")
     try:
         first = pytester.runpytest_subprocess(f"--mastodon-sandbox={name}", "--mastodon-sandbox-mode=cold", "-p", "no:cacheprovider")
@@ -273,7 +273,7 @@ def test_stress_two_workers_hundreds_of_leases_no_double_lease(pytester, mastodo
 
 
 def _containers(sandbox) -> list[dict]:
-    from sandbox.docker_env import docker_client
+    from mastodon_sandbox.docker_env import docker_client
 
     found = docker_client().containers.list(filters={"label": f"com.docker.compose.project={sandbox.config.project}"})
     return [{"name": c.name, "id": c.id} for c in found]
@@ -303,7 +303,7 @@ def test_the_remote_target_and_both(pytester, mastodon_sandbox, monkeypatch):
     """--mastodon-target=remote points the client fixtures at a remote instance (here the sandbox as if it were
     one, through a leased account's token): read-only unless allowed, tests marked for the sandbox only are
     deselected; `both` runs each test once per target its marker allows."""
-    from sandbox.testing.leases import lease
+    from mastodon_sandbox.testing.leases import lease
 
     [mine] = lease(mastodon_sandbox, 1, holder="remote-target test")
     log = pytester.path / "targets.log"

@@ -11,7 +11,7 @@ import secrets
 
 import pytest
 
-from sandbox import server_commands
+from mastodon_sandbox import server_commands
 from tests.corpus import exchange
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -149,7 +149,7 @@ def test_stand_in_refuses_other_runner_code(web):
 
 def _web_address(sandbox) -> str:
     """The web container's address on its Compose network: Puma's plain-HTTP port is not published."""
-    from sandbox.docker_env import docker_client
+    from mastodon_sandbox.docker_env import docker_client
 
     [web] = docker_client().containers.list(filters={"label": [f"com.docker.compose.project={sandbox.config.project}",
                                                                 "com.docker.compose.service=web"]})

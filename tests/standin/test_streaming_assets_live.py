@@ -11,7 +11,7 @@ import secrets
 import pytest
 import requests
 
-from sandbox import server_commands
+from mastodon_sandbox import server_commands
 from tests.corpus import exchange
 
 # What the stand-in says, in one line, where real Mastodon would stream events (compose/standin/standin/streaming.py).

@@ -13,14 +13,14 @@ import subprocess
 
 import pytest
 
-from sandbox import backends, server_commands
-from sandbox.config import SandboxConfig
-from sandbox.environment import load_or_create_secrets, write_env_files
-from sandbox.handle import Sandbox
-from sandbox.images import images_for
-from sandbox.progress import Progress
-from sandbox.stack import Stack
-from sandbox.state import State, read_env_file, render_env_file, write_private
+from mastodon_sandbox import backends, server_commands
+from mastodon_sandbox.config import SandboxConfig
+from mastodon_sandbox.environment import load_or_create_secrets, write_env_files
+from mastodon_sandbox.handle import Sandbox
+from mastodon_sandbox.images import images_for
+from mastodon_sandbox.progress import Progress
+from mastodon_sandbox.stack import Stack
+from mastodon_sandbox.state import State, read_env_file, render_env_file, write_private
 
 NEW_KEYS = ("DB_PASS", "REDIS_PASSWORD")
 

@@ -11,12 +11,12 @@ import time
 
 import pytest
 
-from sandbox import cli, images, lifecycle
-from sandbox.config import SandboxConfig
-from sandbox.docker_env import port_is_free
-from sandbox.errors import SandboxError
-from sandbox.state import State
-from sandbox.timeouts import timeouts
+from mastodon_sandbox import cli, images, lifecycle
+from mastodon_sandbox.config import SandboxConfig
+from mastodon_sandbox.docker_env import port_is_free
+from mastodon_sandbox.errors import SandboxError
+from mastodon_sandbox.state import State
+from mastodon_sandbox.timeouts import timeouts
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def fresh_timeouts():
 
 @pytest.mark.parametrize("value", ["-1", "abc"])
 def test_a_bad_timeout_is_named_as_such_not_as_an_unreachable_engine(root, capsys, monkeypatch, fresh_timeouts, value):
-    from sandbox import docker_env
+    from mastodon_sandbox import docker_env
 
     monkeypatch.setenv("SANDBOX_TIMEOUT_READY_MASTODON", value)
     monkeypatch.setattr(lifecycle, "docker_client", docker_env.docker_client)  # the real one, up to the engine

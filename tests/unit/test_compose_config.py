@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.config import RELEASES, S3_BACKENDS, SOURCE_RELEASES, SandboxConfig, compose_dir
-from sandbox.environment import write_env_files
-from sandbox.images import images_for
-from sandbox.stack import Stack
-from sandbox.state import State
+from mastodon_sandbox.config import RELEASES, S3_BACKENDS, SOURCE_RELEASES, SandboxConfig, compose_dir
+from mastodon_sandbox.environment import write_env_files
+from mastodon_sandbox.images import images_for
+from mastodon_sandbox.stack import Stack
+from mastodon_sandbox.state import State
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = [("official", r.version, s3) for r in RELEASES.values() for s3 in S3_BACKENDS] + [
@@ -73,6 +73,6 @@ def test_source_server_runs_local_images_never_pulled(tmp_path):
     assert services["streaming"]["image"] == "mastodon-sandbox/mastodon-streaming:4.6.5-source"
     assert all(services[s]["pull_policy"] == "never" for s in ("web", "sidekiq", "db-prepare", "streaming"))
     # Everything else is built here from the debootstrap base: nothing comes from a registry.
-    from sandbox.images import registry_images
+    from mastodon_sandbox.images import registry_images
 
     assert registry_images({"services": services}) == []

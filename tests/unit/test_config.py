@@ -1,15 +1,15 @@
 import pytest
 
-from sandbox.config import (
+from mastodon_sandbox.config import (
     RELEASES,
     SandboxConfig,
     parse_accounts,
     release,
     settings_from_env,
 )
-from sandbox.errors import SandboxError
-from sandbox.lifecycle import resolve_config
-from sandbox.state import State
+from mastodon_sandbox.errors import SandboxError
+from mastodon_sandbox.lifecycle import resolve_config
+from mastodon_sandbox.state import State
 
 
 def test_release_accepts_series_full_version_and_tag():
@@ -129,7 +129,7 @@ def test_changeable_settings_are_applied_to_an_existing_sandbox(tmp_path):
 
 
 def test_db_prepare_runs_only_for_a_new_database_or_new_code():
-    from sandbox.lifecycle import prepare_reason
+    from mastodon_sandbox.lifecycle import prepare_reason
 
     marker = {"image": "mastodon-sandbox/mastodon:4.6.5-source", "image_id": "sha256:" + "a" * 64, "version": "4.6.5", "model": "m",
               "cluster": "7447300948532187162"}

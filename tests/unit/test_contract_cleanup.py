@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import stat
 
-from sandbox.contract.cleanup import CleanupList, finish, host_key
-from sandbox.errors import SandboxError
+from mastodon_sandbox.contract.cleanup import CleanupList, finish, host_key
+from mastodon_sandbox.errors import SandboxError
 
 
 def test_the_list_is_a_private_file_per_server(tmp_path):

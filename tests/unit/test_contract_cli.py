@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from sandbox.cli import build_parser, main
+from mastodon_sandbox.cli import build_parser, main
 
 
 @pytest.fixture(autouse=True)

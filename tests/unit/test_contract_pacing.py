@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from sandbox.contract.pacing import (
+from mastodon_sandbox.contract.pacing import (
     BudgetSpent,
     MalformedRateLimit,
     Paced,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from sandbox.contract.quirks import QUIRKS, Exchange, quirk_for
-from sandbox.contract.versions import ServerVersion
+from mastodon_sandbox.contract.quirks import QUIRKS, Exchange, quirk_for
+from mastodon_sandbox.contract.versions import ServerVersion
 from tests.corpus import exchange
 
 CASSETTES = Path(__file__).resolve().parents[1] / "recordings" / "mastodon-4.6-mastodonpy"

@@ -3,7 +3,7 @@ a user reads at the end of a run."""
 
 from __future__ import annotations
 
-from sandbox.contract.report import Report, endpoint_of
+from mastodon_sandbox.contract.report import Report, endpoint_of
 
 
 def test_endpoints_are_counted_by_their_template():

@@ -22,10 +22,10 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from sandbox.contract.endpoints import ENDPOINTS, ID_PAYLOAD_EVENTS, STREAM_EVENTS, entity_for, entity_for_event
-from sandbox.contract.quirks import Exchange, quirk_for
-from sandbox.contract.validate import SCHEMAS, entities, schema_for, validate
-from sandbox.contract.versions import ServerVersion, version_from_instance
+from mastodon_sandbox.contract.endpoints import ENDPOINTS, ID_PAYLOAD_EVENTS, STREAM_EVENTS, entity_for, entity_for_event
+from mastodon_sandbox.contract.quirks import Exchange, quirk_for
+from mastodon_sandbox.contract.validate import SCHEMAS, entities, schema_for, validate
+from mastodon_sandbox.contract.versions import ServerVersion, version_from_instance
 
 RECORDINGS = Path(__file__).resolve().parents[1] / "recordings"
 LIVE = RECORDINGS / "mastodon-4.6.5-live"

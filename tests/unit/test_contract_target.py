@@ -11,16 +11,16 @@ from typing import ClassVar
 
 import pytest
 
-from sandbox.contract.client import (
+from mastodon_sandbox.contract.client import (
     Client,
     Context,
     RateLimitedAnyway,
     ReadOnly,
     ServerQuirk,
 )
-from sandbox.contract.pacing import MalformedRateLimit, Paced, Pacer, WriteBudget
-from sandbox.contract.report import Report
-from sandbox.contract.target import (
+from mastodon_sandbox.contract.pacing import MalformedRateLimit, Paced, Pacer, WriteBudget
+from mastodon_sandbox.contract.report import Report
+from mastodon_sandbox.contract.target import (
     Settings,
     StandIn,
     TargetError,
@@ -30,7 +30,7 @@ from sandbox.contract.target import (
     http_session,
     probe_server,
 )
-from sandbox.contract.validate import ContractViolation
+from mastodon_sandbox.contract.validate import ContractViolation
 
 
 def test_settings_come_from_the_environment_then_ini_and_tokens_only_from_the_environment(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.contract.versions import (
+from mastodon_sandbox.contract.versions import (
     NotMastodonCompatible,
     ServerVersion,
     is_mastodon,

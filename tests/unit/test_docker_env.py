@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
-from sandbox.docker_env import find_compose, port_is_free
-from sandbox.errors import SandboxError
+from mastodon_sandbox.docker_env import find_compose, port_is_free
+from mastodon_sandbox.errors import SandboxError
 
 
 def _fake(tmp_path, name, script):
@@ -57,7 +57,7 @@ def test_permission_denied_on_the_socket_says_how_to_fix_it(monkeypatch, tmp_pat
     import docker
     import docker.errors
 
-    from sandbox import docker_env
+    from mastodon_sandbox import docker_env
 
     def refused(**kw):
         raise docker.errors.DockerException(

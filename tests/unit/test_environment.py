@@ -4,15 +4,15 @@ import stat
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sandbox.config import SandboxConfig
-from sandbox.environment import (
+from mastodon_sandbox.config import SandboxConfig
+from mastodon_sandbox.environment import (
     generate_secrets,
     load_or_create_secrets,
     mastodon_env,
     write_env_files,
 )
-from sandbox.images import images_for
-from sandbox.state import State, read_env_file
+from mastodon_sandbox.images import images_for
+from mastodon_sandbox.state import State, read_env_file
 
 
 def test_secrets_have_the_formats_mastodons_own_tasks_print():

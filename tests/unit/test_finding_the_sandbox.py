@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import composefiles
-from sandbox.cli import main
-from sandbox.config import SandboxConfig, compose_dir
-from sandbox.errors import SandboxError
-from sandbox.handle import Sandbox
-from sandbox.state import State, no_sandbox
+from mastodon_sandbox import composefiles
+from mastodon_sandbox.cli import main
+from mastodon_sandbox.config import SandboxConfig, compose_dir
+from mastodon_sandbox.errors import SandboxError
+from mastodon_sandbox.handle import Sandbox
+from mastodon_sandbox.state import State, no_sandbox
 
 
 def make_sandbox(root: Path, name: str = "made") -> State:
@@ -51,7 +51,7 @@ def test_the_cli_takes_the_state_folder_from_state_dir(tmp_path, monkeypatch, ca
 
 
 def test_every_command_with_name_takes_state_dir():
-    from sandbox.cli import build_parser
+    from mastodon_sandbox.cli import build_parser
 
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
@@ -107,7 +107,7 @@ def test_a_sandbox_made_before_the_record_is_driven_as_before(tmp_path, monkeypa
 # --- the plugin's safety snapshots -------------------------------------------------------------------------
 
 def test_only_the_plugins_own_older_safety_snapshots_are_pruned():
-    from sandbox.testing.fixtures import safety_snapshots_to_prune
+    from mastodon_sandbox.testing.fixtures import safety_snapshots_to_prune
 
     manifests = [{"name": f"before-pytest-{i:08x}", "created": f"2026-01-0{i}T00:00:00Z"} for i in range(1, 7)]
     manifests += [{"name": "seeded", "created": "2026-01-01T00:00:00Z"},
@@ -130,7 +130,7 @@ class RecordingStack:
 
 
 def test_run_due_by_id_asks_for_those_only():
-    from sandbox.data.due import run_due
+    from mastodon_sandbox.data.due import run_due
 
     stack = RecordingStack()
     sb = Sandbox(SandboxConfig(name="x"), State("x", root=Path("/nonexistent")), stack)

@@ -8,14 +8,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from sandbox import cli, lifecycle
-from sandbox.config import SandboxConfig
-from sandbox.environment import ENV_FILES
-from sandbox.errors import SandboxError
-from sandbox.progress import Progress
-from sandbox.stack import ServiceState, Stack
-from sandbox.state import State
-from sandbox.timeouts import Timeouts
+from mastodon_sandbox import cli, lifecycle
+from mastodon_sandbox.config import SandboxConfig
+from mastodon_sandbox.environment import ENV_FILES
+from mastodon_sandbox.errors import SandboxError
+from mastodon_sandbox.progress import Progress
+from mastodon_sandbox.stack import ServiceState, Stack
+from mastodon_sandbox.state import State
+from mastodon_sandbox.timeouts import Timeouts
 
 
 def fake_compose(tmp_path, script: str) -> list[str]:
@@ -92,7 +92,7 @@ def _feed(stack, monkeypatch, *rounds):
     answers = list(rounds)
     monkeypatch.setattr(stack, "services", lambda: answers.pop(0) if len(answers) > 1 else answers[0])
     monkeypatch.setattr(stack, "logs", lambda service, tail=50: f"{service} log line\nPG::ConnectionBad: could not connect\n")
-    monkeypatch.setattr("sandbox.waiting.time.sleep", lambda s: None)
+    monkeypatch.setattr("mastodon_sandbox.waiting.time.sleep", lambda s: None)
 
 
 def test_wait_ready_returns_when_every_service_is_ready(stack, monkeypatch):
@@ -168,7 +168,7 @@ def test_environment_settings_are_checked_as_options_are(tmp_path, monkeypatch, 
 # --- a failed command, one way ----------------------------------------------------------------
 
 def test_a_failed_command_says_its_last_words_on_stderr_else_stdout_else_its_exit_code():
-    from sandbox.errors import command_failed
+    from mastodon_sandbox.errors import command_failed
 
     assert str(command_failed("pg_dump of x failed", 1, "", "pg_dump: warning\npg_dump: error: no such database\n\n")) == \
         "pg_dump of x failed: pg_dump: error: no such database"
@@ -179,7 +179,7 @@ def test_a_failed_command_says_its_last_words_on_stderr_else_stdout_else_its_exi
 
 
 def test_a_failed_ruby_program_is_told_by_the_error_ruby_prints_first():
-    from sandbox.errors import command_failed
+    from mastodon_sandbox.errors import command_failed
 
     ruby = ("/opt/mastodon/run_due.rb:12:in `block in <main>': undefined method `x' for nil (NoMethodError)\n"
             "\tfrom /opt/mastodon/run_due.rb:3:in `each'\n")
@@ -188,7 +188,7 @@ def test_a_failed_ruby_program_is_told_by_the_error_ruby_prints_first():
 
 
 def test_a_runner_scripts_answer_is_its_last_result_line_and_a_damaged_one_is_one_line():
-    from sandbox.server_commands import runner_result
+    from mastodon_sandbox.server_commands import runner_result
 
     assert runner_result("s", "I, log line\nSANDBOX-JSON {\"a\": 1}\nSANDBOX-JSON [2]\n") == [2]
     assert runner_result("s", "OK\n") is None and runner_result("s", None) is None

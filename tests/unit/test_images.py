@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import images
-from sandbox.config import SandboxConfig, compose_dir
-from sandbox.errors import SandboxError
-from sandbox.images import SOURCE_RECIPES, inputs_digest, source_images, verify_source_folder
-from sandbox.progress import Progress
+from mastodon_sandbox import images
+from mastodon_sandbox.config import SandboxConfig, compose_dir
+from mastodon_sandbox.errors import SandboxError
+from mastodon_sandbox.images import SOURCE_RECIPES, inputs_digest, source_images, verify_source_folder
+from mastodon_sandbox.progress import Progress
 
 RECIPE = SOURCE_RECIPES["4.6.5"]
 
@@ -120,8 +120,8 @@ def test_a_failed_pull_names_the_image_and_the_ways_out(tmp_path, monkeypatch):
 
 
 def test_a_new_source_sandbox_needs_a_folder_that_exists(tmp_path):
-    from sandbox.lifecycle import resolve_config
-    from sandbox.state import State
+    from mastodon_sandbox.lifecycle import resolve_config
+    from mastodon_sandbox.state import State
 
     state = State("t", root=tmp_path / "state")
     with pytest.raises(SandboxError, match="does not exist"):

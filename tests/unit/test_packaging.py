@@ -34,7 +34,7 @@ def imported_file(path: Path) -> set[str]:
             tmp |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             tmp.add(node.module.split(".")[0])
-    return {n for n in tmp if n not in sys.stdlib_module_names and n not in ("sandbox", "tests", "standin", "common")}
+    return {n for n in tmp if n not in sys.stdlib_module_names and n not in ("mastodon_sandbox", "tests", "standin", "common")}
 
 
 def distributions(modules: set[str]) -> set[str]:
@@ -64,23 +64,23 @@ def test_the_test_extra_covers_what_the_tests_import_beyond_the_package():
 
 
 def test_package_data_names_files_that_exist():
-    m = re.search(r'^sandbox = \[(.*?)\]', PYPROJECT, re.MULTILINE)
+    m = re.search(r'^mastodon_sandbox = \[(.*?)\]', PYPROJECT, re.MULTILINE)
     for pattern in re.findall(r'"([^"]+)"', m.group(1)):
         assert list((ROOT / "sandbox").glob(pattern)), pattern
 
 
 def test_every_package_folder_is_shipped():
-    """pyproject lists the packages (it maps compose/ in as sandbox._compose, so `find` cannot be used): a new
-    folder with an __init__.py must be listed, or an installed copy lacks it."""
-    listed = set(re.findall(r'"([^"]+)"', re.search(r"^packages = \[(.*?)\]", PYPROJECT, re.MULTILINE).group(1)))
-    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "sandbox").rglob("__init__.py")}
+    """pyproject lists the packages (it maps sandbox/ in as mastodon_sandbox and compose/ as its _compose, so
+    `find` cannot be used): a new folder with an __init__.py must be listed, or an installed copy lacks it."""
+    listed = set(re.findall(r'"([^"]+)"', re.search(r"^packages = \[(.*?)\]", PYPROJECT, re.MULTILINE | re.DOTALL).group(1)))
+    found = {".".join(("mastodon_sandbox", *p.parent.relative_to(ROOT / "sandbox").parts)) for p in (ROOT / "sandbox").rglob("__init__.py")}
     assert found <= listed, found - listed
-    assert "sandbox._compose" in listed and (ROOT / "compose" / "base.yml").is_file()
+    assert "mastodon_sandbox._compose" in listed and (ROOT / "compose" / "base.yml").is_file()
 
 
 def test_the_package_imports_itself_only_relatively():
-    """The plugin loads the package as `mastodon_sandbox` (a user's own `sandbox` module may come first on
-    sys.path): an absolute `sandbox.` import inside it would load the user's module instead."""
+    """Its one import name is `mastodon_sandbox` (the folder is sandbox/, which a user's own `sandbox` module
+    may shadow on sys.path): an absolute `sandbox.` import inside it would load the user's module instead."""
     offenders = []
     for path in (ROOT / "sandbox").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):

@@ -10,15 +10,15 @@ import subprocess
 
 import pytest
 
-from sandbox.errors import ruby_error
+from mastodon_sandbox.errors import ruby_error
 
-from sandbox import server_commands
-from sandbox.config import SandboxConfig
-from sandbox.errors import SandboxError
-from sandbox.provision import bulk
-from sandbox.handle import Sandbox
-from sandbox.provision.provisioner import Provisioner
-from sandbox.state import State
+from mastodon_sandbox import server_commands
+from mastodon_sandbox.config import SandboxConfig
+from mastodon_sandbox.errors import SandboxError
+from mastodon_sandbox.provision import bulk
+from mastodon_sandbox.handle import Sandbox
+from mastodon_sandbox.provision.provisioner import Provisioner
+from mastodon_sandbox.state import State
 from tests.corpus import PRE_4_4, exchange
 
 SCRIPT = server_commands.SCRIPTS_DIR / "bulk_accounts.rb"

@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
-from sandbox.errors import ruby_error
+from mastodon_sandbox.errors import ruby_error
 
-from sandbox import server_commands
-from sandbox.provision import bulk
+from mastodon_sandbox import server_commands
+from mastodon_sandbox.provision import bulk
 
 pytestmark = pytest.mark.skipif(shutil.which("ruby") is None, reason="ruby is not installed here (CI installs it)")
 

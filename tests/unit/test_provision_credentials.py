@@ -7,16 +7,16 @@ import stat
 
 import pytest
 
-from sandbox.config import SandboxConfig
-from sandbox.provision import env_exports
-from sandbox.provision.credentials import (
+from mastodon_sandbox.config import SandboxConfig
+from mastodon_sandbox.provision import env_exports
+from mastodon_sandbox.provision.credentials import (
     Credentials,
     clientcred_path,
     usercred_path,
     write_clientcred,
     write_usercred,
 )
-from sandbox.state import State
+from mastodon_sandbox.state import State
 
 APP = {"name": "mastodon-sandbox", "client_id": "cid-123", "client_secret": "csecret-456", "scopes": ["read"]}
 

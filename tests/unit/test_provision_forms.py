@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.provision.oauth import (
+from mastodon_sandbox.provision.oauth import (
     OOB,
     OAuthError,
     parse_page,

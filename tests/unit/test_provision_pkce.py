@@ -6,7 +6,7 @@ import base64
 import hashlib
 import re
 
-from sandbox.provision.oauth import make_pkce, pkce_challenge
+from mastodon_sandbox.provision.oauth import make_pkce, pkce_challenge
 
 
 def test_rfc7636_appendix_b_vector():

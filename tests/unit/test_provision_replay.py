@@ -11,9 +11,9 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from sandbox.errors import SandboxError
-from sandbox.provision import oauth
-from sandbox.provision.http import Http
+from mastodon_sandbox.errors import SandboxError
+from mastodon_sandbox.provision import oauth
+from mastodon_sandbox.provision.http import Http
 from tests.corpus import exchanges
 
 
@@ -171,8 +171,8 @@ def answering(label_file: str, label: str) -> Http:
 
 
 def test_app_registration_answers():
-    from sandbox.errors import RateLimited
-    from sandbox.provision.apps import app_is_known, register_app
+    from mastodon_sandbox.errors import RateLimited
+    from mastodon_sandbox.provision.apps import app_is_known, register_app
     rec = register_app(answering("f3-apps.jsonl", "register app"), "sandbox-probe", "read write follow push")
     reg = load("f3-apps.jsonl")["register app"]["response"]["json"]
     assert (rec["client_id"], rec["client_secret"], rec["scopes"], rec["redirect_uris"]) == \

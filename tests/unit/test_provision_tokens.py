@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sandbox.provision.tokens import TokenProblem, check_token, classify, explain
+from mastodon_sandbox.provision.tokens import TokenProblem, check_token, classify, explain
 from tests.corpus import exchange
 
 

@@ -8,13 +8,13 @@ import subprocess
 
 import pytest
 
-from sandbox import server_commands
-from sandbox.config import Account, SandboxConfig
-from sandbox.errors import SandboxError
-from sandbox.provision.accounts import ensure_account
-from sandbox.provision.credentials import Credentials
-from sandbox.provision.tootctl import interpret, parse_error, parse_new_password, saw_ok
-from sandbox.state import State
+from mastodon_sandbox import server_commands
+from mastodon_sandbox.config import Account, SandboxConfig
+from mastodon_sandbox.errors import SandboxError
+from mastodon_sandbox.provision.accounts import ensure_account
+from mastodon_sandbox.provision.credentials import Credentials
+from mastodon_sandbox.provision.tootctl import interpret, parse_error, parse_new_password, saw_ok
+from mastodon_sandbox.state import State
 from tests.corpus import exchanges
 
 
@@ -204,7 +204,7 @@ class BatchStack(ReplayStack):
 
 
 def test_named_accounts_are_made_in_one_boot_and_read_as_separate_calls(tmp_path):
-    from sandbox.provision.accounts import ensure_accounts
+    from mastodon_sandbox.provision.accounts import ensure_accounts
 
     recs = records("f2-tootctl.jsonl")
     created = [recs["create owner"], recs["create alice"]]
@@ -220,7 +220,7 @@ def test_named_accounts_are_made_in_one_boot_and_read_as_separate_calls(tmp_path
 
 
 def test_a_failed_command_in_a_batch_is_named_and_the_others_are_kept(tmp_path):
-    from sandbox.provision.accounts import ensure_accounts
+    from mastodon_sandbox.provision.accounts import ensure_accounts
 
     recs = records("f2-tootctl.jsonl")
     dup, ok = recs["create duplicate"], recs["create bob"]

@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from sandbox.data import plan as plan_mod
-from sandbox.data import scenario as scenario_mod
-from sandbox.data.plan import render
-from sandbox.data.scenario import load, parse
-from sandbox.errors import SandboxError
+from mastodon_sandbox.data import plan as plan_mod
+from mastodon_sandbox.data import scenario as scenario_mod
+from mastodon_sandbox.data.plan import render
+from mastodon_sandbox.data.scenario import load, parse
+from mastodon_sandbox.errors import SandboxError
 
 DOMAIN, EMAIL_DOMAIN = "localhost:8443", "example.test"
 

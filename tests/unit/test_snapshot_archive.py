@@ -13,11 +13,11 @@ import tempfile
 
 import pytest
 
-from sandbox.config import SandboxConfig
-from sandbox.data import archive, dumps, snapshots, verify
-from sandbox.environment import generate_secrets
-from sandbox.errors import SandboxError
-from sandbox.state import render_env_file
+from mastodon_sandbox.config import SandboxConfig
+from mastodon_sandbox.data import archive, dumps, snapshots, verify
+from mastodon_sandbox.environment import generate_secrets
+from mastodon_sandbox.errors import SandboxError
+from mastodon_sandbox.state import render_env_file
 
 SECRETS = render_env_file(generate_secrets(SandboxConfig(name="x", server="standin", version="4.6.5")), header="secrets")
 SETTINGS = {"server": "standin", "version": "4.6.5", "port": 8443, "s3": "seaweedfs", "email_domain": "example.test",

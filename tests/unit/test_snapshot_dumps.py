@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.data import dumps
+from mastodon_sandbox.data import dumps
 
 # `pg_restore --list --verbose` of a dump of a small Mastodon-like database (a plpgsql function, tables with
 # data, sequences, a view and a materialized view, constraints, indexes, comments, database properties)

@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
-from sandbox.data import stores
-from sandbox.data.snapshots import OBJECT_FILES
+from mastodon_sandbox.data import stores
+from mastodon_sandbox.data.snapshots import OBJECT_FILES
 
 
 def digest(root, only: str) -> str:

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from sandbox.config import release
-from sandbox.data.snapshots import LAST_USE_SLACK, Pause
+from mastodon_sandbox.config import release
+from mastodon_sandbox.data.snapshots import LAST_USE_SLACK, Pause
 
 
 def test_the_pause_lasts_until_the_most_recently_used_connection_is_old_enough():
@@ -41,7 +41,7 @@ def test_a_swap_that_fails_midway_is_waited_out_as_if_it_had_just_used_a_connect
     # it may have ended connections before it could say how recently they were used
     from types import SimpleNamespace
 
-    from sandbox.data import snapshots
+    from mastodon_sandbox.data import snapshots
 
     slept = []
     monkeypatch.setattr(snapshots, "_containers", lambda sandbox, services: [])

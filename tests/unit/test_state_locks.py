@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from sandbox.state import State
+from mastodon_sandbox.state import State
 
 
 def test_shared_holders_run_together_and_the_exclusive_side_waits_for_them(tmp_path):
@@ -83,7 +83,7 @@ def test_the_exclusive_side_is_lent_to_the_processes_its_holder_starts(tmp_path)
     import subprocess
     import sys
 
-    take = ("import sys, time; from sandbox.state import State; s = time.monotonic()\n"
+    take = ("import sys, time; from mastodon_sandbox.state import State; s = time.monotonic()\n"
             f"with State('t', root=__import__('pathlib').Path({str(tmp_path)!r})).rwlock('in-use', shared=False):\n"
             "    print(round(time.monotonic() - s, 2))")
     state = State("t", root=tmp_path)

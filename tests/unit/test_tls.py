@@ -12,7 +12,7 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from sandbox.tls import ensure_tls, issue_leaf
+from mastodon_sandbox.tls import ensure_tls, issue_leaf
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from sandbox.errors import SandboxError
-from sandbox.waiting import Look, wait_for
+from mastodon_sandbox.errors import SandboxError
+from mastodon_sandbox.waiting import Look, wait_for
 
 
 def test_the_value_of_the_first_look_that_is_done_comes_back():

@@ -3,7 +3,7 @@ than the suite's (quirks, missing capabilities, pacing), and the report at the e
 
 The suite's conftest.py loads this module. `mastodon-sandbox contract` also names it with `-p`, because under
 xdist the controller collects nothing, so would never load the conftest nor print the workers' report
-(`pytest --pyargs sandbox.contract.suite -n 4 -p sandbox.contract.suite.plugin` does the same by hand)."""
+(`pytest --pyargs mastodon_sandbox.contract.suite -n 4 -p mastodon_sandbox.contract.suite.plugin` does the same by hand)."""
 
 from __future__ import annotations
 
