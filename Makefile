@@ -22,7 +22,7 @@ install: $(BIN)/.installed
 # another), then there `pip install '…whl[pytest]'` (README, "pytest plugin"). The wheel carries the compose files.
 DIST ?= dist
 dist: install
-	rm -f $(DIST)/mastodon_sandbox-*.whl
+	rm -rf build $(DIST)/mastodon_sandbox-*.whl  # build/ keeps modules of earlier builds, which would ship again
 	$(BIN)/pip wheel -q --no-deps -w $(DIST) .
 	@ls $(DIST)/mastodon_sandbox-*.whl
 
