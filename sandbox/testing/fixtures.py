@@ -3,26 +3,15 @@ fixture is first used, not when pytest loads the plugin."""
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any, Callable
 
 import pytest
 
 from ..errors import SandboxError
+from .plugin import SANDBOX_FIXTURES
+from .settings import settings
 from .targets import Endpoint, remote_target, targets_for
-
-
-def sandbox_name(config) -> str:
-    return config.getoption("mastodon_sandbox") or config.getini("mastodon_sandbox") or os.environ.get("SANDBOX_NAME") or "default"
-
-
-def mode(config) -> str:
-    return config.getoption("mastodon_sandbox_mode") or config.getini("mastodon_sandbox_mode") or "warm"
-
-
-def missing_mode(config) -> str:
-    return config.getoption("mastodon_sandbox_missing") or config.getini("mastodon_sandbox_missing") or "fail"
 
 
 STATE_DIR_HINT = "--mastodon-sandbox-state-dir, $SANDBOX_STATE_DIR or the mastodon_sandbox_state_dir ini key"
@@ -35,7 +24,7 @@ def sandbox_problem(config) -> tuple[str | None, Any]:
     from ..handle import Sandbox
     from ..state import State, no_sandbox
 
-    name = sandbox_name(config)
+    name = settings(config).sandbox
     try:
         state = State(name)
         if not state.exists():
@@ -56,8 +45,8 @@ def sandbox_problem(config) -> tuple[str | None, Any]:
 def _sandbox_for(config) -> Any:
     """The run's sandbox: opened when warm (it must be running), brought up under a host lock when cold
     (once for all xdist workers: the first takes the lock and starts it, the others find it running)."""
-    name = sandbox_name(config)
-    if mode(config) == "cold":
+    name = settings(config).sandbox
+    if settings(config).mode == "cold":
         from ..cli import one_at_a_time
         from ..config import settings_from_env
         from ..lifecycle import up
@@ -80,7 +69,7 @@ def _missing(config, message: str) -> None:
     """No sandbox to test against: an error, or a skip for those who ask for it (--mastodon-sandbox-missing).
     (A warm run finds this out before any test, in pytest_collection_modifyitems: this is for a sandbox that
     went away during the run.)"""
-    if missing_mode(config) == "skip":
+    if settings(config).missing == "skip":
         pytest.skip(message)
     pytest.fail(message, pytrace=False)
 
@@ -133,7 +122,7 @@ def _mastodon_py(endpoint: Endpoint, token: str | None):
 def _may_restore(config) -> bool:
     """Warm mode never restores a sandbox the run did not create unless asked (--mastodon-sandbox-restore);
     cold mode made it for the run."""
-    return mode(config) == "cold" or bool(config.getoption("mastodon_sandbox_restore") or config.getini("mastodon_sandbox_restore"))
+    return settings(config).mode == "cold" or settings(config).restore
 
 
 SAFETY_PREFIX = "before-pytest-"
@@ -153,7 +142,7 @@ def _restore_for(config, sandbox, snapshot: str) -> None:
     ones pruned to the newest SAFETY_KEEP), then `snapshot` restored."""
     from ..data import snapshots
 
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or config._mastodon_run_id
+    run = settings(config).run_id
     safety = f"{SAFETY_PREFIX}{run[:8]}"
     # The sandbox as the run found it, saved once (whichever worker comes first) before anything is restored.
     with sandbox.state.lock("safety-snapshot"):
@@ -174,7 +163,7 @@ def _mastodon_sandbox_in_use(request):
     `mastodon_exclusive` test holds the exclusive side too: it waits for the tests running in other workers,
     and they wait for it; what it starts (the CLI, an inner pytest run) may restore or reset under it
     (State.rwlock)."""
-    if not any(name.startswith("mastodon_") for name in request.fixturenames) or (
+    if not SANDBOX_FIXTURES.intersection(request.fixturenames) or (
             "mastodon_target" in request.fixturenames and request.getfixturevalue("mastodon_target") == "remote"):
         yield
         return
@@ -229,7 +218,7 @@ def mastodon_accounts(mastodon_target, request) -> Callable[[int], list]:
                             "(MASTODON_CONTRACT_TOKEN, MASTODON_CONTRACT_TOKEN_2)", pytrace=False)
             return list(remote.leases[:count])
         return mine
-    from .leases import BULK_SCOPES, REFILL, lease
+    from .leases import BULK_SCOPES, lease
 
     mastodon_sandbox = request.getfixturevalue("mastodon_sandbox")
 
@@ -240,7 +229,7 @@ def mastodon_accounts(mastodon_target, request) -> Callable[[int], list]:
                     "use mastodon_admin for admin scopes", pytrace=False)
 
     config = request.config
-    refill = int(config.getoption("mastodon_pool_refill") or config.getini("mastodon_pool_refill") or REFILL)
+    refill = settings(config).pool_refill
 
     def take(count: int = 1) -> list:
         return lease(mastodon_sandbox, count, holder=request.node.nodeid, refill=refill)

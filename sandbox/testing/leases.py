@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from ..errors import SandboxError
 from ..handle import Sandbox
 from ..provision.bulk import BULK_SCOPES  # what the pool's tokens carry
+from .settings import DEFAULT_REFILL
 
-REFILL = 8
 
 
 @dataclass(frozen=True)
@@ -61,13 +61,13 @@ def _free(sandbox: Sandbox, count: int, refill: int) -> tuple[list[str], object,
     return free, creds, ledger
 
 
-def ensure_free(sandbox: Sandbox, count: int, refill: int = REFILL) -> int:
+def ensure_free(sandbox: Sandbox, count: int, refill: int = DEFAULT_REFILL) -> int:
     """Grow the pool now so that at least `count` accounts are free (before a timed or parallel run)."""
     with sandbox.state.lock("leases"):
         return len(_free(sandbox, count, refill)[0])
 
 
-def lease(sandbox: Sandbox, count: int = 1, holder: str = "", refill: int = REFILL) -> list[Lease]:
+def lease(sandbox: Sandbox, count: int = 1, holder: str = "", refill: int = DEFAULT_REFILL) -> list[Lease]:
     """`count` accounts no test has had before, with a working token each; when the pool runs short it
     grows by `refill` accounts (or what is missing, if more) in one bulk run."""
     if count < 1:

@@ -4,13 +4,21 @@ package's heavier parts when a test first asks for them."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
+
+from .settings import KEY, PluginSettings, settings
 
 # The fixtures live in their own module; pytest registers it along with this one (by this package's own name:
 # pytest loads the plugin as mastodon_sandbox.testing.plugin, the package's one import name).
 pytest_plugins = [f"{__package__}.fixtures"]
+# The plugin's own fixtures: a test using one of them uses the sandbox (a user's own mastodon_x fixture does not).
+SANDBOX_FIXTURES = frozenset({
+    "mastodon_sandbox", "mastodon_target", "mastodon_accounts", "mastodon_account", "mastodon_client",
+    "mastodon_session", "mastodon_client_for", "mastodon_client_with_token", "mastodon_session_with_token",
+    "mastodon_stream", "mastodon_admin", "mastodon_app", "mastodon_settle", "mastodon_run_due", "mastodon_seed",
+    "mastodon_token",
+})
 
 
 def pytest_addoption(parser):
@@ -44,24 +52,10 @@ def pytest_addoption(parser):
                   "ini file (default: .sandbox at the root path)", default="")
 
 
-def state_dir(config) -> Path:
-    """The state folder: --mastodon-sandbox-state-dir, else $SANDBOX_STATE_DIR (both relative to where pytest was
-    started, as for the CLI), else the ini key (relative to the ini file), else <rootpath>/.sandbox, which is
-    where `mastodon-sandbox up` run at the project's top put it — wherever in the project pytest starts."""
-    given = config.getoption("mastodon_sandbox_state_dir") or os.environ.get("SANDBOX_STATE_DIR")
-    if given:
-        return (config.invocation_params.dir / Path(given).expanduser()).resolve()
-    ini = config.getini("mastodon_sandbox_state_dir")
-    if ini:
-        return ((config.inipath.parent if config.inipath else config.rootpath) / Path(ini).expanduser()).resolve()
-    return config.rootpath / ".sandbox"
-
-
 def pytest_configure(config):
-    import uuid
-
+    config.stash[KEY] = chosen = PluginSettings.resolve(config)
     # Set in the environment so that xdist workers and the CLI run by fixtures agree.
-    os.environ["SANDBOX_STATE_DIR"] = str(state_dir(config))
+    os.environ["SANDBOX_STATE_DIR"] = str(chosen.state_dir)
     config.addinivalue_line("markers", "mastodon_writes: the test writes to the sandbox (posts, follows, ...)")
     config.addinivalue_line("markers", "mastodon_snapshot(name): restore this snapshot ('seeded': what `seed` made) "
                                        "before the test, which then has the sandbox to itself (cold mode, or warm with "
@@ -73,7 +67,20 @@ def pytest_configure(config):
                                        "it is deselected under the others")
     config.addinivalue_line("markers", "mastodon_exclusive: the test changes the sandbox for everyone (restarts "
                                        "services, changes settings, restores snapshots): no other test uses it meanwhile")
-    config._mastodon_run_id = uuid.uuid4().hex  # names this run's safety snapshot when xdist gives no run id
+
+
+def pytest_report_header(config):
+    """Which sandbox the run uses, and where it looked for it."""
+    chosen = settings(config)
+    line = f"mastodon-sandbox: sandbox {chosen.sandbox!r} in {chosen.state_dir}"
+    try:
+        from ..state import State
+
+        made = State(chosen.sandbox).load_config()
+        line += f" ({made.server} server, Mastodon {made.release.version}, {made.base_url})"
+    except Exception:  # not made yet, or damaged: the run says so in one line when a test needs it
+        line += " (not there yet)"
+    return f"{line}; mode {chosen.mode}, target {chosen.target}"
 
 
 @pytest.hookimpl(trylast=True)  # after -m, -k and other plugins have deselected what they would
@@ -98,7 +105,7 @@ TARGETED = {"mastodon_target", "mastodon_accounts", "mastodon_account", "mastodo
 def needs_sandbox(config, item) -> bool:
     from .targets import targets_for
 
-    names = [n for n in getattr(item, "fixturenames", ()) if n.startswith("mastodon_")]
+    names = [n for n in getattr(item, "fixturenames", ()) if n in SANDBOX_FIXTURES]
     if not names:
         return False
     callspec = getattr(item, "callspec", None)
@@ -108,9 +115,10 @@ def needs_sandbox(config, item) -> bool:
 
 
 def _leave_out_without_sandbox(config, items) -> None:
-    from .fixtures import missing_mode, mode, sandbox_problem
+    from .fixtures import sandbox_problem
 
-    if config.option.collectonly or mode(config) == "cold" or missing_mode(config) == "skip":
+    chosen = settings(config)
+    if config.option.collectonly or chosen.mode == "cold" or chosen.missing == "skip":
         return  # cold mode makes the sandbox; skip mode skips each test with the line (folded into one by -rs)
     needing = [item for item in items if needs_sandbox(config, item)]
     problem = sandbox_problem(config)[0] if needing else None

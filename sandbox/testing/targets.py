@@ -28,7 +28,9 @@ class Endpoint:
 
 
 def chosen(config) -> str:
-    return config.getoption("mastodon_target") or config.getini("mastodon_target") or "sandbox"
+    from .settings import settings
+
+    return settings(config).target
 
 
 def targets_for(config, node) -> list[str]:

@@ -65,9 +65,11 @@ def _settings(config) -> Settings:
 
 
 def _sandbox_name(config) -> str:
-    # The plugin's own order (sandbox/testing/fixtures.py _sandbox_for).
-    return (config.getoption("mastodon_sandbox", None) or config.getini("mastodon_sandbox")
-            or os.environ.get("SANDBOX_NAME") or "default")
+    # The plugin's settings (sandbox/testing/settings.py), when pytest loaded it, as it does for an installed package.
+    from ...testing.settings import KEY
+
+    chosen = config.stash.get(KEY, None)
+    return chosen.sandbox if chosen else (os.environ.get("SANDBOX_NAME") or "default")
 
 
 def pytest_collection_modifyitems(config, items):
