@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__, server_commands
-from .config import SETTINGS_BY_FIELD, convert_setting, settings_from_env
+from .config import SETTINGS_BY_FIELD, add_setting_options, convert_setting, requested_settings, settings_from_env
 from .contract.cli import add_contract_command
+from .data.cli import add_commands as add_data_commands
 from .docker_env import doctor
 from .errors import SandboxError
 from .handle import Sandbox
@@ -22,25 +23,6 @@ from .provision import env_exports as token_exports
 from .provision.cli import add_commands
 from .stack import Stack
 from .state import State
-
-
-def add_setting_options(parser: argparse.ArgumentParser, *fields: str) -> None:
-    """Command-line options for sandbox settings, from the one table in config.SETTINGS."""
-    for field in fields:
-        s = SETTINGS_BY_FIELD[field]
-        metavar = "{" + ",".join(s.choices) + "}" if s.choices else field.upper()
-        parser.add_argument(s.flag, dest=field, metavar=metavar, help=f"{s.help} (${s.env})")
-
-
-def _requested(args: argparse.Namespace, *fields: str) -> dict:
-    """Settings for `up` (or the `fields` named): SANDBOX_* variables, overridden by command-line options,
-    both converted and checked the same way."""
-    settings = settings_from_env()
-    for field, setting in SETTINGS_BY_FIELD.items():
-        raw = getattr(args, field, None)
-        if raw is not None:
-            settings[field] = convert_setting(setting, raw, setting.flag)
-    return {k: v for k, v in settings.items() if not fields or k in fields}
 
 
 @contextmanager
@@ -72,7 +54,7 @@ def one_at_a_time(name: str, create: bool = True):
 
 def cmd_up(args) -> int:
     progress = Progress(quiet=args.quiet)
-    requested = _requested(args)
+    requested = requested_settings(args)
     with one_at_a_time(args.name):
         config = up(args.name, requested, progress, provision=not args.no_provision).config
     progress.step(f"sandbox {config.name!r} is up at {config.base_url} ({config.server} server): `mastodon-sandbox info` for logins, `eval \"$(mastodon-sandbox env)\"` for a shell")
@@ -84,7 +66,7 @@ def cmd_build(args) -> int:
     from .config import SandboxConfig
     from .images import LOCAL_BASE, ensure_base, ensure_source_images, remove_replaced_images, source_folder
 
-    settings = _requested(args, "version", "source_dir")
+    settings = requested_settings(args, "version", "source_dir")
     config = SandboxConfig(name="build", server="source", **settings)
     source_folder(config)  # built from this folder or not at all: never "done" with images built earlier
     progress = Progress(quiet=args.quiet)
@@ -242,89 +224,6 @@ def cmd_mail(args) -> int:
     return 0
 
 
-def cmd_seed(args) -> int:
-    """Fill the sandbox with a seed scenario through the API; the summary goes to the state folder."""
-    from .data.seed import seed, seed_file
-
-    sandbox = Sandbox.open(args.name)
-    progress = Progress(quiet=args.quiet)
-    summary = seed(sandbox, args.scenario, args.seed, args.scale, progress)
-    progress.step(f"seeded {len(summary['accounts'])} accounts and {len(summary['statuses'])} statuses in "
-                  f"{summary['seconds']} s; ids and usernames: {seed_file(sandbox)}")
-    return 0
-
-
-def cmd_settle(args) -> int:
-    """Wait until Sidekiq has nothing enqueued, busy or due soon."""
-    from .data.settle import settle
-
-    stats = settle(Sandbox.open(args.name), timeout=args.timeout)
-    print(f"settled: {stats}")
-    return 0
-
-
-def cmd_run_due(args) -> int:
-    """Publish due scheduled statuses and end due polls now."""
-    from .data.due import run_due
-
-    done = run_due(Sandbox.open(args.name), within=args.within, poll_ids=args.poll, scheduled_ids=args.scheduled)
-    print(f"published {len(done['published'])} scheduled status(es), ended {len(done['polls_ended'])} poll(s)")
-    return 0
-
-
-def cmd_reset(args) -> int:
-    """Back to the seeded state: database, Redis, media files, credentials."""
-    from .data.snapshots import reset
-
-    done = reset(Sandbox.open(args.name), Progress(quiet=True))
-    print(f"reset to the seeded state in {done['seconds']} s" + (f" (files restored: {', '.join(done['files_restored'])})" if done["files_restored"] else ""))
-    return 0
-
-
-def cmd_snapshot(args) -> int:
-    from .data import snapshots
-
-    if args.action == "import":
-        from .data import archive
-
-        if not args.snapshot:
-            raise SandboxError("snapshot import needs the FILE `snapshot export` wrote")
-        done = archive.import_(Path(args.snapshot), args.name, _requested(args, "source_dir").get("source_dir"),
-                               Progress(quiet=args.quiet))
-        made = f"made sandbox {done['sandbox']!r} from it and restored it" if done["created"] else \
-            f"kept it in sandbox {done['sandbox']!r}: `mastodon-sandbox snapshot restore {done['name']}` to go to it"
-        print(f"imported snapshot {done['name']!r}; {made}")
-        return 0
-    sandbox = Sandbox.open(args.name)
-    if args.action == "list":
-        rows = snapshots.list_snapshots(sandbox)
-        if not rows:
-            print("no snapshots yet: `mastodon-sandbox snapshot save NAME`")
-        for m in rows:
-            print(f"{m['name']:<20} {m['created']}  Mastodon {m['mastodon']}  taken in {m['seconds']} s")
-        return 0
-    if not args.snapshot:
-        raise SandboxError(f"snapshot {args.action} needs a NAME")
-    if args.action == "save":
-        m = snapshots.save(sandbox, args.snapshot, Progress(quiet=True), replace=args.replace)
-        print(f"saved snapshot {m['name']!r} in {m['seconds']} s")
-    elif args.action == "export":
-        from .data import archive
-
-        done = archive.export(sandbox, args.snapshot, Path(args.file) if args.file else archive.default_file(args.snapshot),
-                              Progress(quiet=args.quiet))
-        print(f"exported snapshot {done['name']!r} to {done['file']} ({done['bytes'] / 1e6:.1f} MB; it holds the "
-              "sandbox's secrets and tokens: keep it private)")
-    elif args.action == "restore":
-        done = snapshots.restore(sandbox, args.snapshot)
-        files = f" (files put back: {', '.join(done['files_restored'])})" if done["files_restored"] else ""
-        print(f"restored snapshot {done['name']!r} in {done['seconds']} s{files}")
-    else:
-        snapshots.delete(sandbox, args.snapshot)
-        print(f"deleted snapshot {args.snapshot!r}")
-    return 0
-
-
 def cmd_doctor(args) -> int:
     state = State(args.name)
     config = state.load_config() if state.exists() else None
@@ -378,36 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", help="the HTTPS port to check (default: the sandbox's, or $SANDBOX_PORT, or 443)")
     p.set_defaults(func=cmd_doctor)
 
-    p = sub.add_parser("seed", parents=[common], help="fill the sandbox with a seed scenario (real Mastodon only)")
-    p.add_argument("--scenario", default="default", help="a scenario of fixtures/scenarios/ (default, small) or a .json file")
-    p.add_argument("--seed", type=int, default=1, help="the same seed gives the same content (default 1)")
-    p.add_argument("--scale", type=int, default=1, help="multiplies the accounts and the totals (default 1)")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_seed)
-    p = sub.add_parser("settle", parents=[common], help="wait until background work (Sidekiq) is done")
-    p.add_argument("--timeout", type=float, help="seconds (default $SANDBOX_TIMEOUT_SETTLE or 300)")
-    p.set_defaults(func=cmd_settle)
-    sub.add_parser("reset", parents=[common], help="return to the seeded state in seconds (database, Redis, media, credentials)").set_defaults(func=cmd_reset)
-    p = sub.add_parser("snapshot", parents=[common], help="named snapshots: save, restore, list, delete, export, import",
-                       description="Named states of the sandbox (`seed` saves 'seeded', which `reset` restores). "
-                                   "list prints one line per snapshot: NAME, when it was taken (UTC), the Mastodon "
-                                   "version and the seconds it took. import FILE brings an exported snapshot into the "
-                                   "sandbox --name names, made from the file when there is none.")
-    p.add_argument("action", choices=("save", "restore", "list", "delete", "export", "import"))
-    p.add_argument("snapshot", nargs="?", metavar="NAME", help="the snapshot's name (import: the FILE export wrote)")
-    p.add_argument("--replace", action="store_true", help="save over an existing snapshot of that name")
-    p.add_argument("--file", help="export: the file to write (default NAME.snapshot.tar.gz)")
-    add_setting_options(p, "source_dir")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_snapshot)
-    p = sub.add_parser("run-due", parents=[common], help="publish scheduled statuses and end polls now (real Mastodon only)",
-                       description="Without --poll or --scheduled: every scheduled status and poll of the sandbox that falls "
-                                   "due within --within seconds, whoever made it.")
-    p.add_argument("--within", type=float, default=7 * 24 * 3600, help="what falls due within this many seconds (default a week)")
-    p.add_argument("--poll", action="append", metavar="ID", help="end only this poll (repeat for more)")
-    p.add_argument("--scheduled", action="append", metavar="ID", help="publish only this scheduled status (repeat for more)")
-    p.set_defaults(func=cmd_run_due)
-
+    add_data_commands(sub, common)
     add_commands(sub, common)
     add_contract_command(sub, common)
     return parser

@@ -8,6 +8,7 @@ an upgrade, which Mastodon's migrations handle).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import re
@@ -330,3 +331,24 @@ def compose_dir() -> Path:
     here = Path(__file__).resolve().parent
     checkout = here.parent / "compose"
     return checkout if (checkout / "base.yml").is_file() else here / "_compose"
+
+
+# --- the settings as command-line options (every command that takes some builds them from the table) ---
+
+def add_setting_options(parser: argparse.ArgumentParser, *fields: str) -> None:
+    """Command-line options for sandbox settings, from the one table in config.SETTINGS."""
+    for field in fields:
+        s = SETTINGS_BY_FIELD[field]
+        metavar = "{" + ",".join(s.choices) + "}" if s.choices else field.upper()
+        parser.add_argument(s.flag, dest=field, metavar=metavar, help=f"{s.help} (${s.env})")
+
+
+def requested_settings(args: argparse.Namespace, *fields: str) -> dict:
+    """Settings for `up` (or the `fields` named): SANDBOX_* variables, overridden by command-line options,
+    both converted and checked the same way."""
+    settings = settings_from_env()
+    for field, setting in SETTINGS_BY_FIELD.items():
+        raw = getattr(args, field, None)
+        if raw is not None:
+            settings[field] = convert_setting(setting, raw, setting.flag)
+    return {k: v for k, v in settings.items() if not fields or k in fields}
