@@ -82,7 +82,7 @@ RELEASES: dict[str, MastodonRelease] = {
     )
 }
 # What the source server builds: the releases whose source, gems and git gem a source folder holds
-# (sandbox/images.py SOURCE_RECIPES). No 4.3.24 source could be had, so 4.3 is 4.3.23 there.
+# (sandbox/images/source.py SOURCE_RECIPES). No 4.3.24 source could be had, so 4.3 is 4.3.23 there.
 SOURCE_RELEASES: dict[str, MastodonRelease] = {
     r.series: r
     for r in (

@@ -151,7 +151,7 @@ def test_a_taken_port_is_answered_with_one_that_is_free(root, capsys, monkeypatc
 ])
 def test_build_refuses_a_source_folder_that_is_not_one(root, tmp_path, capsys, monkeypatch, make, message):
     monkeypatch.setattr(images, "ensure_base", lambda *a: pytest.fail("a build began"))
-    monkeypatch.setattr(images, "built_inputs", lambda image: "built earlier")  # images of an earlier build exist
+    monkeypatch.setattr(images.source, "built_inputs", lambda image: "built earlier")  # images of an earlier build exist
     folder = tmp_path / "mastodon-source"
     make(folder)
     assert message.format(folder=folder) in one_line(capsys, ["build", "--source", str(folder)])

