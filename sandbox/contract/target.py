@@ -21,6 +21,7 @@ import requests
 from .. import __version__
 from ..config import state_root
 from ..errors import SandboxError
+from ..provision.http import VerifiedSession
 from .versions import NotMastodonCompatible, ServerVersion, version_from_instance
 
 TARGETS = ("sandbox", "remote")
@@ -147,10 +148,8 @@ def refuse_clear_text(url: str, allow_http: bool, what: str = "MASTODON_CONTRACT
 
 def http_session(url: str) -> requests.Session:
     """A session that ignores REQUESTS_CA_BUNDLE and .netrc (the CA is passed per request) but keeps the
-    environment's proxies."""
-    session = requests.Session()
-    session.trust_env = False
-    session.proxies.update(requests.utils.get_environ_proxies(url))
+    environment's proxies (provision.http.VerifiedSession)."""
+    session = VerifiedSession(True)
     session.headers["User-Agent"] = f"mastodon-sandbox-contract/{__version__}"
     return session
 

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import requests
 
 from ..errors import SandboxError
 from ..handle import Sandbox
 from ..progress import Progress
+from ..provision.http import VerifiedSession
 from ..provision.provisioner import Provisioner
 from ..timeouts import timeouts
 from .plan import Plan, render
@@ -39,9 +39,7 @@ class Api:
 
     def __init__(self, sandbox: Sandbox, token: str):
         self.base = sandbox.url
-        self.session = requests.Session()
-        self.session.verify = str(sandbox.state.ca_file)
-        self.session.trust_env = False
+        self.session = VerifiedSession(str(sandbox.state.ca_file))
         self.session.headers["Authorization"] = f"Bearer {token}"
 
     def call(self, method: str, path: str, ok: tuple[int, ...] = (200,), **kw: Any) -> Any:

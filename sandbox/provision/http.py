@@ -1,8 +1,5 @@
-"""HTTPS to the sandbox, always verified against the sandbox CA.
-
-`verify=` is passed on every request, not set on the Session: with REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE in
-the environment, requests would use that bundle instead of `Session.verify` (Session.request merges
-environment settings over session ones). Redirects are not followed: the OAuth flows read Location.
+"""HTTPS to the sandbox, always verified against the sandbox CA (VerifiedSession, which every client of the
+package uses). Redirects are not followed: the OAuth flows read Location.
 """
 
 from __future__ import annotations
@@ -17,6 +14,26 @@ from ..errors import RateLimited, SandboxError
 from ..timeouts import timeouts
 
 
+class VerifiedSession(requests.Session):
+    """A requests session whose every request is verified with its own `verify` (a CA file, or True), whatever
+    the environment says: with REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE set (common on CI images), requests takes
+    that bundle over `Session.verify` (requests/sessions.py, Session.merge_environment_settings), and a
+    ~/.netrc entry for the host would replace the Authorization header. So the environment is not read
+    (trust_env off), except for the proxy variables, which apply per request as for any session."""
+
+    def __init__(self, verify: str | bool = True):
+        super().__init__()
+        self.trust_env = False
+        self.verify = verify
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kw: Any) -> requests.Response:
+        if kw.get("verify") is None:
+            kw["verify"] = self.verify
+        if kw.get("proxies") is None:
+            kw["proxies"] = requests.utils.get_environ_proxies(url if isinstance(url, str) else url.decode())
+        return super().request(method, url, *args, **kw)
+
+
 class Http:
     """One cookie jar (a browser session, for sign-in) talking to one sandbox."""
 
@@ -24,14 +41,13 @@ class Http:
         self.base_url = base_url.rstrip("/")
         self.ca_file = str(ca_file)
         self.timeout = timeout or timeouts().http
-        self.session = requests.Session()
+        self.session = VerifiedSession(self.ca_file)
         self._metadata: dict | None = None
 
     def url(self, path: str) -> str:
         return urljoin(self.base_url + "/", path)
 
     def request(self, method: str, path: str, **kw: Any) -> requests.Response:
-        kw["verify"] = self.ca_file  # per request, always (see module docstring)
         kw.setdefault("allow_redirects", False)
         kw.setdefault("timeout", self.timeout)
         url = self.url(path)

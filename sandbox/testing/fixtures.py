@@ -89,14 +89,9 @@ def _endpoint(sandbox) -> Endpoint:
 
 
 def _session(endpoint: Endpoint, token: str | None):
-    import requests
+    from ..provision.http import VerifiedSession
 
-    s = requests.Session()
-    # The target's CA, whatever the environment says: with trust_env (the default) requests takes
-    # REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE over Session.verify for every request not given verify= itself
-    # (requests/sessions.py, Session.merge_environment_settings).
-    s.trust_env = False
-    s.verify = endpoint.verify
+    s = VerifiedSession(endpoint.verify)  # the target's CA, whatever REQUESTS_CA_BUNDLE says
     if token:
         s.headers["Authorization"] = f"Bearer {token}"
     return s
@@ -252,7 +247,7 @@ def mastodon_client(mastodon_target, mastodon_account, request):
 @pytest.fixture
 def mastodon_session(mastodon_target, mastodon_account, request):
     """A `requests.Session` of `mastodon_account`: its token as a Bearer header, the target's CA (and
-    REQUESTS_CA_BUNDLE ignored: trust_env is off). Give it full URLs: `mastodon_sandbox.url + "/api/v1/…"`."""
+    REQUESTS_CA_BUNDLE ignored: provision.http.VerifiedSession). Give it full URLs: `mastodon_sandbox.url + "/api/v1/…"`."""
     return _session(_endpoint_of(request, mastodon_target), mastodon_account.token)
 
 
