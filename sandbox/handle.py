@@ -19,8 +19,7 @@ from .timeouts import timeouts
 class Sandbox:
     config: SandboxConfig
     state: State
-    # The compose stack; provisioning needs only its `exec`, so unit tests hand it a fake.
-    stack: Stack | Any
+    stack: Stack
 
     @classmethod
     def open(cls, name: str) -> "Sandbox":

@@ -39,7 +39,7 @@ class Provisioner:
     def __init__(self, sandbox: Sandbox, progress: Any = None, http: Http | None = None):
         self.config: SandboxConfig = sandbox.config
         self.state: State = sandbox.state
-        self.stack: Executor | None = sandbox.stack
+        self.stack: Executor = sandbox.stack
         self.progress = progress
         self.http = http or Http(self.config.base_url, self.state.ca_file)
         self.creds = Credentials.load(self.state)
@@ -135,8 +135,6 @@ class Provisioner:
     # --- accounts ------------------------------------------------------------------------------
 
     def ensure_account(self, username: str, role: str | None = None, *, reset_password: bool = False) -> dict:
-        if self.stack is None:
-            raise SandboxError("creating accounts needs the running stack: start it with `mastodon-sandbox up`")
         acct = self.named(username) or Account(username, role)
         rec = accounts_mod.ensure_account(self.config, self.stack, self.creds, acct, reset_password=reset_password)
         if reset_password:
@@ -235,8 +233,6 @@ class Provisioner:
 
     def bulk_tokens(self, usernames: list[str], scopes: str = bulk.BULK_SCOPES) -> dict[str, dict]:
         """Run the bulk script once for these accounts; save accounts, app and tokens."""
-        if self.stack is None:
-            raise SandboxError("the bulk flow needs the running stack: start it with `mastodon-sandbox up`")
         scopes = scope_key(scopes)
         app_name = bulk.POOL_APP if scopes == scope_key(bulk.BULK_SCOPES) else app_name_for(scopes, "sandbox-bulk")
         password = self.creds.data.get("pool_password")
@@ -303,8 +299,6 @@ class Provisioner:
         missing = [a.username for a in self.config.accounts if not (self.creds.account(a.username) or {}).get("password")]
         if missing:
             self.step(f"creating the accounts {', '.join(missing)} with tootctl, in one Rails boot")
-        if self.stack is None:
-            raise SandboxError("creating accounts needs the running stack: start it with `mastodon-sandbox up`")
         accounts_mod.ensure_accounts(self.config, self.stack, self.creds, list(self.config.accounts))
         self.step("registering the sandbox's app (or reusing it)")
         self.default_app()

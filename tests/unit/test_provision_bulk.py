@@ -93,6 +93,16 @@ class ContractStack:
         return subprocess.CompletedProcess(argv, 0, stdout, "")
 
 
+class NoStack:
+    """For tests that reach no server-side command: any exec is a failure."""
+
+    def exec(self, service, argv, input=None):
+        raise AssertionError(f"ran {argv[:3]} in {service}")
+
+
+NO_STACK = NoStack()
+
+
 class FakeResponse:
     def __init__(self, status, body):
         self.status_code, self._body, self.headers = status, body, {}
@@ -160,19 +170,19 @@ def test_pool_is_made_once_and_reused(tmp_path, metadata):
 
 def test_password_grant_follows_the_servers_metadata(tmp_path, metadata):
     state = State("t", root=tmp_path)
-    prov = Provisioner(Sandbox(SandboxConfig(name="t"), state, None), http=FakeHttp(ContractStack(), metadata))
+    prov = Provisioner(Sandbox(SandboxConfig(name="t"), state, NO_STACK), http=FakeHttp(ContractStack(), metadata))
     assert "password" not in metadata["grant_types_supported"]  # v4.6.5, recorded
     with pytest.raises(SandboxError, match="does not offer the password grant; use --flow code"):
         prov.choose_flow("alice", "password-grant")
     # A pre-4.4 server's metadata (Mastodon.py's cassette) still lists the grant.
     body = re.search(r"string: '(\{\"issuer\".*?\})'", (PRE_4_4 / "test_log_in_password.yaml").read_text()).group(1)
     old = json.loads(body)
-    prov_old = Provisioner(Sandbox(SandboxConfig(name="t"), state, None), http=FakeHttp(ContractStack(), old))
+    prov_old = Provisioner(Sandbox(SandboxConfig(name="t"), state, NO_STACK), http=FakeHttp(ContractStack(), old))
     assert prov_old.choose_flow("alice", "password-grant") == "password-grant"
 
 
 def test_default_scopes_come_from_the_role_and_the_server(tmp_path, metadata):
-    prov = Provisioner(Sandbox(SandboxConfig(name="t"), State("t", root=tmp_path), None), http=FakeHttp(ContractStack(), metadata))
+    prov = Provisioner(Sandbox(SandboxConfig(name="t"), State("t", root=tmp_path), NO_STACK), http=FakeHttp(ContractStack(), metadata))
     assert prov.default_scopes("alice") == "read write follow push"
     assert prov.default_scopes("admin") == "read write follow push admin:read admin:write"
     assert prov.default_flow("alice") == "code" and prov.default_flow("pool_01") == "bulk"
