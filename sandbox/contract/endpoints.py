@@ -7,6 +7,7 @@ does not check (entity_for answers None).
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -148,6 +149,14 @@ STREAM_EVENTS: dict[str, str | None] = {
     "notifications_merged": None,
 }
 ID_PAYLOAD_EVENTS = frozenset({"delete", "announcement.delete"})
+
+
+def decode_payload(event: str, payload):
+    """A streaming event's payload as a client reads it: the entity decoded from the JSON text the WebSocket
+    frame carries it as, the bare id of a delete event as it is (streaming/index.js)."""
+    if event in ID_PAYLOAD_EVENTS or not isinstance(payload, str):
+        return payload
+    return json.loads(payload)
 
 _ERROR_PREFIXES = ("/api/", "/oauth/token", "/oauth/revoke")
 

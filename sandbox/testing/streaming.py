@@ -7,6 +7,7 @@ import json
 from typing import Any, Callable
 from urllib.parse import urlencode
 
+from ..contract.endpoints import decode_payload
 from ..waiting import Deadline
 
 
@@ -47,10 +48,7 @@ class Stream:
             message = json.loads(raw)
             name = message.get("event", "?")
             self.seen.append(name)
-            payload = message.get("payload")
-            # Every payload is a JSON text except `delete`'s and `announcement.delete`'s, which are bare ids.
-            if isinstance(payload, str) and not name.endswith("delete"):
-                payload = json.loads(payload)
+            payload = decode_payload(name, message.get("payload"))
             if name == event and (match is None or match(payload)):
                 return payload
 

@@ -85,3 +85,12 @@ def test_the_version_of_real_instance_bodies():
 def test_an_instance_body_without_a_version_is_refused():
     with pytest.raises(NotMastodonCompatible, match="no version"):
         version_from_instance({"domain": "example.test"})
+
+
+def test_a_streaming_payload_is_decoded_one_way_for_the_plugin_and_the_suite():
+    """streaming/index.js sends an entity as a JSON text inside the frame and a deleted status's id bare."""
+    from mastodon_sandbox.contract.endpoints import decode_payload
+
+    assert decode_payload("update", '{"id": "1", "content": "<p>hi</p>"}') == {"id": "1", "content": "<p>hi</p>"}
+    assert decode_payload("delete", "110001") == "110001" and decode_payload("announcement.delete", "3") == "3"
+    assert decode_payload("filters_changed", None) is None

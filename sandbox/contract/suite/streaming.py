@@ -15,7 +15,7 @@ from typing import Any
 import websocket
 
 from ...waiting import Deadline
-from ..endpoints import ID_PAYLOAD_EVENTS, entity_for_event
+from ..endpoints import ID_PAYLOAD_EVENTS, decode_payload, entity_for_event
 from ..validate import assert_valid
 from .support import Actor, ContractRun
 
@@ -74,7 +74,7 @@ class Streams:
         entity = entity_for_event(event)
         if entity:
             assert isinstance(payload, str), f"{event}: the payload of a WebSocket frame is a JSON string, not {type(payload).__name__}"
-            payload = json.loads(payload)
+            payload = decode_payload(event, payload)
             try:
                 assert_valid(entity, payload, self.run.server.version)
             except AssertionError as e:
