@@ -81,7 +81,7 @@ def cmd_reset(args) -> int:
     from .snapshots import reset
 
     done = reset(Sandbox.open(args.name), Progress(quiet=True))
-    print(f"reset to the seeded state in {done['seconds']} s" + (f" (files restored: {', '.join(done['files_restored'])})" if done["files_restored"] else ""))
+    print(f"reset to the seeded state in {done.seconds} s" + (f" (files restored: {', '.join(done.files_restored)})" if done.files_restored else ""))
     return 0
 
 
@@ -121,8 +121,8 @@ def cmd_snapshot(args) -> int:
               "sandbox's secrets and tokens: keep it private)")
     elif args.action == "restore":
         done = snapshots.restore(sandbox, args.snapshot)
-        files = f" (files put back: {', '.join(done['files_restored'])})" if done["files_restored"] else ""
-        print(f"restored snapshot {done['name']!r} in {done['seconds']} s{files}")
+        files = f" (files put back: {', '.join(done.files_restored)})" if done.files_restored else ""
+        print(f"restored snapshot {done.name!r} in {done.seconds} s{files}")
     else:
         snapshots.delete(sandbox, args.snapshot)
         print(f"deleted snapshot {args.snapshot!r}")

@@ -130,35 +130,47 @@ class Seeder:
             "poll_id": (got.get("poll") or {}).get("id"), "mentions": step.get("mentions", []),
         }
 
+    # One method per kind of step (the plan's `op`: STEPS), each run as the step's actor.
+    def follow(self, api: Api, step: dict) -> None:
+        api.call("POST", f"/api/v1/accounts/{self.ids[step['target']]}/follow")
+
+    def authorize_follow(self, api: Api, step: dict) -> None:
+        api.call("POST", f"/api/v1/follow_requests/{self.ids[step['follower']]}/authorize")
+
+    def interact(self, api: Api, step: dict) -> None:
+        """favourite, reblog, bookmark and pin: POST /api/v1/statuses/:id/<op>."""
+        api.call("POST", f"/api/v1/statuses/{self.summary['statuses'][step['status']]['id']}/{step['op']}")
+
+    def vote(self, api: Api, step: dict) -> None:
+        poll = self.summary["statuses"][step["status"]]["poll_id"]
+        api.call("POST", f"/api/v1/polls/{poll}/votes", data=[("choices[]", str(c)) for c in step["choices"]])
+
+    def make_list(self, api: Api, step: dict) -> None:
+        got = api.call("POST", "/api/v1/lists", data={"title": step["title"]})
+        if step["members"]:
+            api.call("POST", f"/api/v1/lists/{got['id']}/accounts", data=[("account_ids[]", self.ids[m]) for m in step["members"]])
+        self.summary["lists"][step["ref"]] = {"id": got["id"], "actor": step["actor"], "title": step["title"], "members": step["members"]}
+
+    def make_filter(self, api: Api, step: dict) -> None:
+        data = [("title", step["title"]), ("filter_action", "warn")] + [("context[]", c) for c in step["context"]]
+        data += [("keywords_attributes[][keyword]", k) for k in step["keywords"]]
+        got = api.call("POST", "/api/v2/filters", data=data)
+        self.summary["filters"].append({"id": got["id"], "actor": step["actor"], "title": step["title"]})
+
+    def schedule(self, api: Api, step: dict) -> None:
+        at = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=step["in_days"])).isoformat(timespec="seconds")
+        got = api.call("POST", "/api/v1/statuses", data={"status": step["text"], "scheduled_at": at})
+        self.summary["scheduled"][step["ref"]] = {"id": got["id"], "actor": step["actor"], "scheduled_at": got.get("scheduled_at")}
+
+    STEPS = {"follow": follow, "authorize_follow": authorize_follow, "status": lambda self, api, step: self.status(step),
+             "favourite": interact, "reblog": interact, "bookmark": interact, "pin": interact, "vote": vote,
+             "list": make_list, "filter": make_filter, "schedule": schedule}
+
     def apply(self, step: dict) -> None:
-        op, api = step["op"], self.api[step["actor"]]
-        if op == "follow":
-            api.call("POST", f"/api/v1/accounts/{self.ids[step['target']]}/follow")
-        elif op == "authorize_follow":
-            api.call("POST", f"/api/v1/follow_requests/{self.ids[step['follower']]}/authorize")
-        elif op == "status":
-            self.status(step)
-        elif op in ("favourite", "reblog", "bookmark", "pin"):
-            api.call("POST", f"/api/v1/statuses/{self.summary['statuses'][step['status']]['id']}/{op}")
-        elif op == "vote":
-            poll = self.summary["statuses"][step["status"]]["poll_id"]
-            api.call("POST", f"/api/v1/polls/{poll}/votes", data=[("choices[]", str(c)) for c in step["choices"]])
-        elif op == "list":
-            got = api.call("POST", "/api/v1/lists", data={"title": step["title"]})
-            if step["members"]:
-                api.call("POST", f"/api/v1/lists/{got['id']}/accounts", data=[("account_ids[]", self.ids[m]) for m in step["members"]])
-            self.summary["lists"][step["ref"]] = {"id": got["id"], "actor": step["actor"], "title": step["title"], "members": step["members"]}
-        elif op == "filter":
-            data = [("title", step["title"]), ("filter_action", "warn")] + [("context[]", c) for c in step["context"]]
-            data += [("keywords_attributes[][keyword]", k) for k in step["keywords"]]
-            got = api.call("POST", "/api/v2/filters", data=data)
-            self.summary["filters"].append({"id": got["id"], "actor": step["actor"], "title": step["title"]})
-        elif op == "schedule":
-            at = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=step["in_days"])).isoformat(timespec="seconds")
-            got = api.call("POST", "/api/v1/statuses", data={"status": step["text"], "scheduled_at": at})
-            self.summary["scheduled"][step["ref"]] = {"id": got["id"], "actor": step["actor"], "scheduled_at": got.get("scheduled_at")}
-        else:
-            raise SandboxError(f"unknown seed step {op!r}")
+        run = self.STEPS.get(step["op"])
+        if run is None:
+            raise SandboxError(f"unknown seed step {step['op']!r}")
+        run(self, self.api[step["actor"]], step)
 
     def run(self) -> dict:
         started = time.monotonic()

@@ -34,6 +34,7 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker.errors
@@ -333,7 +334,16 @@ def kept_files(state_dir: Path) -> dict[str, str]:
     return kept
 
 
-def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> dict:
+@dataclass(frozen=True)
+class Restored:
+    """What a restore did: which snapshot, how long it took, which file volumes it had to copy back."""
+
+    name: str
+    seconds: float
+    files_restored: list[str]
+
+
+def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> Restored:
     """Put snapshot `name` back: database, Redis, files, credentials and seed summary, all or nothing."""
     manifest = read_manifest(sandbox, check_name(name))
     if manifest["mastodon"] != sandbox.config.release.version:
@@ -350,7 +360,7 @@ def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> di
         return _restore_locked(sandbox, manifest, held)
 
 
-def _restore_locked(sandbox: Sandbox, manifest: dict, held) -> dict:
+def _restore_locked(sandbox: Sandbox, manifest: dict, held) -> Restored:
     name = manifest["name"]
     started = time.monotonic()
     running = running_containers(sandbox)
@@ -387,7 +397,7 @@ def _restore_locked(sandbox: Sandbox, manifest: dict, held) -> dict:
             sandbox.state.write_json(folder / "manifest.json", manifest)
         journal.end(sandbox.state)
         spare.start(db.container, manifest["database"], old, held, sandbox.state.dir)  # keeps the lock until done
-    return {"name": name, "seconds": round(time.monotonic() - started, 2), "files_restored": changed}
+    return Restored(name, round(time.monotonic() - started, 2), changed)
 
 
 def _clear_abandoned(sandbox: Sandbox) -> dict | None:
@@ -457,7 +467,7 @@ def delete(sandbox: Sandbox, name: str) -> None:
         discard(sandbox, manifest)
 
 
-def reset(sandbox: Sandbox, progress: Progress | None = None) -> dict:
+def reset(sandbox: Sandbox, progress: Progress | None = None) -> Restored:
     """Back to the state the seed left (the `seeded` snapshot, taken by `seed`)."""
     if not manifest_path(sandbox, SEEDED).is_file():
         raise SandboxError(f"sandbox {sandbox.name!r} has no seeded state to reset to: `mastodon-sandbox seed` first "

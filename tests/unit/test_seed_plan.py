@@ -150,3 +150,11 @@ def test_a_seed_too_big_at_its_scale_is_refused_before_any_work(monkeypatch):
     assert str(e.value) == ("scenario 'big' at scale 50: 5000 accounts, at most 1000: seeding makes each one's "
                             "profile, follows and posts one API call at a time")
     assert scenario_mod.size_problem(load("default"), 50) is None  # the shipped scenarios take every scale seed allows
+
+
+def test_every_kind_of_step_a_plan_makes_has_its_call():
+    from mastodon_sandbox.data.seed import Seeder
+
+    for name in ("default", "small"):
+        ops = {step["op"] for step in render(load(name), 1, 1, "localhost", "example.test").steps}
+        assert ops <= set(Seeder.STEPS), ops - set(Seeder.STEPS)
