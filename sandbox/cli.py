@@ -7,7 +7,6 @@ import os
 import shlex
 import signal
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__, server_commands
@@ -17,39 +16,12 @@ from .data.cli import add_commands as add_data_commands
 from .docker_env import doctor
 from .errors import SandboxError
 from .handle import Sandbox
-from .lifecycle import destroy, down, up
+from .lifecycle import destroy, down, one_at_a_time, up
 from .progress import Progress
 from .provision import env_exports as token_exports
 from .provision.cli import add_commands
 from .stack import Stack
 from .state import State
-
-
-@contextmanager
-def one_at_a_time(name: str, create: bool = True):
-    """up, down and destroy of one sandbox run one at a time (with the pytest plugin's cold start too: the same
-    `up` lock): a second waits, then finds the work done. A folder made for the lock alone is removed again,
-    so that refused input leaves nothing behind; `create=False` (destroy) locks only a folder that exists."""
-    state = State(name)
-    while True:
-        made = not state.dir.exists()
-        if made and not create:
-            yield  # no folder (none, or a destroy removed it while this waited): nothing to lock
-            return
-        with state.lock("up") as held:
-            try:
-                current = os.path.samestat(os.fstat(held.fileno()), os.stat(held.name))
-            except FileNotFoundError:
-                current = False
-            if not current:
-                continue  # a destroy removed the folder while this waited: lock the one there is now
-            try:
-                yield
-            finally:
-                if made and state.dir.exists() and set(os.listdir(state.dir)) <= {"up.lock"}:
-                    Path(held.name).unlink()
-                    state.dir.rmdir()
-            return
 
 
 def cmd_up(args) -> int:

@@ -9,7 +9,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import docker.errors
 import docker.models.networks
@@ -289,6 +292,33 @@ def clear_cache(stack: Stack) -> None:
     proc = stack.exec(*server_commands.cache_clear())
     if proc.returncode != 0:
         raise command_failed("tootctl cache clear failed", proc.returncode, proc.stdout, proc.stderr)
+
+
+@contextmanager
+def one_at_a_time(name: str, create: bool = True):
+    """up, down and destroy of one sandbox run one at a time (with the pytest plugin's cold start too: the same
+    `up` lock): a second waits, then finds the work done. A folder made for the lock alone is removed again,
+    so that refused input leaves nothing behind; `create=False` (destroy) locks only a folder that exists."""
+    state = State(name)
+    while True:
+        made = not state.dir.exists()
+        if made and not create:
+            yield  # no folder (none, or a destroy removed it while this waited): nothing to lock
+            return
+        with state.lock("up") as held:
+            try:
+                current = os.path.samestat(os.fstat(held.fileno()), os.stat(held.name))
+            except FileNotFoundError:
+                current = False
+            if not current:
+                continue  # a destroy removed the folder while this waited: lock the one there is now
+            try:
+                yield
+            finally:
+                if made and state.dir.exists() and set(os.listdir(state.dir)) <= {"up.lock"}:
+                    Path(held.name).unlink()
+                    state.dir.rmdir()
+            return
 
 
 def down(name: str, progress: Progress) -> None:

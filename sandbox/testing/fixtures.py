@@ -47,7 +47,7 @@ def _sandbox_for(config) -> Any:
     (once for all xdist workers: the first takes the lock and starts it, the others find it running)."""
     name = settings(config).sandbox
     if settings(config).mode == "cold":
-        from ..cli import one_at_a_time
+        from ..lifecycle import one_at_a_time
         from ..config import settings_from_env
         from ..lifecycle import up
         from ..progress import Progress

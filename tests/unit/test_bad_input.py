@@ -162,7 +162,7 @@ def test_build_refuses_a_source_folder_that_is_not_one(root, tmp_path, capsys, m
 def _hold(spans: dict, key: str, create: bool = True, holding: threading.Event | None = None, destroy: bool = False):
     """A thread that does "work" on sandbox t under the lock, recording when it held it."""
     def work() -> None:
-        with cli.one_at_a_time("t", create=create):
+        with lifecycle.one_at_a_time("t", create=create):
             start = time.monotonic()
             if holding:
                 holding.set()
@@ -212,11 +212,11 @@ def test_a_second_destroy_waits_then_finds_no_folder_and_makes_none(root):
 
 def test_a_refused_up_leaves_no_folder_and_one_that_made_something_keeps_it(root):
     with pytest.raises(SandboxError):
-        with cli.one_at_a_time("t"):
+        with lifecycle.one_at_a_time("t"):
             raise SandboxError("refused")
     assert not root.joinpath("t").exists()
-    with cli.one_at_a_time("t"):
+    with lifecycle.one_at_a_time("t"):
         State("t").save_config(SandboxConfig(name="t"))
     assert State("t").exists()
-    with cli.one_at_a_time("gone", create=False):  # destroy of a sandbox with no folder: nothing to lock
+    with lifecycle.one_at_a_time("gone", create=False):  # destroy of a sandbox with no folder: nothing to lock
         assert not root.joinpath("gone").exists()
