@@ -174,8 +174,11 @@ def read_only_token(mastodon_sandbox, pair) -> str:
 
 BAD_TARGETS = {
     "unreachable": (lambda s, i, t: {"MASTODON_CONTRACT_URL": "https://127.0.0.1:9"}, "cannot reach 127.0.0.1:9"),
-    "html": (lambda s, i, t: {"MASTODON_CONTRACT_URL": f"{i}/html"}, "answered an HTML page"),
-    "not mastodon": (lambda s, i, t: {"MASTODON_CONTRACT_URL": f"{i}/pleroma"}, "is not Mastodon"),
+    # The impostor speaks plain HTTP on this machine, which a remote may only with MASTODON_CONTRACT_ALLOW_HTTP.
+    "plain http": (lambda s, i, t: {"MASTODON_CONTRACT_URL": f"{i}/html"}, "is plain http: the token would travel in clear text"),
+    "html": (lambda s, i, t: {"MASTODON_CONTRACT_URL": f"{i}/html", "MASTODON_CONTRACT_ALLOW_HTTP": "1"}, "answered an HTML page"),
+    "not mastodon": (lambda s, i, t: {"MASTODON_CONTRACT_URL": f"{i}/pleroma", "MASTODON_CONTRACT_ALLOW_HTTP": "1"},
+                     "is not Mastodon"),
     "botsin.space": (lambda s, i, t: {"MASTODON_CONTRACT_URL": "https://botsin.space"}, "closed in December 2024"),
     "missing scope": (lambda s, i, t: {"MASTODON_CONTRACT_URL": s.url, "MASTODON_CONTRACT_CA": str(s.state.ca_file),
                                        "MASTODON_CONTRACT_TOKEN": t, "MASTODON_CONTRACT_WRITES": "1"},
