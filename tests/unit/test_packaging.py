@@ -96,3 +96,12 @@ def test_the_readme_shows_the_example_bot_as_it_is():
     blocks = re.findall(r"```python\n(.*?)```", readme, re.DOTALL)
     for name in ("bot.py", "test_bot.py"):
         assert (ROOT / "tests" / "example_bot" / name).read_text() in blocks, name
+
+
+def test_the_contract_suites_collected_files_import_the_package_by_its_name():
+    """pytest imports the suite's test files and conftest by their path, which in a checkout is sandbox/…, not
+    the package's name: a relative import there would load a second copy of the package."""
+    suite = ROOT / "sandbox" / "contract" / "suite"
+    relative = [f"{path.name}: {'.' * node.level}{node.module or ''}" for path in [*suite.glob("test_*.py"), suite / "conftest.py"]
+                for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom) and node.level > 0]
+    assert not relative, relative

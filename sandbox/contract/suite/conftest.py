@@ -1,8 +1,10 @@
 """The suite's hooks and fixtures live in plugin.py (see there why it is a plugin of its own).
-`mastodon-sandbox contract` loads it with -p as mastodon_sandbox.contract.suite.plugin while pytest names
-this folder by its path (sandbox.contract.suite): the same module under two names must not register twice."""
+`mastodon-sandbox contract` loads it with -p as mastodon_sandbox.contract.suite.plugin; a bare
+`pytest --pyargs mastodon_sandbox.contract.suite` gets it from here. In a checkout pytest names this folder by
+its path (sandbox.contract.suite), so this file and the test modules import the package by its one name,
+mastodon_sandbox, never relatively: one copy of every module and class."""
 
 import sys
 
-_PLUGIN = "contract.suite.plugin"
-pytest_plugins = [] if any(name.endswith(_PLUGIN) for name in sys.modules) else [f"{__package__}.plugin"]
+PLUGIN = "mastodon_sandbox.contract.suite.plugin"
+pytest_plugins = [] if PLUGIN in sys.modules else [PLUGIN]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .support import eventually
+from mastodon_sandbox.contract.suite.support import eventually
 
 # Reads whose body is the entity the contract table names; each must have one (a read the table does not
 # know would verify nothing).

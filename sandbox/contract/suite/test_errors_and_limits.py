@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from ..pacing import parse_rate_limit, server_time
+from mastodon_sandbox.contract.pacing import parse_rate_limit, server_time
 
 NO_SUCH_STATUS = "999999999999999999"  # a snowflake id centuries ahead
 

@@ -3,7 +3,7 @@ GET /api/v1/media/:id until processed (206 while processing, then 200), describe
 
 from __future__ import annotations
 
-from .support import eventually, png
+from mastodon_sandbox.contract.suite.support import eventually, png
 
 
 def test_media_with_alt_text(writes, me):

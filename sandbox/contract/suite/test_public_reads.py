@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from .support import ContractRun
+from mastodon_sandbox.contract.suite.support import ContractRun
 
 
 def _feed_access(run: ContractRun, feed: str) -> dict[str, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 
-from .support import eventually, in_a_day
+from mastodon_sandbox.contract.suite.support import eventually, in_a_day
 
 
 def test_post_edit_and_delete(writes, me):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from .streaming import Frame, Streams, of
+from mastodon_sandbox.contract.suite.streaming import Frame, Streams, of
 
 TIMEOUT = 30.0
 
