@@ -52,7 +52,9 @@ class PluginSettings:
             restore=bool(config.getoption("mastodon_sandbox_restore") or config.getini("mastodon_sandbox_restore")),
             target=one_of(pick("mastodon_target", None, "mastodon_target", "sandbox"), TARGETS, "mastodon_target"),
             pool_refill=int(refill),
-            run_id=env.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex,
+            # An xdist worker's run id is its controller's, shared by its siblings; PYTEST_XDIST_TESTRUNUID in the
+            # environment may be an outer run's (a pytest started by a test), so it is not read.
+            run_id=getattr(config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex,
         )
 
 

@@ -64,7 +64,7 @@ def test_the_installed_wheel_serves_a_project_of_its_own(tmp_path, mastodon_sand
     env["REQUESTS_CA_BUNDLE"] = SYSTEM_BUNDLE  # holds no sandbox CA: the fixtures must not let it decide
     state_dir = str(mastodon_sandbox.state.dir.parent)
 
-    where = run([str(venv / "bin" / "python"), "-c", "import sandbox.config as c; print(c.compose_dir())"], cwd=project, env=env)
+    where = run([str(venv / "bin" / "python"), "-c", "import mastodon_sandbox.config as c; print(c.compose_dir())"], cwd=project, env=env)
     installed = Path(where.stdout.strip())
     assert installed.is_relative_to(venv) and (installed / "base.yml").is_file()
     assert composefiles.digest(installed.resolve()) == made["digest"]  # another copy, the same content: it drives the sandbox
