@@ -38,6 +38,25 @@ def vapid_keypair() -> tuple[str, str]:
     return base64.urlsafe_b64encode(private).decode(), base64.urlsafe_b64encode(public).decode()
 
 
+# The shape of each secret generate_secrets makes (what `snapshot import` accepts in a file's secrets).
+B64URL = "[A-Za-z0-9_-]"
+SECRET_SHAPES = {
+    "SECRET_KEY_BASE": "[0-9a-f]{128}",
+    "OTP_SECRET": "[0-9a-f]{128}",  # only sandboxes made for 4.3 have it
+    "ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY": "[A-Za-z0-9]{32}",
+    "ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT": "[A-Za-z0-9]{32}",
+    "ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY": "[A-Za-z0-9]{32}",
+    "VAPID_PRIVATE_KEY": B64URL + "{43}=",  # url-safe base64 of 32 bytes
+    "VAPID_PUBLIC_KEY": B64URL + "{87}=",  # of the 65-byte uncompressed point
+    "S3_ACCESS_KEY": "sandbox-[a-z0-9]{12}",
+    "S3_SECRET_KEY": "[A-Za-z0-9]{40}",
+    "DB_PASS": "[A-Za-z0-9]{32}",
+    "REDIS_PASSWORD": "[A-Za-z0-9]{32}",
+}
+# DB_PASS and REDIS_PASSWORD: exports made before the back-ends had passwords lack them (`up` makes them).
+OPTIONAL_SECRETS = ("OTP_SECRET", "DB_PASS", "REDIS_PASSWORD")
+
+
 def generate_secrets(config: SandboxConfig) -> dict[str, str]:
     """Every secret a new sandbox needs."""
     vapid_private, vapid_public = vapid_keypair()

@@ -419,21 +419,21 @@ def _clear_abandoned(sandbox: Sandbox) -> dict | None:
 def recover(sandbox: Sandbox, progress: Progress | None = None) -> str | None:
     """Finish what a save or restore whose process died left half done: a restore is done again (the
     snapshot is whole: database, Redis, files and credentials all come back to it), a half-taken snapshot
-    is removed. Processes left frozen with no record (an older version's restore) are resumed. Returns what
-    was done, or None when nothing needed it. Any command that uses the sandbox calls this first."""
+    is removed. Returns what was done, or None when nothing was cut short. Any command that uses the data
+    calls this first (processes frozen with no record are `up`'s and `status`'s to resume: thaw_unless_busy)."""
     progress = progress or Progress(quiet=True)
     state = sandbox.state
     if journal.read(state) is None:
-        thawed = thaw_unless_busy(sandbox)
-        return f"resumed the frozen processes of {', '.join(thawed)}" if thawed else None
+        return None
     with state.rwlock(IN_USE, shared=False), state.lock("snapshots") as held:
         record = _clear_abandoned(sandbox)
         if record is None:
             return None  # its process finished it meanwhile
         what = journal.describe(record)
         if record["op"] == "save":
-            progress.step(f"removed the half-taken snapshot of a {what} that was cut short")
-            return f"removed the half-taken snapshot of a {what} that was cut short"
+            done = f"removed the half-taken snapshot of a {what} that was cut short"
+            progress.step(done)
+            return done
         progress.step(f"finishing a {what} that was cut short")
         try:
             manifest = read_manifest(sandbox, record["snapshot"])

@@ -21,6 +21,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..environment import OPTIONAL_SECRETS, SECRET_SHAPES
 from ..errors import SandboxError
 from ..state import State
 from . import dumps, snapshots
@@ -33,23 +34,6 @@ SMALL_LIMIT = {MANIFEST: 1 << 20, State.SECRETS: 1 << 16}  # far above any expor
 STATE_LIMIT = 64 << 20
 ON_DISK = ("database.pgdump", "files/")  # the parts that may be large
 
-# The secrets a sandbox has, in the shapes sandbox/environment.py makes them (generate_secrets).
-B64URL = "[A-Za-z0-9_-]"
-SECRET_SHAPES = {
-    "SECRET_KEY_BASE": "[0-9a-f]{128}",
-    "OTP_SECRET": "[0-9a-f]{128}",  # only sandboxes made for 4.3 have it
-    "ACTIVE_RECORD_ENCRYPTION_DETERMINISTIC_KEY": "[A-Za-z0-9]{32}",
-    "ACTIVE_RECORD_ENCRYPTION_KEY_DERIVATION_SALT": "[A-Za-z0-9]{32}",
-    "ACTIVE_RECORD_ENCRYPTION_PRIMARY_KEY": "[A-Za-z0-9]{32}",
-    "VAPID_PRIVATE_KEY": B64URL + "{43}=",  # url-safe base64 of 32 bytes
-    "VAPID_PUBLIC_KEY": B64URL + "{87}=",  # of the 65-byte uncompressed point
-    "S3_ACCESS_KEY": "sandbox-[a-z0-9]{12}",
-    "S3_SECRET_KEY": "[A-Za-z0-9]{40}",
-    "DB_PASS": "[A-Za-z0-9]{32}",
-    "REDIS_PASSWORD": "[A-Za-z0-9]{32}",
-}
-# DB_PASS and REDIS_PASSWORD: exports made before the back-ends had passwords lack them (`up` makes them).
-OPTIONAL_SECRETS = ("OTP_SECRET", "DB_PASS", "REDIS_PASSWORD")
 
 # The snapshot manifest's fields the import uses, by type; others an export may carry are left out of the
 # imported snapshot's manifest (a newer export's extra fields: nothing here reads them).

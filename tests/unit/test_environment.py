@@ -59,3 +59,14 @@ def test_env_files_are_private_unquoted_and_secrets_never_rotate(tmp_path):
 def test_local_media_turns_s3_off():
     env = mastodon_env(SandboxConfig(s3="local"), generate_secrets(SandboxConfig()))
     assert env["S3_ENABLED"] == "false" and "S3_ENDPOINT" not in env
+
+
+def test_every_generated_secret_has_the_shape_an_import_accepts():
+    import re
+
+    from mastodon_sandbox.environment import SECRET_SHAPES, generate_secrets
+
+    for version in ("4.3", "4.6"):
+        made = generate_secrets(SandboxConfig(version=version))
+        assert set(made) <= set(SECRET_SHAPES)
+        assert all(re.fullmatch(SECRET_SHAPES[k], v) for k, v in made.items()), made
