@@ -18,7 +18,7 @@ import time
 
 import docker
 
-from common import cli, describe, server_settings
+from common import cli, describe, memory_mb, server_settings
 from mastodon_sandbox.lifecycle import destroy, wait_app_ready
 from mastodon_sandbox.progress import Progress
 from mastodon_sandbox.stack import Stack
@@ -49,15 +49,6 @@ def started_to_healthy(client: docker.DockerClient, project: str) -> dict[str, f
             started = dt.datetime.fromisoformat(st["StartedAt"][:26].rstrip("Z"))
             healthy = dt.datetime.fromisoformat(ok[0]["End"][:26].rstrip("Z"))
             out[c.labels["com.docker.compose.service"]] = (healthy - started).total_seconds()
-    return out
-
-
-def memory_mb(client: docker.DockerClient, project: str) -> dict[str, float]:
-    out = {}
-    for c in client.containers.list(filters={"label": f"com.docker.compose.project={project}"}):
-        s = c.stats(stream=False)["memory_stats"]
-        cache = s.get("stats", {}).get("cache", 0) or s.get("stats", {}).get("inactive_file", 0)
-        out[c.labels["com.docker.compose.service"]] = (s.get("usage", 0) - cache) / 2**20
     return out
 
 

@@ -40,6 +40,16 @@ def describe(args: list[str]) -> str:
         sys.exit(f"bench: {e}")
 
 
+def memory_mb(client, project: str) -> dict[str, float]:
+    """Each running service's memory (MiB), page cache left out."""
+    out = {}
+    for c in client.containers.list(filters={"label": f"com.docker.compose.project={project}"}):
+        s = c.stats(stream=False)["memory_stats"]
+        cache = s.get("stats", {}).get("cache", 0) or s.get("stats", {}).get("inactive_file", 0)
+        out[c.labels["com.docker.compose.service"]] = (s.get("usage", 0) - cache) / 2**20
+    return out
+
+
 def cli(*args: str) -> float:
     """Seconds one CLI call took; its one-line error and a non-zero exit when it fails."""
     t = time.monotonic()

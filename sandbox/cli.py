@@ -13,6 +13,8 @@ from . import __version__, server_commands
 from .config import SETTINGS_BY_FIELD, add_setting_options, convert_setting, requested_settings, settings_from_env
 from .contract.cli import add_contract_command
 from .data.cli import add_commands as add_data_commands
+from .federation import names
+from .federation.cli import add_commands as add_federation_commands
 from .docker_env import doctor
 from .errors import SandboxError
 from .handle import Sandbox
@@ -20,6 +22,7 @@ from .lifecycle import destroy, down, one_at_a_time, up
 from .progress import Progress
 from .provision import env_exports as token_exports
 from .provision.cli import add_commands
+from .provision.credentials import Credentials
 from .stack import Stack
 from .state import State
 
@@ -71,6 +74,12 @@ def cmd_status(args) -> int:
     sandbox = Sandbox.open(args.name)
     config, stack = sandbox.config, sandbox.stack
     print(f"sandbox {config.name}: {config.server} server, {config.description}, {config.base_url}, media: {config.s3}")
+    if config.hostname:
+        group = f", in federation group {config.group!r}" if config.group else ""
+        print(f"  served on {config.address}:443{group}")
+        hint = names.unresolved_hint(config.hostname, config.address)
+        if hint:
+            print(f"  note: {hint}")
     services = stack.services()
     if not services:
         print("  not running (mastodon-sandbox up)")
@@ -157,19 +166,18 @@ def cmd_env(args) -> int:
 def cmd_info(args) -> int:
     sandbox = Sandbox.open(args.name)
     config, state = sandbox.config, sandbox.state
-    creds = state.read_json(state.credentials_file, default={}) or {}
+    accounts = Credentials.load(state).accounts
     print(f"Sandbox {config.name!r}: {config.base_url}  ({config.server} server)")
     print(f"  Server: {config.description}")
     print(f"  CA certificate: {state.ca_file}")
     print(f"  Shell setup:    eval \"$(mastodon-sandbox env --name {config.name})\"")
-    accounts = creds.get("accounts", {})
     if accounts:
         print("  Logins (e-mail / password):")
         for username, acct in sorted(accounts.items()):
-            if acct.get("pool"):
+            if acct.pool:
                 continue
-            role = f" [{acct.get('role')}]" if acct.get("role") else ""
-            print(f"    {username:<10} {acct.get('email')} / {acct.get('password')}{role}")
+            role = f" [{acct.role}]" if acct.role else ""
+            print(f"    {username:<10} {acct.email} / {acct.password}{role}")
     print("  To use the web UI in a browser, trust the CA for websites:")
     print(f"    Firefox: Settings > Privacy & Security > Certificates > View Certificates > Authorities > Import {state.ca_file}")
     print(f"    Chromium/Chrome: Settings > Privacy and security > Security > Manage certificates > Authorities > Import {state.ca_file}")
@@ -250,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_doctor)
 
     add_data_commands(sub, common)
+    add_federation_commands(sub, common)
     add_commands(sub, common)
     add_contract_command(sub, common)
     return parser
@@ -278,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         # In the environment, so that everything this command runs or starts (pytest, the contract suite) agrees.
         os.environ["SANDBOX_STATE_DIR"] = str(Path(args.state_dir).expanduser().resolve())
     signal.signal(signal.SIGTERM, _terminate)
+    names.install()  # the sandboxes' own domains (NAME.localhost) resolve in this process, /etc/hosts or not
     try:
         _finish_cut_short(args)
         return args.func(args)

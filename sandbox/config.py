@@ -31,6 +31,36 @@ REGISTRATION_MODES = ("none", "approved", "open")
 # A sandbox's name is its state folder's name and ends its compose project's, mastodon-sandbox-NAME (Compose
 # allows lower-case letters, digits, - and _, starting with a letter or digit): nothing that makes a path.
 SANDBOX_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+# A sandbox's own domain: one DNS label under localhost, the only names the sandbox CAs may vouch for
+# (sandbox/tls.py). No port: remote mentions name a host without one (Account::MENTION_RE,
+# app/models/account.rb), so a federating instance is served on 443 of a loopback address of its own.
+HOSTNAME_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.localhost")
+LOOPBACK_RE = re.compile(r"127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})")
+
+
+def check_hostname(hostname: str, port: int = 443) -> None:
+    """A sandbox's own domain, one line when it cannot be one."""
+    if not hostname:
+        return
+    if ":" in hostname:
+        raise SandboxError(f"bad domain {hostname!r}: a sandbox's own domain carries no port (Mastodon's mentions, "
+                           "@user@host, cannot name one); it is served on 443 of a loopback address of its own")
+    if not HOSTNAME_RE.fullmatch(hostname):
+        raise SandboxError(f"bad domain {hostname!r}: the sandbox CA vouches only for names under localhost; "
+                           "use NAME.localhost (letters, digits and dashes)")
+    if port != 443:
+        raise SandboxError(f"a sandbox with its own domain ({hostname}) is served on port 443 of its own address: leave --port out")
+
+
+def group_network(group: str) -> str:
+    """The Docker network a federation group's members share (sandbox/federation/group.py makes it)."""
+    return f"mastodon-sandbox-group-{group}"
+
+
+def check_group_name(group: str) -> str:
+    if not SANDBOX_NAME_RE.fullmatch(group):
+        raise SandboxError(f"bad group name {group!r}: use 1-40 lower-case letters, digits, - and _, starting with a letter or digit")
+    return group
 
 
 def check_name(name: str) -> str:
@@ -137,6 +167,9 @@ class SandboxConfig:
     source_dir: str = ""  # the source server's folder (SANDBOX_MASTODON_SOURCE): README, "Mastodon from source"
     web_concurrency: int = 0  # Puma workers; 0 = one process (upstream's 2 workers cost ~300 MB more)
     max_threads: int = 5
+    hostname: str = ""  # its own domain, e.g. b.localhost (served on address:443); empty: localhost[:port]
+    group: str = ""  # the federation group it belongs to (sandbox/federation): one CA, one network
+    address: str = "127.0.0.1"  # the loopback address its HTTPS port is published on
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -148,6 +181,14 @@ class SandboxConfig:
             raise SandboxError(f"unknown registrations mode {self.registrations!r}: choose none, approved or open")
         if not 1 <= self.port <= 65535:
             raise SandboxError(f"bad port {self.port}: choose 1-65535")
+        check_hostname(self.hostname, self.port)
+        if self.group:
+            check_group_name(self.group)
+            if not self.hostname:
+                raise SandboxError(f"a member of group {self.group!r} needs its own domain: add --domain NAME.localhost")
+        match = LOOPBACK_RE.fullmatch(self.address)
+        if not match or not all(0 <= int(n) <= 255 for n in match.groups()):
+            raise SandboxError(f"bad address {self.address!r}: a sandbox listens on a loopback address, 127.0.0.1-127.255.255.254")
         if not self.accounts:  # release() also checks the version
             object.__setattr__(self, "accounts", default_accounts(self.version, self.server))
         else:
@@ -175,7 +216,14 @@ class SandboxConfig:
     @property
     def domain(self) -> str:
         """LOCAL_DOMAIN: Mastodon puts it in every URL, so a port other than 443 is part of it."""
+        if self.hostname:
+            return self.hostname
         return "localhost" if self.port == 443 else f"localhost:{self.port}"
+
+    @property
+    def host(self) -> str:
+        """The domain without a port: the name its certificate is for."""
+        return self.hostname or "localhost"
 
     @property
     def base_url(self) -> str:
@@ -287,6 +335,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("accounts", "SANDBOX_ACCOUNTS", "--accounts", parse_accounts, "named accounts, e.g. admin:Owner,alice,bob"),
     Setting("pool_size", "SANDBOX_POOL_SIZE", "--pool-size", _pool_size,
             "extra accounts for test isolation (default 8)"),
+    Setting("hostname", "SANDBOX_DOMAIN", "--domain", str,
+            "the sandbox's own domain, NAME.localhost, served on 443 of a loopback address of its own (needed to federate)"),
+    Setting("group", "SANDBOX_GROUP", "--group", str,
+            "the federation group to join (made with its first member): one CA and one network for all of them"),
 )
 SETTINGS_BY_FIELD = {s.field: s for s in SETTINGS}
 

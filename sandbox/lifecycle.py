@@ -24,6 +24,7 @@ from .config import SandboxConfig, check_settings, release
 from .data import snapshots
 from .data.stores import Postgres
 from .docker_env import docker_client, port_is_free, port_taken
+from .federation import group
 from .environment import DB_NAME, missing_env_files, write_env_files
 from .handle import Sandbox
 from .errors import SandboxError, command_failed
@@ -52,10 +53,14 @@ def resolve_config(name: str, requested: dict, state: State) -> tuple[SandboxCon
         settings = dict(requested)
         # MinIO cannot be had without a registry: the offline servers keep media in SeaweedFS.
         settings.setdefault("s3", "minio" if settings.get("server", "official") == "official" else "seaweedfs")
+        if settings.get("hostname"):
+            settings["address"] = group.next_address(state.dir.parent)
         config = SandboxConfig(name=name, **settings)
         check_settings(config)
+        group.check_new_member(config, state)
         return config, True
     saved = state.load_config()
+    group.check_joining(requested, saved)
     for key in FIXED_SETTINGS:
         if key in requested and requested[key] != getattr(saved, key):
             raise SandboxError(
@@ -108,10 +113,10 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
     if not is_new and missing_env_files(state):
         write_env_files(config, state, images_for(config))  # made by an earlier version: compose reads them all
     running = (not is_new) and stack.is_running()
-    if not running and not port_is_free(config.port):
+    if not running and not port_is_free(config.port, config.address):
         # A made sandbox keeps its port (its domain): only a new one can take another.
-        raise SandboxError(port_taken(config.port) if is_new else
-                           f"127.0.0.1:{config.port} is taken: stop what uses it (sandbox {name!r} keeps the port it was made with)")
+        raise SandboxError(port_taken(config.port) if is_new and not config.hostname else
+                           f"{config.address}:{config.port} is taken: stop what uses it (sandbox {name!r} keeps the address it was made with)")
 
     if is_new:
         leftovers = docker_client().volumes.list(filters=project_filter(config.project))
@@ -124,8 +129,12 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         progress.step(f"creating sandbox {name!r}: {config.server} server, Mastodon {config.release.version}, {config.base_url}")
     state.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     state.dir.chmod(0o700)  # private even when an older run or another tool made it
-    ensure_tls(state.tls_dir, name)
-    write_env_files(config, state, images_for(config))
+    if config.hostname:
+        subnet = group.prepare_member(config, state)  # its certificate (from its group's CA) and network
+    else:
+        ensure_tls(state.tls_dir, name)
+        subnet = None
+    write_env_files(config, state, images_for(config), subnet)
     try:
         pull_missing_images(stack.config_json(), progress)
         replaced = build_images(stack, progress)
@@ -335,6 +344,10 @@ def destroy(name: str, progress: Progress) -> None:
     """
     state = State(name)
     project = SandboxConfig(name=name).project
+    try:
+        config = state.load_config()
+    except SandboxError:
+        config = None  # damaged or gone: destroy goes by the labels
     client = docker_client()
     containers = client.containers.list(all=True, filters=project_filter(project))
     volumes = client.volumes.list(filters=project_filter(project))
@@ -349,3 +362,5 @@ def destroy(name: str, progress: Progress) -> None:
         except docker.errors.APIError as e:
             raise SandboxError(f"destroying {name!r} failed in Docker: {e.explanation or e}; the state folder is kept, run destroy again") from None
     state.remove()
+    if config is not None:
+        group.leave(config, state.dir.parent)

@@ -94,6 +94,21 @@ COMMANDS: tuple[ServerCommand, ...] = (
         "redis eval", "redis", ("redis-cli", "--raw", "EVAL", "{LUA}", "0", "[{ARGS}]"), None,
         "stdout: the script's answer, one value per line; `ERR ...` when Redis refuses it",
     ),
+    # Redis' clients: a Sidekiq processor waiting for work is one blocked in BRPOP on its queues (Sidekiq's
+    # BasicFetch, lib/sidekiq/fetch.rb), which is how settle knows, now, that no job runs.
+    ServerCommand(
+        "redis clients", "redis", ("redis-cli", "CLIENT", "LIST"), None,
+        "stdout: one line per client, `id=… addr=… flags=… cmd=…`",
+    ),
+    # The proxy's federation log (compose/proxy/sandbox.conf): read whole by `deliveries`, measured by settle.
+    ServerCommand(
+        "federation log", "proxy", ("cat", "/var/log/nginx/federation.log"), None,
+        "stdout: one JSON object per line: time, to, method, path, status, agent, signature, body",
+    ),
+    ServerCommand(
+        "federation log size", "proxy", ("wc", "-c", "/var/log/nginx/federation.log"), None,
+        "stdout: `BYTES /var/log/nginx/federation.log`",
+    ),
     # SQL as the database superuser, one statement per -c (CREATE DATABASE cannot run in a transaction).
     ServerCommand(
         "psql admin", "db", ("psql", "-X", "-q", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
@@ -213,12 +228,22 @@ def tootctl_batch() -> tuple[str, list[str]]:
     return rails_runner("tootctl_batch")
 
 
+# Sidekiq's queues (lib/sidekiq/api.rb reads the same keys): what is enqueued, due before ARGV[1] (epoch s) in
+# the schedule, and in the retry set, the first retry itself (JSON), then one line per registered process,
+# `hostname beat concurrency` (the `info` a heartbeat writes, lib/sidekiq/launcher.rb).
 SIDEKIQ_STATS_LUA = """
 local enqueued = 0
 for _, q in ipairs(redis.call('SMEMBERS', 'queues')) do enqueued = enqueued + redis.call('LLEN', 'queue:' .. q) end
-local busy = 0
-for _, p in ipairs(redis.call('SMEMBERS', 'processes')) do busy = busy + tonumber(redis.call('HGET', p, 'busy') or '0') end
-return {enqueued, busy, redis.call('ZCOUNT', 'schedule', '-inf', ARGV[1]), redis.call('ZCARD', 'retry')}
+local out = {enqueued, redis.call('ZCOUNT', 'schedule', '-inf', ARGV[1]), redis.call('ZCARD', 'retry'),
+             redis.call('ZRANGE', 'retry', 0, 0)[1] or ''}
+for _, p in ipairs(redis.call('SMEMBERS', 'processes')) do
+  local info = redis.call('HGET', p, 'info')
+  local ok, decoded = pcall(cjson.decode, info or '')
+  if ok and type(decoded) == 'table' then
+    table.insert(out, tostring(decoded.hostname) .. ' ' .. (redis.call('HGET', p, 'beat') or '0') .. ' ' .. tostring(decoded.concurrency or 0))
+  end
+end
+return out
 """
 
 
@@ -261,8 +286,20 @@ def redis_pipe(db: int, path: str) -> tuple[str, list[str]]:
 
 
 def sidekiq_stats(due_before: float) -> tuple[str, list[str]]:
-    """Sidekiq's queues, busy workers, jobs scheduled before `due_before` (epoch seconds) and retries."""
+    """Sidekiq's queues, jobs scheduled before `due_before` (epoch seconds), retries and processes."""
     return redis_eval(SIDEKIQ_STATS_LUA, [f"{due_before:.3f}"])
+
+
+def redis_clients() -> tuple[str, list[str]]:
+    return build("redis clients")
+
+
+def federation_log() -> tuple[str, list[str]]:
+    return build("federation log")
+
+
+def federation_log_size() -> tuple[str, list[str]]:
+    return build("federation log size")
 
 
 def run_due() -> tuple[str, list[str]]:

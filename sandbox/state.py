@@ -19,6 +19,10 @@ Layout of a sandbox's folder, `<state folder>/<name>/` (folder 0700, every file 
   compose.json       the compose files that made it (sandbox/composefiles.py)
   *.lock             the host locks of its users (State.lock, State.rwlock)
 Only `destroy` removes it; nothing else deletes or rewrites a secret once written.
+
+A federation group's folder, `<state folder>/_groups/<group>/` (no sandbox name starts with `_`):
+  tls/               ca.pem, ca.key: the CA every member's certificate comes from (its key stays here)
+It goes when the group's last member is destroyed.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import SandboxConfig, check_name, state_root
+from .config import SandboxConfig, check_group_name, check_name, state_root
 from .errors import SandboxError
 
 HELD_LOCKS = "SANDBOX_HELD_LOCKS"  # exclusive locks this process's parent holds for it (State.rwlock)
@@ -228,6 +232,44 @@ class State:
                     else:
                         os.environ[HELD_LOCKS] = before
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def saved_configs(root: Path | None = None) -> list[SandboxConfig]:
+    """Every sandbox in the state folder, as it was made (damaged folders are left out)."""
+    root = root or state_root()
+    out = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else ():
+        if (folder / "config.json").is_file() and not folder.name.startswith("_"):
+            try:
+                out.append(State(folder.name, root).load_config())
+            except SandboxError:
+                continue
+    return out
+
+
+class GroupState:
+    """The folder of one federation group in the state folder: the CA its members share."""
+
+    FOLDER = "_groups"
+
+    def __init__(self, name: str, root: Path | None = None):
+        self.name = check_group_name(name)
+        self.root = root or state_root()
+        self.dir = self.root / self.FOLDER / name
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.dir / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.tls_dir / "ca.pem"
+
+    def members(self) -> list[SandboxConfig]:
+        return [c for c in saved_configs(self.root) if c.group == self.name]
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -102,29 +102,43 @@ def system_ca_bundle() -> Path:
     return Path(certifi.where())
 
 
-def ensure_tls(tls_dir: Path, label: str) -> bool:
-    """Create the CA, the proxy's certificate and the combined bundle unless they exist.
+def ensure_ca(tls_dir: Path, label: str) -> bool:
+    """The CA in `tls_dir` (ca.pem, ca.key), made unless it exists. Returns True when made."""
+    if (tls_dir / "ca.pem").exists():
+        return False
+    ca_cert, ca_key = make_ca(label)
+    write_private(tls_dir / "ca.key", _pem_key(ca_key))
+    write_private(tls_dir / "ca.pem", ca_cert.public_bytes(serialization.Encoding.PEM))
+    return True
 
-    Returns True when something was created. Existing material is never replaced: clients may
-    already trust this CA.
+
+def ensure_tls(tls_dir: Path, label: str, dns_names: tuple[str, ...] = LEAF_DNS_NAMES, ips: tuple = LEAF_IPS,
+               authority: Path | None = None) -> bool:
+    """Create the CA, the proxy's certificate for `dns_names` and the combined bundle unless they exist.
+
+    `authority` is the folder of a CA shared by several sandboxes (a federation group's): its certificate is
+    copied here, its key stays there. Returns True when something was created. Existing material is never
+    replaced: clients may already trust this CA.
     """
-    ca_pem, ca_key_pem = tls_dir / "ca.pem", tls_dir / "ca.key"
-    cert_pem, key_pem, bundle = tls_dir / "cert.pem", tls_dir / "key.pem", tls_dir / "bundle.pem"
-    created = False
-    if not ca_pem.exists():
-        ca_cert, ca_key = make_ca(label)
-        write_private(ca_key_pem, _pem_key(ca_key))
-        write_private(ca_pem, ca_cert.public_bytes(serialization.Encoding.PEM))
-        cert_pem.unlink(missing_ok=True)
+    ca_pem, cert_pem, key_pem, bundle = tls_dir / "ca.pem", tls_dir / "cert.pem", tls_dir / "key.pem", tls_dir / "bundle.pem"
+    issuer = authority or tls_dir
+    created = ensure_ca(issuer, label)
+    if authority is not None and not ca_pem.exists():
+        write_private(ca_pem, (authority / "ca.pem").read_bytes())
         created = True
+    if created:
+        cert_pem.unlink(missing_ok=True)
     if not cert_pem.exists():
         ca_cert = x509.load_pem_x509_certificate(ca_pem.read_bytes())
-        ca_key = serialization.load_pem_private_key(ca_key_pem.read_bytes(), password=None)
-        leaf, leaf_key = issue_leaf(ca_cert, ca_key)
+        ca_key = serialization.load_pem_private_key((issuer / "ca.key").read_bytes(), password=None)
+        leaf, leaf_key = issue_leaf(ca_cert, ca_key, dns_names, ips)
         write_private(key_pem, _pem_key(leaf_key))
         # The chain the proxy serves: leaf, then the CA (clients still need the CA as a trust anchor).
         write_private(cert_pem, leaf.public_bytes(serialization.Encoding.PEM) + ca_pem.read_bytes())
         created = True
     if created or not bundle.exists():
         write_private(bundle, system_ca_bundle().read_bytes().rstrip(b"\n") + b"\n" + ca_pem.read_bytes())
+    # Certificates only, no key: readable by the user Mastodon runs as in a container that mounts it
+    # (a federation group's member trusts the others through it, compose/federation.yml).
+    bundle.chmod(0o644)
     return created

@@ -33,6 +33,7 @@ import shutil
 import tarfile
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import SandboxConfig, check_settings
@@ -46,11 +47,26 @@ from . import dumps, snapshots, stores, verify
 from .verify import DATA_SETTINGS, FORMAT, MANIFEST
 
 
+@dataclass(frozen=True)
+class Exported:
+    name: str  # the snapshot
+    file: Path
+    bytes: int  # the file's size
+
+
+@dataclass(frozen=True)
+class Imported:
+    name: str  # the snapshot
+    sandbox: str  # the sandbox it went into
+    created: bool  # the import made that sandbox from the file, and restored it to the snapshot
+    manifest: dict  # the snapshot's manifest there
+
+
 def default_file(name: str) -> Path:
     return Path(f"{name}.snapshot.tar.gz")
 
 
-def export(sandbox: Sandbox, name: str, path: Path, progress: Progress | None = None) -> dict:
+def export(sandbox: Sandbox, name: str, path: Path, progress: Progress | None = None) -> Exported:
     """Write snapshot `name` of `sandbox` to the new file `path` (0600)."""
     progress = progress or Progress(quiet=True)
     manifest = snapshots.read_manifest(sandbox, snapshots.check_name(name))
@@ -84,7 +100,7 @@ def export(sandbox: Sandbox, name: str, path: Path, progress: Progress | None = 
             if (folder / extra).exists():
                 shutil.copyfile(folder / extra, parts / "state" / extra)
         write_file(path, header, parts, redis_keys=len(dumps.parse_restores(resp)))
-    return {"name": name, "file": str(path), "bytes": path.stat().st_size}
+    return Exported(name, path, path.stat().st_size)
 
 
 def part_names(parts: Path) -> list[str]:
@@ -131,7 +147,7 @@ def _add_bytes(tar: tarfile.TarFile, member: str, data: bytes) -> None:
     tar.addfile(info, io.BytesIO(data))
 
 
-def import_(path: Path, name: str, source_dir: str | None = None, progress: Progress | None = None) -> dict:
+def import_(path: Path, name: str, source_dir: str | None = None, progress: Progress | None = None) -> Imported:
     """Bring the snapshot in file `path` into sandbox `name` (made from the file when it does not exist,
     and then restored to the snapshot). `source_dir` is this machine's Mastodon source folder, for a
     snapshot of the source server."""
@@ -154,10 +170,10 @@ def import_(path: Path, name: str, source_dir: str | None = None, progress: Prog
         if not sandbox.stack.is_running():
             raise SandboxError(f"sandbox {name!r} is not running: `mastodon-sandbox up --name {name}` first")
         manifest = _load_parts(sandbox, parts, progress)
-    return {"name": snap["name"], "sandbox": name, "created": False, "manifest": manifest}
+    return Imported(snap["name"], name, False, manifest)
 
 
-def _import_new(parts: verify.Verified, name: str, state: State, source_dir: str | None, progress: Progress) -> dict:
+def _import_new(parts: verify.Verified, name: str, state: State, source_dir: str | None, progress: Progress) -> Imported:
     """A new sandbox `name` made from the file — its secrets and data settings — and restored to its
     snapshot; removed again, whatever it had come to, when a step fails."""
     snap = parts.snapshot
@@ -182,7 +198,7 @@ def _import_new(parts: verify.Verified, name: str, state: State, source_dir: str
     except BaseException:
         _remove_made(name, state, pristine)
         raise
-    return {"name": snap["name"], "sandbox": name, "created": True, "manifest": manifest}
+    return Imported(snap["name"], name, True, manifest)
 
 
 def _nothing_in_docker(name: str) -> bool:

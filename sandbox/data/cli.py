@@ -22,6 +22,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.set_defaults(func=cmd_seed)
     p = sub.add_parser("settle", parents=[common], help="wait until background work (Sidekiq) is done")
     p.add_argument("--timeout", type=float, help="seconds (default $SANDBOX_TIMEOUT_SETTLE or 300)")
+    p.add_argument("--group", help="every sandbox of this federation group, and the traffic between them")
     p.set_defaults(func=cmd_settle)
     sub.add_parser("reset", parents=[common], help="return to the seeded state in seconds (database, Redis, media, credentials)").set_defaults(func=cmd_reset)
     p = sub.add_parser("snapshot", parents=[common], help="named snapshots: save, restore, list, delete, export, import",
@@ -60,6 +61,13 @@ def cmd_seed(args) -> int:
 
 def cmd_settle(args) -> int:
     """Wait until Sidekiq has nothing enqueued, busy or due soon."""
+    if args.group:
+        from ..federation.group import members
+        from ..federation.traffic import settle_group
+
+        for domain, stats in settle_group(members(args.group), timeout=args.timeout).items():
+            print(f"settled: {domain}: {stats}")
+        return 0
     from .settle import settle
 
     stats = settle(Sandbox.open(args.name), timeout=args.timeout)
@@ -95,9 +103,9 @@ def cmd_snapshot(args) -> int:
             raise SandboxError("snapshot import needs the FILE `snapshot export` wrote")
         done = archive.import_(Path(args.snapshot), args.name, requested_settings(args, "source_dir").get("source_dir"),
                                Progress(quiet=args.quiet))
-        made = f"made sandbox {done['sandbox']!r} from it and restored it" if done["created"] else \
-            f"kept it in sandbox {done['sandbox']!r}: `mastodon-sandbox snapshot restore {done['name']}` to go to it"
-        print(f"imported snapshot {done['name']!r}; {made}")
+        made = f"made sandbox {done.sandbox!r} from it and restored it" if done.created else \
+            f"kept it in sandbox {done.sandbox!r}: `mastodon-sandbox snapshot restore {done.name}` to go to it"
+        print(f"imported snapshot {done.name!r}; {made}")
         return 0
     sandbox = Sandbox.open(args.name)
     if args.action == "list":
@@ -117,7 +125,7 @@ def cmd_snapshot(args) -> int:
 
         done = archive.export(sandbox, args.snapshot, Path(args.file) if args.file else archive.default_file(args.snapshot),
                               Progress(quiet=args.quiet))
-        print(f"exported snapshot {done['name']!r} to {done['file']} ({done['bytes'] / 1e6:.1f} MB; it holds the "
+        print(f"exported snapshot {done.name!r} to {done.file} ({done.bytes / 1e6:.1f} MB; it holds the "
               "sandbox's secrets and tokens: keep it private)")
     elif args.action == "restore":
         done = snapshots.restore(sandbox, args.snapshot)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +77,11 @@ class Seeder:
         prov = Provisioner(self.sandbox, self.progress)
         tokens = prov.bulk_tokens(usernames)
         for a in self.plan.accounts:
-            rec = prov.creds.account(a["username"]) or {}
-            prov.creds.set_account(a["username"], seed=True)
-            self.ids[a["key"]] = str(rec["id"])
-            self.api[a["key"]] = Api(self.sandbox, tokens[a["username"]]["access_token"])
-            self.summary["accounts"][a["key"]] = {"username": a["username"], "id": str(rec["id"]),
-                                                  "email": rec.get("email"), "locked": a["locked"], "bot": a["bot"]}
+            acct = prov.creds.set_account(replace(prov.creds.account(a["username"]), seed=True))
+            self.ids[a["key"]] = str(acct.id)
+            self.api[a["key"]] = Api(self.sandbox, tokens[a["username"]].access_token)
+            self.summary["accounts"][a["key"]] = {"username": a["username"], "id": str(acct.id),
+                                                  "email": acct.email, "locked": a["locked"], "bot": a["bot"]}
         prov.creds.save()
 
     def profiles(self) -> None:

@@ -1,10 +1,18 @@
 """Waiting for Mastodon's background work: Sidekiq does fan-out to home timelines, notifications, media
-processing and mail after the API has answered. Settled means nothing enqueued, nothing busy and nothing
-scheduled to run soon — Sidekiq's `schedule` set always holds far-future jobs (onboarding mails, poll
-expiries), so only those due within `horizon` seconds count."""
+processing, mail and federation after the API has answered.
+
+Settled means, at one moment: nothing enqueued, nothing running and nothing scheduled to run soon (Sidekiq's
+`schedule` set always holds far-future jobs — onboarding mails, poll expiries — so only those due within
+`horizon` seconds count). What runs is read from Redis' own client list, not from Sidekiq's heartbeat (written
+every 10 s, BEAT_PAUSE in lib/sidekiq/launcher.rb, so its busy count can be 10 s old): a processor waiting for
+work is blocked in BRPOP on its queues (lib/sidekiq/fetch.rb), so when as many are blocked as the running
+Sidekiq processes have threads, none runs a job — and their queues are empty, or BRPOP would have returned.
+No quiet period, no sleep: the first look that sees that is the answer.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -15,49 +23,101 @@ from ..timeouts import timeouts
 from ..waiting import Look, wait_for
 
 
+# Between two looks: each costs two commands in the containers (a tenth of a second or more), which paces it.
+LOOK_INTERVAL = 0.1
+
+
+@dataclass(frozen=True)
+class Retry:
+    """The first job of Sidekiq's retry set: what failed and why (a delivery's inbox, its last error)."""
+
+    job: str
+    queue: str
+    error: str
+    target: str = ""
+
+    def __str__(self) -> str:
+        to = f" to {self.target}" if self.target else ""
+        return f"{self.job}{to} on {self.queue}: {self.error}"
+
+
 @dataclass(frozen=True)
 class SidekiqStats:
     enqueued: int
-    busy: int
+    busy: int  # processor threads not waiting for work; -1: the running Sidekiq has not registered yet
     due_soon: int
     retries: int
+    first_retry: Retry | None = None
 
     @property
     def idle(self) -> bool:
         return self.enqueued == 0 and self.busy == 0 and self.due_soon == 0
 
     def __str__(self) -> str:
-        return f"{self.enqueued} enqueued, {self.busy} busy, {self.due_soon} due soon, {self.retries} to retry"
+        busy = "Sidekiq starting" if self.busy < 0 else f"{self.busy} busy"
+        retry = f" (first: {self.first_retry})" if self.first_retry else ""
+        return f"{self.enqueued} enqueued, {busy}, {self.due_soon} due soon, {self.retries} to retry{retry}"
 
 
-def parse_stats(output: str, ok: bool = True) -> SidekiqStats:
-    """The four numbers server_commands.SIDEKIQ_STATS_LUA prints."""
-    numbers = [line.strip() for line in output.splitlines() if line.strip()]
-    if not ok or len(numbers) != 4 or not all(n.isdigit() for n in numbers):
+def waiting_fetchers(client_list: str) -> int:
+    """Redis clients blocked in BRPOP: Sidekiq processors waiting for a job."""
+    count = 0
+    for line in client_list.splitlines():
+        fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+        count += "b" in fields.get("flags", "") and fields.get("cmd") == "brpop"
+    return count
+
+
+def parse_retry(raw: str) -> Retry | None:
+    """A retry entry (Sidekiq's job JSON with error_message); a delivery's inbox is its third argument
+    (ActivityPub::DeliveryWorker#perform(json, source_account_id, inbox_url))."""
+    if not raw.strip():
+        return None
+    try:
+        job = json.loads(raw)
+    except ValueError:
+        return Retry("?", "?", raw[:200])
+    args = job.get("args") or []
+    target = args[2] if job.get("class") == "ActivityPub::DeliveryWorker" and len(args) > 2 else ""
+    error = f"{job.get('error_class', '')}: {job.get('error_message', '')}".strip(": ")
+    return Retry(str(job.get("wrapped") or job.get("class")), str(job.get("queue")), error[:300], str(target))
+
+
+def parse_stats(output: str, client_list: str, hostnames: list[str], ok: bool = True) -> SidekiqStats:
+    """The numbers server_commands.SIDEKIQ_STATS_LUA prints, with Redis' client list and the host names of the
+    running Sidekiq containers (a process's registration outlives it: only a running container's count)."""
+    lines = output.splitlines()
+    if not ok or len(lines) < 4 or not all(n.strip().isdigit() for n in lines[:3]):
         raise SandboxError(f"could not read Sidekiq's queues from Redis: {output.strip()[:200] or 'no output'}")
-    return SidekiqStats(*(int(n) for n in numbers))
+    enqueued, due_soon, retries = (int(n) for n in lines[:3])
+    latest: dict[str, tuple[float, int]] = {}  # per host, the newest heartbeat's thread count
+    for line in lines[4:]:
+        host, beat, concurrency = (line.split() + ["", "0", "0"])[:3]
+        if host in hostnames and float(beat or 0) >= latest.get(host, (-1.0, 0))[0]:
+            latest[host] = (float(beat or 0), int(concurrency or 0))
+    threads = sum(c for _, c in latest.values()) if set(latest) == set(hostnames) else None
+    busy = -1 if threads is None else max(0, threads - waiting_fetchers(client_list))
+    return SidekiqStats(enqueued, busy, due_soon, retries, parse_retry(lines[3]))
 
 
 def sidekiq_stats(sandbox: Sandbox, horizon: float = 10.0) -> SidekiqStats:
+    # Clients first: when all wait in BRPOP their queues were empty then; what is read after only adds.
+    clients = sandbox.stack.exec(*server_commands.redis_clients())
     proc = sandbox.stack.exec(*server_commands.sidekiq_stats(time.time() + horizon))
-    return parse_stats(proc.stdout if proc.returncode == 0 else (proc.stderr or proc.stdout), ok=proc.returncode == 0)
+    ok = proc.returncode == 0 and clients.returncode == 0
+    running = sandbox.stack.containers().get("sidekiq")
+    hostnames = [running.attrs["Config"]["Hostname"]] if running is not None else []
+    return parse_stats(proc.stdout if ok else (proc.stderr or clients.stderr or proc.stdout), clients.stdout, hostnames, ok=ok)
 
 
-def settle(sandbox: Sandbox, timeout: float | None = None, horizon: float = 10.0, quiet_for: float = 6.0,
-           on_poll=None) -> SidekiqStats:
-    """Wait until Sidekiq is idle and has stayed idle for `quiet_for` seconds (a worker's `busy` count is
-    refreshed by its heartbeat every 5 s, and a finishing job may enqueue another)."""
-    idle_since: list[float] = []  # when Sidekiq was last seen going idle
+def settle(sandbox: Sandbox, timeout: float | None = None, horizon: float = 10.0, on_poll=None) -> SidekiqStats:
+    """Wait until Sidekiq has nothing enqueued, running or due soon."""
 
     def look() -> Look[SidekiqStats]:
         stats = sidekiq_stats(sandbox, horizon)
         if on_poll:
             on_poll(stats)
-        if not stats.idle:
-            idle_since.clear()
-        elif not idle_since:
-            idle_since.append(time.monotonic())
-        return Look(bool(idle_since) and time.monotonic() - idle_since[0] >= quiet_for, stats, str(stats))
+        return Look(stats.idle, stats, str(stats))
 
-    return wait_for(look, timeout=timeout or timeouts().settle, interval=timeouts().poll,
+    return wait_for(look, timeout=timeout or timeouts().settle, interval=LOOK_INTERVAL,
                     what="background work did not settle", hint="see `mastodon-sandbox logs sidekiq`")

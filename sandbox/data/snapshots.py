@@ -39,16 +39,15 @@ from pathlib import Path
 
 import docker.errors
 
-from .. import server_commands
 from ..environment import DB_NAME
 from ..errors import SandboxError
 from ..handle import Sandbox
-from ..stack import SERVICE_LABEL
+from ..stack import SERVICE_LABEL, exec_in
 from ..progress import Progress
 from ..state import State, write_private
 from . import journal, spare, stores
 from ..waiting import Look, wait_for
-from .settle import parse_stats, settle
+from .settle import settle, sidekiq_stats
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
 SEEDED = "seeded"  # the snapshot `seed` takes and `reset` restores
@@ -118,14 +117,15 @@ def _containers(sandbox: Sandbox, services) -> list:
 def _signal_all(container, signal: str) -> None:
     """SIGSTOP or SIGCONT to every process of a container but its init (kill -1 spares PID 1 and the caller).
     Not `docker pause`: it needs the cgroup freezer, which nested and rootless engines often lack."""
-    result = container.exec_run(["sh", "-c", f"kill -{signal} -1"])
-    if result.exit_code not in (0, 1):  # 1: nothing else to signal
-        raise SandboxError(f"could not {'freeze' if signal == 'STOP' else 'resume'} {container.name}: {result.output.decode()[:200]}")
+    result = exec_in(container, ["sh", "-c", f"kill -{signal} -1"])
+    if result.returncode not in (0, 1):  # 1: nothing else to signal
+        raise SandboxError(f"could not {'freeze' if signal == 'STOP' else 'resume'} {container.name}: {(result.stdout + result.stderr)[:200]}")
 
 
 # What Rails' last use of a connection and PostgreSQL's end of that connection's last statement (which
 # the swap reads) may differ by: the reply's way back to the frozen process. Generous on purpose.
 LAST_USE_SLACK = 0.1
+S3_IDLE_TIMEOUT = 5.0  # Mastodon's S3 client: http_idle_timeout (config/initializers/paperclip.rb)
 
 
 class Pause:
@@ -139,12 +139,19 @@ class Pause:
 
     def __init__(self, verify_timeout: float):
         self.verify_timeout = verify_timeout
-        self.until = time.monotonic()
+        self.frozen_at = self.until = time.monotonic()
 
     def connections_ended(self, idle: float | None) -> None:
         """Connections were ended, the most recently used of them `idle` seconds ago (None: none)."""
         if idle is not None and self.verify_timeout > 0:
             self.until = max(self.until, time.monotonic() + self.verify_timeout + LAST_USE_SLACK - idle)
+
+    def s3_restarted(self) -> None:
+        """The S3 server was restarted: Mastodon's S3 client reuses a connection idle less than
+        `http_idle_timeout` (5 s) and does not retry (`retry_limit` 0; config/initializers/paperclip.rb), so
+        a request on one the restart ended is a 503 "temporary problem" (seen on real 4.6.5: the first
+        upload after a restore). The last was used before the freeze; resume once it has lapsed."""
+        self.until = max(self.until, self.frozen_at + S3_IDLE_TIMEOUT + LAST_USE_SLACK)
 
 
 @contextmanager
@@ -156,6 +163,7 @@ def paused(sandbox: Sandbox, services=APP_SERVICES):
     pause = Pause(sandbox.config.release.db_verify_timeout)
     with ThreadPoolExecutor(max_workers=max(1, len(containers))) as pool:
         list(pool.map(lambda c: _signal_all(c, "STOP"), containers))
+        pause.frozen_at = time.monotonic()
         try:
             yield pause
         except BaseException:
@@ -192,7 +200,9 @@ def thaw_unless_busy(sandbox: Sandbox) -> list[str]:
 
 
 def _container(sandbox: Sandbox, service: str, running: dict | None = None):
-    found = (running if running is not None else running_containers(sandbox)).get(service)
+    if running is None:
+        return sandbox.stack.container(service)
+    found = running.get(service)
     if found is None:
         raise SandboxError(f"the {service} service of {sandbox.name!r} is not running: `mastodon-sandbox up` first")
     return found
@@ -367,7 +377,7 @@ def _restore_locked(sandbox: Sandbox, manifest: dict, held) -> Restored:
     db, kv = postgres(sandbox, running), redis(sandbox, running)
     # A job still running would write into the restored state: wait until none runs. What waits in the
     # queues or the schedule is replaced with Redis, so it does not matter.
-    _wait_while_sidekiq_busy(kv, timeout=15)
+    _wait_while_sidekiq_busy(sandbox, timeout=15)
     with journal.signals_held():
         journal.begin(sandbox.state, "restore", name)
         with paused(sandbox) as pause, ThreadPoolExecutor(max_workers=2) as pool:
@@ -385,6 +395,7 @@ def _restore_locked(sandbox: Sandbox, manifest: dict, held) -> Restored:
                     stores.copy_volume(helper_image(sandbox), sandbox.stack.volume_name(snapshot_volume(name, v)),
                                        sandbox.stack.volume_name(v), sandbox.stack.labels)
                 sandbox.stack.run("start", "s3", timeout=60)
+                pause.s3_restarted()
         folder = snapshots_dir(sandbox) / name
         for extra in State.KEPT_BY_SNAPSHOTS:
             if (folder / extra).exists():
@@ -443,11 +454,11 @@ def recover(sandbox: Sandbox, progress: Progress | None = None) -> str | None:
         return f"finished a {what} that was cut short"
 
 
-def _wait_while_sidekiq_busy(kv: stores.Redis, timeout: float) -> None:
-    """Until no Sidekiq worker runs a job, by the busy counts Sidekiq's heartbeats keep in Redis (the numbers
-    sandbox/data/settle.py reads); after `timeout` the restore goes on regardless, as a job may run long."""
+def _wait_while_sidekiq_busy(sandbox: Sandbox, timeout: float) -> None:
+    """Until no Sidekiq processor runs a job (sandbox/data/settle.py says how that is known); after `timeout`
+    the restore goes on regardless, as a job may run long."""
     def look() -> Look[bool]:
-        return Look(parse_stats(kv.eval(server_commands.SIDEKIQ_STATS_LUA, f"{time.time():.3f}")).busy == 0, True)
+        return Look(sidekiq_stats(sandbox).busy == 0, True)
 
     wait_for(look, timeout=timeout, interval=0.3, what="Sidekiq's running job did not end", give_up=True)
 

@@ -19,13 +19,14 @@ import docker.errors
 from .. import server_commands
 from ..docker_env import docker_client
 from ..errors import SandboxError, command_failed, last_words
+from ..stack import exec_in
 from . import dumps
 
 
 def run(container, argv: list[str]) -> tuple[int, str, str]:
-    """argv in the container, through the engine's API (the Compose CLI costs half a second per call)."""
-    code, (out, err) = container.exec_run(argv, demux=True)
-    return code, (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace")
+    """argv in the container (stack.exec_in), as its exit code, stdout and stderr."""
+    proc = exec_in(container, argv)
+    return proc.returncode, proc.stdout, proc.stderr
 
 
 def put_file(container, path: str, source: BinaryIO | bytes) -> None:
@@ -345,7 +346,7 @@ def _error_line(text: str) -> str:
 
 def _remove(container, path: str) -> None:
     """A file put_file left (root's: the engine writes it so) removed as root, whoever the image runs as."""
-    container.exec_run(["rm", "-f", path], user="0")
+    exec_in(container, ["rm", "-f", path], user="0")
 
 
 def _quietly(call, *args) -> None:

@@ -25,14 +25,6 @@ def provision(sandbox: Sandbox, progress: Any = None) -> None:
     Provisioner(sandbox, progress).provision()
 
 
-def _default_token(creds: Credentials, username: str) -> str | None:
-    d = creds.data.get("defaults", {}).get(username)
-    if not d:
-        return None
-    rec = creds.token(username, d["flow"], d["scopes"])
-    return rec["access_token"] if rec else None
-
-
 def env_exports(state: State) -> dict[str, str]:
     """MASTODON_* variables from the saved credentials (no network): the API base URL, the default app's
     client id and secret, alice's (or the first non-staff account's) token as MASTODON_ACCESS_TOKEN, the
@@ -40,27 +32,25 @@ def env_exports(state: State) -> dict[str, str]:
     creds = Credentials.load(state)
     out: dict[str, str] = {}
     config = state.load_config() if state.exists() else None
-    base = creds.data.get("base_url") or (config.base_url if config else None)
+    base = creds.base_url or (config.base_url if config else None)
     if base:
         out["MASTODON_API_BASE_URL"] = base
     app = creds.app("mastodon-sandbox")
     if app:
-        out["MASTODON_CLIENT_ID"] = app["client_id"]
-        out["MASTODON_CLIENT_SECRET"] = app["client_secret"]
-        out["MASTODON_CLIENT_SECRET_FILE"] = str(clientcred_path(state, app["name"]))
-    named = [a.username for a in config.accounts] if config else sorted(
-        n for n, r in creds.accounts.items() if not r.get("pool"))
-    for name in named:
-        tok = _default_token(creds, name)
-        if tok:
-            out[f"MASTODON_ACCESS_TOKEN_{name.upper()}"] = tok
-    roles = {a.username: a.role for a in config.accounts} if config else {
-        n: r.get("role") for n, r in creds.accounts.items()}
+        out["MASTODON_CLIENT_ID"] = app.client_id
+        out["MASTODON_CLIENT_SECRET"] = app.client_secret
+        out["MASTODON_CLIENT_SECRET_FILE"] = str(clientcred_path(state, app.name))
+    saved = creds.accounts
+    named = [a.username for a in config.accounts] if config else sorted(n for n, a in saved.items() if not a.pool)
+    tokens = {name: tok.access_token for name in named if (tok := creds.default_token(name))}
+    for name, token in tokens.items():
+        out[f"MASTODON_ACCESS_TOKEN_{name.upper()}"] = token
+    roles = {a.username: a.role for a in config.accounts} if config else {n: a.role for n, a in saved.items()}
     user = "alice" if "alice" in named else next((n for n in named if not roles.get(n)), None)
     admin = next((n for n in named if roles.get(n) == "Owner"), None) or next(
         (n for n in named if roles.get(n) == "Admin"), None)
-    if user and _default_token(creds, user):
-        out["MASTODON_ACCESS_TOKEN"] = _default_token(creds, user)  # type: ignore[assignment]
-    if admin and _default_token(creds, admin):
-        out["MASTODON_ADMIN_ACCESS_TOKEN"] = _default_token(creds, admin)  # type: ignore[assignment]
+    if user in tokens:
+        out["MASTODON_ACCESS_TOKEN"] = tokens[user]
+    if admin in tokens:
+        out["MASTODON_ADMIN_ACCESS_TOKEN"] = tokens[admin]
     return out

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .. import server_commands
-from ..config import Account, SandboxConfig
+from ..config import Account as AccountSpec
+from ..config import SandboxConfig
 from ..errors import SandboxError
-from .credentials import Credentials
+from .credentials import Account, Credentials
 from .tootctl import Executor, TootctlResult, run, run_batch
 
 # Local usernames must match /\A[a-z0-9_]+\z/i, at most 30 characters (app/models/account.rb).
@@ -23,9 +26,14 @@ def email_for(config: SandboxConfig, username: str) -> str:
     return f"{username}@{config.email_domain}"
 
 
+def has_password(creds: Credentials, username: str) -> bool:
+    saved = creds.account(username)
+    return bool(saved and saved.password)
+
+
 def ensure_account(
-    config: SandboxConfig, stack: Executor, creds: Credentials, account: Account, *, reset_password: bool = False
-) -> dict:
+    config: SandboxConfig, stack: Executor, creds: Credentials, account: AccountSpec, *, reset_password: bool = False
+) -> Account:
     """The saved record of `account`, creating it with tootctl if the state has none.
 
     Existing credentials are reused untouched; `reset_password` runs `tootctl accounts modify --reset-password`,
@@ -33,7 +41,7 @@ def ensure_account(
     check_username(account.username)
     rec = creds.account(account.username)
     email = email_for(config, account.username)
-    if rec and rec.get("password") and not reset_password:
+    if rec and rec.password and not reset_password:
         return rec
     if reset_password:
         return reset_account_password(stack, creds, account.username, email=email, role=account.role)
@@ -41,12 +49,12 @@ def ensure_account(
     return _save_created(creds, account, email, result)
 
 
-def ensure_accounts(config: SandboxConfig, stack: Executor, creds: Credentials, accounts: list[Account]) -> list[dict]:
+def ensure_accounts(config: SandboxConfig, stack: Executor, creds: Credentials, accounts: list[AccountSpec]) -> list[Account]:
     """Every account the state has no password for, created by tootctl in ONE Rails boot (tootctl_batch);
     saved ones are reused untouched. Each is saved as soon as its answer is read."""
     for account in accounts:
         check_username(account.username)
-    missing = [a for a in accounts if not (creds.account(a.username) or {}).get("password")]
+    missing = [a for a in accounts if not has_password(creds, a.username)]
     if len(missing) > 1:
         commands = [server_commands.accounts_create(a.username, email_for(config, a.username), a.role) for a in missing]
         failures = []
@@ -60,7 +68,7 @@ def ensure_accounts(config: SandboxConfig, stack: Executor, creds: Credentials, 
     return [ensure_account(config, stack, creds, a) for a in accounts]
 
 
-def _save_created(creds: Credentials, account: Account, email: str, result: TootctlResult) -> dict:
+def _save_created(creds: Credentials, account: AccountSpec, email: str, result: TootctlResult) -> Account:
     if not result.ok:
         if "username taken" in (result.error or ""):
             raise SandboxError(
@@ -70,24 +78,25 @@ def _save_created(creds: Credentials, account: Account, email: str, result: Toot
         raise SandboxError(f"creating the account {account.username} failed: {result.error}")
     if not result.password:
         raise SandboxError(f"tootctl created {account.username} but printed no `New password:` line: check the web service logs")
-    rec = creds.set_account(account.username, email=email, password=result.password, role=account.role)
+    known = creds.account(account.username) or Account(account.username)
+    rec = creds.set_account(replace(known, email=email, password=result.password, role=account.role))
     creds.save()  # at once: the password exists nowhere else
     return rec
 
 
 def reset_account_password(stack: Executor, creds: Credentials, username: str, email: str | None = None,
-                           role: str | None = None) -> dict:
+                           role: str | None = None) -> Account:
     result = run(stack, server_commands.accounts_reset_password(username))
     if not result.ok or not result.password:
         raise SandboxError(f"resetting the password of {username} failed: {result.error or 'no `New password:` line'}")
-    known = creds.account(username) or {}
-    rec = creds.set_account(username, password=result.password, email=known.get("email") or email,
-                            role=known.get("role", role))
+    known = creds.account(username) or Account(username, role=role)
+    rec = creds.set_account(replace(known, password=result.password, email=known.email or email))
     # The server revoked every token of the account: forget them, so nothing hands out a dead token.
     creds.drop_tokens(username)
     creds.save()
     return rec
 
 
-def list_accounts(creds: Credentials) -> list[dict]:
-    return [creds.accounts[name] for name in sorted(creds.accounts)]
+def list_accounts(creds: Credentials) -> list[Account]:
+    accounts = creds.accounts
+    return [accounts[name] for name in sorted(accounts)]

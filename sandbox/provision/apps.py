@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from ..errors import SandboxError
-from .credentials import Credentials, scope_key
+from .credentials import Application, Credentials, scope_key
 from .http import Http, error_text, raise_if_rate_limited
 from .oauth import OOB, OAuthError, client_credentials
 
@@ -36,12 +36,12 @@ def supported_scopes(http: Http) -> list[str]:
     return list(scopes)
 
 
-def covers(app: dict, scopes: str) -> bool:
+def covers(app: Application, scopes: str) -> bool:
     """Whether every requested scope is listed on the app, literally."""
-    return set(scopes.split()) <= set(app.get("scopes", []))
+    return set(scopes.split()) <= set(app.scopes)
 
 
-def register_app(http: Http, name: str, scopes: str, uris: list[str] | None = None, website: str | None = None) -> dict:
+def register_app(http: Http, name: str, scopes: str, uris: list[str] | None = None, website: str | None = None) -> Application:
     """POST /api/v1/apps (app/controllers/api/v1/apps_controller.rb): the saved record."""
     uris = uris or redirect_uris()
     data = {"client_name": name, "redirect_uris": "\n".join(uris), "scopes": scope_key(scopes)}
@@ -55,12 +55,9 @@ def register_app(http: Http, name: str, scopes: str, uris: list[str] | None = No
         raise SandboxError(f"registering the app {name!r} ({listed}) failed: {error_text(r)}")
     body = r.json()
     scopes_out = body.get("scopes") or scopes.split()
-    return {
-        "name": body.get("name", name), "id": str(body.get("id", "")), "client_id": body["client_id"],
-        "client_secret": body["client_secret"],
-        "scopes": scopes_out.split() if isinstance(scopes_out, str) else list(scopes_out),
-        "redirect_uris": body.get("redirect_uris") or uris, "source": "api",
-    }
+    return Application(body.get("name", name), str(body.get("id", "")), body["client_id"], body["client_secret"],
+                       tuple(scopes_out.split() if isinstance(scopes_out, str) else scopes_out),
+                       tuple(body.get("redirect_uris") or uris), "api")
 
 
 def app_name_for(scopes: str, prefix: str = DEFAULT_APP) -> str:
@@ -68,10 +65,10 @@ def app_name_for(scopes: str, prefix: str = DEFAULT_APP) -> str:
     return f"{prefix}-{hashlib.sha1(scope_key(scopes).encode()).hexdigest()[:8]}"
 
 
-def app_is_known(http: Http, app: dict) -> bool:
+def app_is_known(http: Http, app: Application) -> bool:
     """Whether the server still knows the app's client credentials (the database may have been replaced)."""
     try:
-        client_credentials(http, app, app["scopes"][0] if app.get("scopes") else "read")
+        client_credentials(http, app, app.scopes[0] if app.scopes else "read")
     except OAuthError as e:
         if e.error == "invalid_client":
             return False
@@ -79,16 +76,16 @@ def app_is_known(http: Http, app: dict) -> bool:
     return True
 
 
-def ensure_app(http: Http, creds: Credentials, name: str, scopes: str, *, check: bool = False) -> dict:
+def ensure_app(http: Http, creds: Credentials, name: str, scopes: str, *, check: bool = False) -> Application:
     """The saved app of that name and scope set, or a newly registered one (saved at once)."""
     app = creds.app(name)
-    if app is not None and scope_key(app["scopes"]) == scope_key(scopes):
+    if app is not None and scope_key(app.scopes) == scope_key(scopes):
         if not check or app_is_known(http, app):
             return app
         creds.drop_tokens_of_app(name)
     elif app is not None:
         raise SandboxError(
-            f"the saved app {name!r} has scopes {scope_key(app['scopes'])!r}, not {scope_key(scopes)!r}: "
+            f"the saved app {name!r} has scopes {scope_key(app.scopes)!r}, not {scope_key(scopes)!r}: "
             "choose another app name"
         )
     app = creds.set_app(register_app(http, name, scopes))
@@ -96,12 +93,12 @@ def ensure_app(http: Http, creds: Credentials, name: str, scopes: str, *, check:
     return app
 
 
-def app_for_scopes(http: Http, creds: Credentials, scopes: str) -> dict:
+def app_for_scopes(http: Http, creds: Credentials, scopes: str) -> Application:
     """A saved web app (one with redirect URIs) that lists every requested scope, else a new one."""
     default = creds.app(DEFAULT_APP)
     if default is not None and covers(default, scopes):
         return default
     for app in creds.apps.values():
-        if app.get("source") == "api" and covers(app, scopes):
+        if app.source == "api" and covers(app, scopes):
             return app
     return ensure_app(http, creds, app_name_for(scopes), scopes)

@@ -20,10 +20,15 @@ POOL_APP = "sandbox-pool"
 BULK_SCOPES = USER_SCOPES  # what pool and seed accounts' tokens carry
 
 
+def pool_username(number: int) -> str:
+    """The name of the pool's account `number` (from 1), whether `up` made it or a lease refill: pool_01 … pool_99,
+    pool_100 …. `pool_NN`, not `pool-NN`: local usernames allow only [a-z0-9_] (app/models/account.rb)."""
+    return f"pool_{number:02d}"
+
+
 def pool_usernames(size: int) -> list[str]:
-    # `pool_NN`, not `pool-NN`: local usernames allow only [a-z0-9_] (app/models/account.rb).
-    width = max(2, len(str(size)))
-    return [f"pool_{i:0{width}d}" for i in range(1, size + 1)]
+    """The pool `up` makes: its first `size` accounts."""
+    return [pool_username(i) for i in range(1, size + 1)]
 
 
 def new_password() -> str:

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from ..handle import Sandbox
-from .accounts import list_accounts
+from .accounts import has_password, list_accounts
 from .apps import loopback_uri
 from .credentials import FLOWS, Credentials, usercred_path
 from .oauth import OOB
@@ -50,9 +50,9 @@ def cmd_accounts_list(args: argparse.Namespace) -> int:
         return 0
     print(f"{'USERNAME':<16} {'ROLE':<10} {'ID':<20} {'EMAIL':<32} {'PASSWORD':<8} TOKENS")
     for r in rows:
-        flows = sorted({t["flow"] for t in creds.tokens_of(r["username"])})
-        print(f"{r['username']:<16} {r.get('role') or '-':<10} {r.get('id') or '-':<20} {r.get('email') or '-':<32} "
-              f"{'saved' if r.get('password') else 'none':<8} {','.join(flows) or '-'}")
+        flows = sorted({t.flow for t in creds.tokens_of(r.username)})
+        print(f"{r.username:<16} {r.role or '-':<10} {r.id or '-':<20} {r.email or '-':<32} "
+              f"{'saved' if r.password else 'none':<8} {','.join(flows) or '-'}")
     print(f"passwords and tokens: {state.credentials_file}", file=sys.stderr)
     return 0
 
@@ -61,13 +61,13 @@ def cmd_accounts_create(args: argparse.Namespace) -> int:
     sandbox = Sandbox.open(args.name)
     state = sandbox.state
     prov = Provisioner(sandbox)
-    existed = bool((prov.creds.account(args.username) or {}).get("password"))
+    existed = has_password(prov.creds, args.username)
     rec = prov.ensure_account(args.username, args.role, reset_password=args.reset_password)
     what = "password reset (its tokens were revoked)" if args.reset_password else ("reused" if existed else "created")
     if args.reset_password and prov.named(args.username):
         prov.token(args.username)  # the reset revoked its default token: mint the one `env` and the .secret file give
         what += "; its default token was minted again"
-    print(f"{rec['username']} <{rec.get('email')}>: {what}; password saved in {state.credentials_file}")
+    print(f"{rec.username} <{rec.email}>: {what}; password saved in {state.credentials_file}")
     return 0
 
 
@@ -78,8 +78,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     scopes = " ".join(args.scopes.replace(",", " ").split()) if args.scopes else None
     redirect = loopback_uri() if args.redirect == "loopback" else OOB
     rec = prov.token(args.username, args.flow, scopes, redirect_uri=redirect, reuse=not args.new)
-    print(rec["access_token"])
-    default = prov.creds.data.get("defaults", {}).get(args.username)
-    if default and rec["flow"] == default["flow"] and " ".join(rec["scopes"]) == default["scopes"]:
+    print(rec.access_token)
+    if prov.creds.default_token(args.username) == rec:  # the token the .secret file holds
         print(f"Mastodon.py: Mastodon(access_token={str(usercred_path(state, args.username))!r})", file=sys.stderr)
     return 0

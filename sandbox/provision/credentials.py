@@ -1,11 +1,11 @@
 """credentials.json (accounts, apps, tokens) and the Mastodon.py `.secret` files, all 0600.
 
-Layout of credentials.json:
-  {"base_url": "https://localhost",
-   "accounts": {"alice": {"username", "email", "password", "id", "role"}},
-   "apps": {"<name>": {"name", "id", "client_id", "client_secret", "scopes": [...], "redirect_uris": [...]}},
-   "tokens": {"<username or app:NAME>": {"<flow>": {"<scopes>": {"access_token", "scopes": [...], "app",
-                                                                  "flow", "created_at"}}}}}
+Layout of credentials.json (each record is a dataclass below, named and shaped as Mastodon's API names it):
+  {"base_url": "https://localhost", "pool_password": "...",
+   "accounts": {"alice": Account},
+   "apps": {"<name>": Application},
+   "tokens": {"<username or app:NAME>": {"<flow>": {"<scopes asked for>": Token}}},
+   "defaults": {"alice": {"flow", "scopes"}}}      which token `env` exports and the `.secret` file holds
 Client-credential tokens belong to an app, not an account: their owner key is `app:<app name>`.
 
 The `.secret` files are in Mastodon.py's own formats (mastodon/authentication.py, 2.x):
@@ -20,6 +20,7 @@ import fcntl
 import os
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,81 @@ def app_owner(app_name: str) -> str:
     return f"app:{app_name}"
 
 
+@dataclass(frozen=True)
+class Account:
+    """A saved account: the API's `username` and `id`, the admin API's `email` and `role` (a role name, None for
+    a plain user), the password the sandbox signs in with, and whether it is a pool or seed account."""
+
+    username: str
+    id: str | None = None
+    email: str | None = None
+    password: str | None = None
+    role: str | None = None
+    pool: bool = False
+    seed: bool = False
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Account":
+        return cls(data["username"], data.get("id"), data.get("email"), data.get("password"), data.get("role"),
+                   bool(data.get("pool")), bool(data.get("seed")))
+
+    def to_json(self) -> dict[str, Any]:
+        """As the file holds it: fields not known left out (writing a record never blanks what another writer
+        saved), `role` always (null: a plain user), the pool and seed marks only when set."""
+        out: dict[str, Any] = {"username": self.username, "role": self.role}
+        out.update((k, v) for k, v in (("id", self.id), ("email", self.email), ("password", self.password)) if v is not None)
+        out.update((k, True) for k in ("pool", "seed") if getattr(self, k))
+        return out
+
+
+@dataclass(frozen=True)
+class Application:
+    """A registered OAuth app, as POST /api/v1/apps answers it (CredentialApplication), and how the sandbox
+    registered it: `source` is `api` (that endpoint) or `bulk` (the bulk runner script)."""
+
+    name: str
+    id: str
+    client_id: str
+    client_secret: str
+    scopes: tuple[str, ...]
+    redirect_uris: tuple[str, ...]
+    source: str
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Application":
+        return cls(data["name"], data.get("id", ""), data["client_id"], data["client_secret"], tuple(data.get("scopes", ())),
+                   tuple(data.get("redirect_uris", ())), data.get("source", ""))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "id": self.id, "client_id": self.client_id, "client_secret": self.client_secret,
+                "scopes": list(self.scopes), "redirect_uris": list(self.redirect_uris), "source": self.source}
+
+
+@dataclass(frozen=True)
+class Token:
+    """A saved access token: the API's `access_token` and `created_at`, the `scopes` the server granted, the
+    flow that minted it and the name of the app it was minted through."""
+
+    access_token: str
+    scopes: tuple[str, ...]
+    app: str
+    flow: str
+    created_at: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Token":
+        return cls(data["access_token"], tuple(data.get("scopes", ())), data.get("app", ""), data.get("flow", ""),
+                   data.get("created_at", 0))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"access_token": self.access_token, "scopes": list(self.scopes), "app": self.app, "flow": self.flow,
+                "created_at": self.created_at}
+
+
 class Credentials:
-    """The sandbox's saved accounts, apps and tokens; `save()` writes them back (0600)."""
+    """The sandbox's saved accounts, apps and tokens; `save()` writes them back (0600).
+
+    `data` is the file's JSON; the records go in and out as the dataclasses above."""
 
     def __init__(self, state: State, data: dict[str, Any] | None = None):
         self.state = state
@@ -106,42 +180,68 @@ class Credentials:
         fresh = Credentials(self.state, disk)
         self.data = fresh.data
 
+    # the server and the pool
+    @property
+    def base_url(self) -> str | None:
+        return self.data.get("base_url")
+
+    def set_base_url(self, url: str) -> None:
+        self.put(("base_url",), url)
+
+    @property
+    def pool_password(self) -> str | None:
+        """The password of every account the bulk runner creates."""
+        return self.data.get("pool_password")
+
+    def set_pool_password(self, password: str) -> None:
+        self.put(("pool_password",), password)
+
     # accounts
     @property
-    def accounts(self) -> dict[str, dict]:
-        return self.data["accounts"]
+    def accounts(self) -> dict[str, Account]:
+        return {name: Account.from_json(rec) for name, rec in self.data["accounts"].items()}
 
-    def account(self, username: str) -> dict | None:
-        return self.accounts.get(username)
+    def account(self, username: str) -> Account | None:
+        rec = self.data["accounts"].get(username)
+        return Account.from_json(rec) if rec else None
 
-    def set_account(self, username: str, **fields: Any) -> dict:
-        """Set some fields of an account (field by field, so concurrent writers of other fields keep theirs)."""
-        self.put(("accounts", username, "username"), username)
-        for k, v in fields.items():
-            if v is not None or k == "role":
-                self.put(("accounts", username, k), v)
-        return self.accounts[username]
+    def set_account(self, account: Account) -> Account:
+        """Save an account field by field, so concurrent writers of its other fields keep theirs."""
+        for key, value in account.to_json().items():
+            self.put(("accounts", account.username, key), value)
+        return account
 
     # apps
     @property
-    def apps(self) -> dict[str, dict]:
-        return self.data["apps"]
+    def apps(self) -> dict[str, Application]:
+        return {name: Application.from_json(rec) for name, rec in self.data["apps"].items()}
 
-    def app(self, name: str) -> dict | None:
-        return self.apps.get(name)
+    def app(self, name: str) -> Application | None:
+        rec = self.data["apps"].get(name)
+        return Application.from_json(rec) if rec else None
 
-    def set_app(self, record: dict) -> dict:
-        return self.put(("apps", record["name"]), record)
+    def set_app(self, app: Application) -> Application:
+        self.put(("apps", app.name), app.to_json())
+        return app
+
+    def forget_app(self, name: str) -> None:
+        """Forget an app the server no longer knows, and every token minted through it."""
+        self.drop_tokens_of_app(name)
+        self.drop(("apps", name))
 
     # tokens
-    def token(self, owner: str, flow: str, scopes: str | list[str]) -> dict | None:
-        return self.data["tokens"].get(owner, {}).get(flow, {}).get(scope_key(scopes))
+    def token(self, owner: str, flow: str, scopes: str | list[str] | tuple[str, ...]) -> Token | None:
+        """The token saved for `owner` by `flow` under the scopes asked for."""
+        rec = self.data["tokens"].get(owner, {}).get(flow, {}).get(scope_key(scopes))
+        return Token.from_json(rec) if rec else None
 
-    def set_token(self, owner: str, flow: str, scopes: str | list[str], access_token: str, app: str) -> dict:
+    def set_token(self, owner: str, flow: str, scopes: str | list[str], access_token: str, app: str,
+                  granted: str | None = None) -> Token:
+        """Save a token under the scopes asked for; `granted` is what the server granted, when it said."""
         key = scope_key(scopes)
-        rec = {"access_token": access_token, "scopes": key.split(), "app": app, "flow": flow,
-               "created_at": int(time.time())}
-        return self.put(("tokens", owner, flow, key), rec)
+        token = Token(access_token, tuple(scope_key(granted or key).split()), app, flow, int(time.time()))
+        self.put(("tokens", owner, flow, key), token.to_json())
+        return token
 
     def drop_tokens(self, owner: str) -> None:
         """Forget an owner's tokens (after a password reset revoked them on the server)."""
@@ -155,8 +255,19 @@ class Credentials:
                     if rec.get("app") == app_name:
                         self.drop(("tokens", owner, flow, key))
 
-    def tokens_of(self, owner: str) -> list[dict]:
-        return [rec for by_scope in self.data["tokens"].get(owner, {}).values() for rec in by_scope.values()]
+    def tokens_of(self, owner: str) -> list[Token]:
+        return [Token.from_json(rec) for by_scope in self.data["tokens"].get(owner, {}).values() for rec in by_scope.values()]
+
+    # which token `env` exports and the `.secret` file holds
+    def default_token(self, username: str) -> Token | None:
+        chosen = self.data["defaults"].get(username)
+        return self.token(username, chosen["flow"], chosen["scopes"]) if chosen else None
+
+    def set_default(self, username: str, flow: str, scopes: str) -> None:
+        self.put(("defaults", username), {"flow": flow, "scopes": scopes})
+
+    def drop_default(self, username: str) -> None:
+        self.drop(("defaults", username))
 
 
 _MISSING = object()
@@ -191,15 +302,15 @@ def usercred_path(state: State, username: str) -> Path:
     return state.secrets_dir / f"{_secret_name(username)}_usercred.secret"
 
 
-def write_clientcred(state: State, base_url: str, app: dict) -> Path:
+def write_clientcred(state: State, base_url: str, app: Application) -> Path:
     """Mastodon.create_app(to_file=...)'s format: id, secret, base URL, client name."""
-    path = clientcred_path(state, app["name"])
-    write_private(path, f"{app['client_id']}\n{app['client_secret']}\n{base_url}\n{app['name']}\n")
+    path = clientcred_path(state, app.name)
+    write_private(path, f"{app.client_id}\n{app.client_secret}\n{base_url}\n{app.name}\n")
     return path
 
 
-def write_usercred(state: State, base_url: str, name: str, access_token: str, app: dict) -> Path:
+def write_usercred(state: State, base_url: str, name: str, access_token: str, app: Application) -> Path:
     """Mastodon.log_in(to_file=...)'s format (persistable_login_credentials): token, base URL, id, secret."""
     path = usercred_path(state, name)
-    write_private(path, f"{access_token}\n{base_url}\n{app['client_id']}\n{app['client_secret']}\n")
+    write_private(path, f"{access_token}\n{base_url}\n{app.client_id}\n{app.client_secret}\n")
     return path

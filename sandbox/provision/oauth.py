@@ -21,6 +21,7 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import SandboxError
+from .credentials import Application
 from .http import Http, error_text, raise_if_rate_limited
 
 OOB = "urn:ietf:wg:oauth:2.0:oob"
@@ -214,7 +215,7 @@ def read_redirect(location: str, redirect_uri: str, state: str) -> str:
     return code
 
 
-def authorize(http: Http, app: dict, scopes: str, redirect_uri: str = OOB, *, deny: bool = False,
+def authorize(http: Http, app: Application, scopes: str, redirect_uri: str = OOB, *, deny: bool = False,
               force_form: bool = False) -> Authorization:
     """GET /oauth/authorize as the signed-in user, approve (or deny) the form, return the code.
 
@@ -223,7 +224,7 @@ def authorize(http: Http, app: dict, scopes: str, redirect_uri: str = OOB, *, de
     verifier, challenge = make_pkce()
     state = secrets.token_hex(8)
     params = {
-        "response_type": "code", "client_id": app["client_id"], "redirect_uri": redirect_uri,
+        "response_type": "code", "client_id": app.client_id, "redirect_uri": redirect_uri,
         "scope": scopes, "state": state, "code_challenge": challenge, "code_challenge_method": "S256",
     }
     if deny or force_form:
@@ -279,16 +280,16 @@ def _token_request(http: Http, data: dict, what: str) -> dict:
     return r.json()
 
 
-def exchange_code(http: Http, app: dict, auth: Authorization, code_verifier: str | None = None) -> dict:
+def exchange_code(http: Http, app: Application, auth: Authorization, code_verifier: str | None = None) -> dict:
     """POST /oauth/token (authorization_code + PKCE): {"access_token", "scope", ...}."""
     return _token_request(http, {
-        "grant_type": "authorization_code", "code": auth.code, "client_id": app["client_id"],
-        "client_secret": app["client_secret"], "redirect_uri": auth.redirect_uri,
+        "grant_type": "authorization_code", "code": auth.code, "client_id": app.client_id,
+        "client_secret": app.client_secret, "redirect_uri": auth.redirect_uri,
         "code_verifier": code_verifier if code_verifier is not None else auth.code_verifier,
     }, "code exchange")
 
 
-def code_flow(http: Http, app: dict, email: str, password: str, scopes: str, redirect_uri: str = OOB) -> dict:
+def code_flow(http: Http, app: Application, email: str, password: str, scopes: str, redirect_uri: str = OOB) -> dict:
     """The whole authorization-code flow in a fresh browser session: sign in, authorize, exchange."""
     web = http.fresh()
     sign_in(web, email, password)
@@ -301,27 +302,27 @@ def offers_grant(http: Http, grant: str) -> bool:
     return grant in (http.metadata().get("grant_types_supported") or [])
 
 
-def password_grant(http: Http, app: dict, email: str, password: str, scopes: str) -> dict:
+def password_grant(http: Http, app: Application, email: str, password: str, scopes: str) -> dict:
     """grant_type=password: removed in Mastodon 4.4.0 (#30960); only where the server advertises it."""
     if not offers_grant(http, "password"):
         raise SandboxError("this server does not offer the password grant; use --flow code")
     return _token_request(http, {
-        "grant_type": "password", "username": email, "password": password, "client_id": app["client_id"],
-        "client_secret": app["client_secret"], "scope": scopes,
+        "grant_type": "password", "username": email, "password": password, "client_id": app.client_id,
+        "client_secret": app.client_secret, "scope": scopes,
     }, f"password grant for {email}")
 
 
-def client_credentials(http: Http, app: dict, scopes: str) -> dict:
+def client_credentials(http: Http, app: Application, scopes: str) -> dict:
     """An app token (no user): grant_type=client_credentials."""
     return _token_request(http, {
-        "grant_type": "client_credentials", "client_id": app["client_id"],
-        "client_secret": app["client_secret"], "scope": scopes,
-    }, f"client credentials for app {app.get('name', app['client_id'])}")
+        "grant_type": "client_credentials", "client_id": app.client_id,
+        "client_secret": app.client_secret, "scope": scopes,
+    }, f"client credentials for app {app.name}")
 
 
-def revoke(http: Http, app: dict, token: str) -> None:
+def revoke(http: Http, app: Application, token: str) -> None:
     """POST /oauth/revoke: revokes the token for everyone holding the same string."""
-    r = http.post("/oauth/revoke", data={"client_id": app["client_id"], "client_secret": app["client_secret"], "token": token})
+    r = http.post("/oauth/revoke", data={"client_id": app.client_id, "client_secret": app.client_secret, "token": token})
     if r.status_code != 200:
         raise OAuthError(f"revoking a token failed: {error_text(r)}", "", r.status_code)
 

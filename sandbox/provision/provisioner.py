@@ -12,16 +12,19 @@ the same string, and revoking it revokes it for every holder.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from ..config import Account, SandboxConfig
+from ..config import Account as AccountSpec
+from ..config import SandboxConfig
 from ..errors import SandboxError
 from ..handle import Sandbox
 from ..state import State
 from . import accounts as accounts_mod
 from . import bulk
 from .apps import DEFAULT_APP, app_for_scopes, app_name_for, app_is_known, ensure_app, supported_scopes
-from .credentials import FLOWS, USER_SCOPES, Credentials, app_owner, scope_key, write_clientcred, write_usercred
+from .credentials import (FLOWS, USER_SCOPES, Account, Application, Credentials, Token, app_owner, scope_key, write_clientcred,
+                          write_usercred)
 from .http import Http, error_text, raise_if_rate_limited
 from .oauth import OOB, client_credentials, code_flow, offers_grant, password_grant
 from .tokens import TokenProblem, check_token
@@ -43,8 +46,8 @@ class Provisioner:
         self.progress = progress
         self.http = http or Http(self.config.base_url, self.state.ca_file)
         self.creds = Credentials.load(self.state)
-        if self.creds.data.get("base_url") != self.config.base_url:
-            self.creds.put(("base_url",), self.config.base_url)
+        if self.creds.base_url != self.config.base_url:
+            self.creds.set_base_url(self.config.base_url)
         self._app_checked = False
 
     def step(self, message: str) -> None:
@@ -53,18 +56,16 @@ class Provisioner:
 
     # --- who is who ----------------------------------------------------------------------------
 
-    def named(self, username: str) -> Account | None:
+    def named(self, username: str) -> AccountSpec | None:
         return next((a for a in self.config.accounts if a.username == username), None)
 
     def is_pool(self, username: str) -> bool:
-        return username in bulk.pool_usernames(self.config.pool_size) or bool(
-            (self.creds.account(username) or {}).get("pool"))
+        saved = self.creds.account(username)
+        return username in bulk.pool_usernames(self.config.pool_size) or bool(saved and saved.pool)
 
     def role_of(self, username: str) -> str | None:
-        acct = self.named(username)
-        if acct:
-            return acct.role
-        return (self.creds.account(username) or {}).get("role")
+        acct = self.named(username) or self.creds.account(username)
+        return acct.role if acct else None
 
     def default_scopes(self, username: str) -> str:
         """read write follow push, plus admin:read admin:write for Owner and Admin (where the server has them)."""
@@ -112,7 +113,7 @@ class Provisioner:
 
     # --- apps ----------------------------------------------------------------------------------
 
-    def default_app(self) -> dict:
+    def default_app(self) -> Application:
         """The sandbox's own app, registered with every scope the server supports, checked once a run.
 
         A saved one the server still knows is kept even if the server now supports more scopes (an upgrade):
@@ -120,31 +121,30 @@ class Provisioner:
         app = self.creds.app(DEFAULT_APP)
         if app is None or not (self._app_checked or app_is_known(self.http, app)):
             if app is not None:
-                self.creds.drop_tokens_of_app(DEFAULT_APP)
-                self.creds.drop(("apps", DEFAULT_APP))
+                self.creds.forget_app(DEFAULT_APP)
             app = ensure_app(self.http, self.creds, DEFAULT_APP, " ".join(supported_scopes(self.http)))
         if not self._app_checked:
             write_clientcred(self.state, self.config.base_url, app)
         self._app_checked = True
         return app
 
-    def app_for(self, scopes: str) -> dict:
+    def app_for(self, scopes: str) -> Application:
         default = self.default_app()
-        return default if set(scopes.split()) <= set(default["scopes"]) else app_for_scopes(self.http, self.creds, scopes)
+        return default if set(scopes.split()) <= set(default.scopes) else app_for_scopes(self.http, self.creds, scopes)
 
     # --- accounts ------------------------------------------------------------------------------
 
-    def ensure_account(self, username: str, role: str | None = None, *, reset_password: bool = False) -> dict:
-        acct = self.named(username) or Account(username, role)
+    def ensure_account(self, username: str, role: str | None = None, *, reset_password: bool = False) -> Account:
+        acct = self.named(username) or AccountSpec(username, role)
         rec = accounts_mod.ensure_account(self.config, self.stack, self.creds, acct, reset_password=reset_password)
         if reset_password:
-            self.creds.drop(("defaults", username))
+            self.creds.drop_default(username)
             self.creds.save()
         return rec
 
-    def need_account(self, username: str) -> dict:
+    def need_account(self, username: str) -> Account:
         rec = self.creds.account(username)
-        if not rec or not rec.get("password"):
+        if not rec or not rec.password:
             raise SandboxError(
                 f"the sandbox has no password for {username}: create it with `mastodon-sandbox accounts create {username}`"
                 " (or `--reset-password` if it exists on the server)"
@@ -164,7 +164,7 @@ class Provisioner:
             raise
 
     def token(self, username: str, flow: str | None = None, scopes: str | None = None, *,
-              redirect_uri: str = OOB, reuse: bool = True) -> dict:
+              redirect_uri: str = OOB, reuse: bool = True) -> Token:
         """A checked token for `username` by `flow` with exactly `scopes`: the saved one while it works,
         else a new one. For the client flow the token belongs to the app, not to `username`."""
         flow = self.choose_flow(username, flow)
@@ -176,8 +176,8 @@ class Provisioner:
         saved = self.creds.token(username, flow, scopes)
         if reuse and saved:
             try:
-                self._record_id(username, self.check(saved["access_token"], username, scopes))
-                app = self.creds.app(saved.get("app", ""))
+                self._record_id(username, self.check(saved.access_token, username, scopes))
+                app = self.creds.app(saved.app)
                 if app:  # rewrite the .secret file too: the state folder may have lost it
                     self._maybe_default(username, flow, scopes, saved, app)
                 self.creds.save()  # the account id, if it was new
@@ -191,84 +191,78 @@ class Provisioner:
         app = self.app_for(scopes)
         self.step(f"minting a {flow} token for {username}")
         if flow == "code":
-            got = code_flow(self.http, app, acct["email"], acct["password"], scopes, redirect_uri)
+            got = code_flow(self.http, app, acct.email or "", acct.password or "", scopes, redirect_uri)
         else:
-            got = password_grant(self.http, app, acct["email"], acct["password"], scopes)
+            got = password_grant(self.http, app, acct.email or "", acct.password or "", scopes)
         token_scopes = scope_key(got.get("scope") or scopes)
         self._record_id(username, self.check(got["access_token"], username, token_scopes))
-        rec = self.creds.set_token(username, flow, scopes, got["access_token"], app["name"])
-        rec["scopes"] = token_scopes.split()
+        rec = self.creds.set_token(username, flow, scopes, got["access_token"], app.name, granted=token_scopes)
         self._maybe_default(username, flow, scopes, rec, app)
         self.creds.save()
         return rec
 
-    def _client_token(self, scopes: str, *, reuse: bool) -> dict:
+    def _client_token(self, scopes: str, *, reuse: bool) -> Token:
         app = self.app_for(scopes)
-        owner = app_owner(app["name"])
+        owner = app_owner(app.name)
         saved = self.creds.token(owner, "client", scopes)
         if reuse and saved:
             try:
-                self.check(saved["access_token"], owner, scopes, app_token=True)
+                self.check(saved.access_token, owner, scopes, app_token=True)
                 return saved
             except TokenProblem as e:
                 if e.kind not in ("invalid", "revoked"):
                     raise
         got = client_credentials(self.http, app, scopes)
         self.check(got["access_token"], owner, scopes, app_token=True)
-        rec = self.creds.set_token(owner, "client", scopes, got["access_token"], app["name"])
+        rec = self.creds.set_token(owner, "client", scopes, got["access_token"], app.name)
         self.creds.save()
         return rec
 
     def _record_id(self, username: str, account: dict) -> None:
-        if account.get("id") and self.creds.account(username) is not None:
-            self.creds.set_account(username, id=str(account["id"]))
+        """`account`: what verify_credentials answered (the API's Account entity)."""
+        saved = self.creds.account(username)
+        if account.get("id") and saved is not None:
+            self.creds.set_account(replace(saved, id=str(account["id"])))
 
-    def _maybe_default(self, username: str, flow: str, scopes: str, rec: dict, app: dict) -> None:
+    def _maybe_default(self, username: str, flow: str, scopes: str, rec: Token, app: Application) -> None:
         if flow == self.default_flow(username) and scopes == self.default_scopes(username):
-            if self.creds.data["defaults"].get(username) != {"flow": flow, "scopes": scopes}:
-                self.creds.put(("defaults", username), {"flow": flow, "scopes": scopes})
-            write_usercred(self.state, self.config.base_url, username, rec["access_token"], app)
+            self.creds.set_default(username, flow, scopes)
+            write_usercred(self.state, self.config.base_url, username, rec.access_token, app)
 
     # --- bulk ----------------------------------------------------------------------------------
 
-    def bulk_tokens(self, usernames: list[str], scopes: str = bulk.BULK_SCOPES) -> dict[str, dict]:
+    def bulk_tokens(self, usernames: list[str], scopes: str = bulk.BULK_SCOPES) -> dict[str, Token]:
         """Run the bulk script once for these accounts; save accounts, app and tokens."""
         scopes = scope_key(scopes)
         app_name = bulk.POOL_APP if scopes == scope_key(bulk.BULK_SCOPES) else app_name_for(scopes, "sandbox-bulk")
-        password = self.creds.data.get("pool_password")
+        password = self.creds.pool_password
         if not password:
-            password = self.creds.put(("pool_password",), bulk.new_password())
+            password = bulk.new_password()
+            self.creds.set_pool_password(password)
             self.creds.save()  # before the run: accounts it creates get this password
         specs = []
         for name in usernames:
             accounts_mod.check_username(name)
-            rec = self.creds.account(name) or {}
-            specs.append({"username": name, "email": rec.get("email") or accounts_mod.email_for(self.config, name),
-                          "role": rec.get("role") if rec else self.role_of(name)})
+            saved = self.creds.account(name)
+            specs.append({"username": name, "email": (saved and saved.email) or accounts_mod.email_for(self.config, name),
+                          "role": saved.role if saved else self.role_of(name)})
         self.step(f"creating {len(specs)} account(s) and tokens with one Rails runner (about 20 s)")
         out = bulk.run_bulk(self.stack, bulk.make_spec(specs, password, self.config.email_domain, app_name, scopes))
         a = out["app"]
-        app = self.creds.set_app({
-            "name": a["name"], "id": str(a.get("id", "")), "client_id": a["client_id"],
-            "client_secret": a["client_secret"], "scopes": scope_key(a["scopes"]).split(),
-            "redirect_uris": [OOB], "source": "bulk",
-        })
+        app = self.creds.set_app(Application(a["name"], str(a.get("id", "")), a["client_id"], a["client_secret"],
+                                             tuple(scope_key(a["scopes"]).split()), (OOB,), "bulk"))
         write_clientcred(self.state, self.config.base_url, app)
-        result: dict[str, dict] = {}
+        result: dict[str, Token] = {}
         for item in out["accounts"]:
             name = item["username"]
-            known = self.creds.account(name) or {}
-            fields: dict[str, Any] = {"email": item.get("email"), "id": str(item.get("id", "")),
-                                      "role": known.get("role", self.role_of(name))}
-            if item.get("created"):
-                fields["password"] = password
-            if self.is_pool(name) or name in bulk.pool_usernames(self.config.pool_size):
-                fields["pool"] = True
-            self.creds.set_account(name, **fields)
+            known = self.creds.account(name) or Account(name, role=self.role_of(name))
+            self.creds.set_account(replace(
+                known, email=item.get("email") or known.email, id=str(item.get("id", "")),
+                password=password if item.get("created") else known.password,
+                pool=self.is_pool(name)))
             token_scopes = scope_key(item.get("scopes") or scopes)
             self.check(item["token"], name, token_scopes)
-            rec = self.creds.set_token(name, "bulk", scopes, item["token"], app["name"])
-            rec["scopes"] = token_scopes.split()
+            rec = self.creds.set_token(name, "bulk", scopes, item["token"], app.name, granted=token_scopes)
             self._maybe_default(name, "bulk", scopes, rec, app)
             result[name] = rec
         self.creds.save()
@@ -285,7 +279,7 @@ class Provisioner:
             try:
                 if not saved:
                     raise LookupError
-                self.check(saved["access_token"], name, bulk.BULK_SCOPES)
+                self.check(saved.access_token, name, bulk.BULK_SCOPES)
             except (LookupError, TokenProblem):
                 missing.append(name)
         if missing:
@@ -296,7 +290,7 @@ class Provisioner:
     def provision(self) -> None:
         self.step("reading the server's OAuth metadata")
         supported_scopes(self.http)
-        missing = [a.username for a in self.config.accounts if not (self.creds.account(a.username) or {}).get("password")]
+        missing = [a.username for a in self.config.accounts if not accounts_mod.has_password(self.creds, a.username)]
         if missing:
             self.step(f"creating the accounts {', '.join(missing)} with tootctl, in one Rails boot")
         accounts_mod.ensure_accounts(self.config, self.stack, self.creds, list(self.config.accounts))

@@ -271,14 +271,12 @@ def _token_of(request, target: str, who, fixture: str) -> str:
 
     sandbox = request.getfixturevalue("mastodon_sandbox")
     creds = Credentials.load(sandbox.state)
-    default = creds.data.get("defaults", {}).get(who)
-    saved = creds.token(who, default["flow"], default["scopes"]) if default else None
-    saved = saved or next((t for t in creds.tokens_of(who) if t.get("flow") != "client"), None)
+    saved = creds.default_token(who) or next((t for t in creds.tokens_of(who) if t.flow != "client"), None)
     if not saved:
-        named = sorted(n for n, rec in creds.accounts.items() if not rec.get("pool") and creds.tokens_of(n))
+        named = sorted(n for n, acct in creds.accounts.items() if not acct.pool and creds.tokens_of(n))
         pytest.fail(f"mastodon-sandbox: {fixture}({who!r}): sandbox {sandbox.name!r} has no token of an account {who!r} "
                     f"(it has: {', '.join(named[:12]) or 'none'}{' …' if len(named) > 12 else ''}){raw}", pytrace=False)
-    return saved["access_token"]
+    return saved.access_token
 
 
 @pytest.fixture
@@ -324,9 +322,9 @@ def mastodon_token(mastodon_sandbox) -> Callable[..., str]:
         prov = Provisioner(mastodon_sandbox)
         try:
             if who is None:
-                return prov._client_token(wanted, reuse=True)["access_token"]
+                return prov._client_token(wanted, reuse=True).access_token
             username = who.username if hasattr(who, "username") else str(who)
-            return prov.token(username, flow or "code", wanted)["access_token"]
+            return prov.token(username, flow or "code", wanted).access_token
         except SandboxError as e:
             pytest.fail(f"mastodon-sandbox: mastodon_token: {e}", pytrace=False)
     return mint
@@ -350,7 +348,8 @@ def mastodon_app(mastodon_sandbox) -> dict:
     (a list: every scope the server supports) and redirect_uris (a list; urn:ietf:wg:oauth:2.0:oob first)."""
     from ..provision.credentials import Credentials
 
-    return Credentials.load(mastodon_sandbox.state).app("mastodon-sandbox")
+    app = Credentials.load(mastodon_sandbox.state).app("mastodon-sandbox")
+    return app.to_json() if app else None
 
 
 @pytest.fixture
@@ -359,7 +358,7 @@ def mastodon_settle(mastodon_sandbox) -> Callable[..., Any]:
     (fan-out to home timelines, notifications, media) — every queue of the sandbox, other tests' work too."""
     from ..data.settle import settle
 
-    return lambda timeout=None: settle(mastodon_sandbox, timeout=timeout, quiet_for=2.0)
+    return lambda timeout=None: settle(mastodon_sandbox, timeout=timeout)
 
 
 @pytest.fixture
@@ -410,3 +409,36 @@ def mastodon_seed(mastodon_sandbox) -> dict:
         pytest.skip(f"sandbox {mastodon_sandbox.name!r} is not seeded: `mastodon-sandbox seed --name {mastodon_sandbox.name}` "
                     "fills it (real Mastodon)")
     return summary
+
+
+@pytest.fixture(scope="session")
+def _mastodon_federation_sandboxes(pytestconfig) -> list:
+    """The federation group's sandboxes, brought up once a run where they are not running; a new member runs on
+    the server of the run's sandbox (its source folder too) when there is one, else as SANDBOX_* ask."""
+    from ..config import settings_from_env
+    from ..state import State
+    from .federation import bring_up, parse_spec
+
+    spec = parse_spec(settings(pytestconfig).federation)
+    base = {k: v for k, v in settings_from_env().items() if k not in ("port", "hostname", "group")}
+    main = State(settings(pytestconfig).sandbox)
+    if main.exists():
+        made = main.load_config()
+        base.update(server=made.server, source_dir=made.source_dir, version=made.version)
+    try:
+        return bring_up(spec, base)
+    except SandboxError as e:
+        pytest.fail(f"mastodon-sandbox: the federation {settings(pytestconfig).federation!r} could not be brought up: {e}", pytrace=False)
+
+
+@pytest.fixture
+def mastodon_federation(_mastodon_federation_sandboxes, request):
+    """Several sandboxes that federate (the plugin's federation setting, default `fed:a,b`): a `Federation` whose
+    instances are `federation["a"]`, `federation["b"]` (each: `.domain`, `.url`, `.accounts(n)` leased for this
+    test, `.client(lease_or_username)` a Mastodon.py client, `.acct(lease)` = user@domain), with
+    `federation.resolve(client, acct)` (the remote account as that client's instance sees it),
+    `federation.settle()` (until no delivery, fetch or retry is under way between them) and
+    `federation.deliveries()` (the ActivityPub requests between them since the test began, from their proxies)."""
+    from .federation import Federation, parse_spec
+
+    return Federation(parse_spec(settings(request.config).federation), _mastodon_federation_sandboxes, request)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import SandboxError
 from ..handle import Sandbox
-from ..provision.bulk import BULK_SCOPES  # what the pool's tokens carry
+from ..provision.bulk import BULK_SCOPES, pool_username  # what the pool's tokens carry; the pool's names
+from ..provision.credentials import Credentials
 from .settings import DEFAULT_REFILL
-
 
 
 @dataclass(frozen=True)
@@ -30,34 +30,39 @@ def _ledger(sandbox: Sandbox) -> dict:
     return json.loads(path.read_text()) if path.exists() else {"retired": {}}
 
 
-def _pool_names(creds) -> list[str]:
-    return sorted(n for n, rec in creds.accounts.items() if rec.get("pool"))
+def _unretired(creds: Credentials, ledger: dict) -> list[str]:
+    """The pool's accounts with a token that no test has had."""
+    return sorted(name for name, acct in creds.accounts.items()
+                  if acct.pool and name not in ledger["retired"] and creds.token(name, "bulk", BULK_SCOPES))
 
 
-def _free(sandbox: Sandbox, count: int, refill: int) -> tuple[list[str], object, dict]:
+def fresh_names(taken: set[str], count: int) -> list[str]:
+    """The first `count` pool names no account has: a refill goes on with the pool's own numbering."""
+    fresh, number = [], 1
+    while len(fresh) < count:
+        if pool_username(number) not in taken:
+            fresh.append(pool_username(number))
+        number += 1
+    return fresh
+
+
+def _free(sandbox: Sandbox, count: int, refill: int) -> tuple[list[str], Credentials, dict]:
     """The pool's free accounts (under the leases lock), grown in one bulk run by `refill` accounts (or
     what is missing, if more) when fewer than `count` are free; with the credentials and the ledger."""
-    from ..provision.credentials import Credentials
     from ..provision.provisioner import Provisioner
 
     ledger = _ledger(sandbox)
     creds = Credentials.load(sandbox.state)
-    free = [n for n in _pool_names(creds) if n not in ledger["retired"] and creds.token(n, "bulk", BULK_SCOPES)]
+    free = _unretired(creds, ledger)
     if len(free) < count:
         prov = Provisioner(sandbox)
-        taken = set(creds.accounts)
-        fresh, i = [], 1
-        while len(fresh) < max(refill, count - len(free)):
-            name = f"pool_{i:03d}"
-            if name not in taken:
-                fresh.append(name)
-            i += 1
+        fresh = fresh_names(set(creds.accounts), max(refill, count - len(free)))
         prov.bulk_tokens(fresh)
         for name in fresh:
-            prov.creds.set_account(name, pool=True)
+            prov.creds.set_account(replace(prov.creds.account(name), pool=True))
         prov.creds.save()
         creds = Credentials.load(sandbox.state)
-        free = [n for n in _pool_names(creds) if n not in ledger["retired"] and creds.token(n, "bulk", BULK_SCOPES)]
+        free = _unretired(creds, ledger)
     return free, creds, ledger
 
 
@@ -80,7 +85,7 @@ def lease(sandbox: Sandbox, count: int = 1, holder: str = "", refill: int = DEFA
         sandbox.state.write_json(sandbox.state.leases_file, ledger)
     out = []
     for name in chosen:
-        rec = creds.account(name) or {}
-        out.append(Lease(name, str(rec.get("id", "")), rec.get("email", ""), creds.token(name, "bulk", BULK_SCOPES)["access_token"],
-                         rec.get("password")))
+        acct = creds.account(name)
+        out.append(Lease(name, acct.id or "", acct.email or "", creds.token(name, "bulk", BULK_SCOPES).access_token,
+                         acct.password))
     return out

@@ -42,6 +42,10 @@ def pytest_addoption(parser):
                          "(MASTODON_CONTRACT_URL, _TOKEN, _TOKEN_2, _CA, _WRITES), or both (tests run once per target)")
     group.addoption("--mastodon-pool-refill", dest="mastodon_pool_refill", type=int, default=None,
                     help="how many accounts the lease pool grows by when it runs short (default 8)")
+    group.addoption("--mastodon-federation", dest="mastodon_federation", default=None, metavar="GROUP:a,b@4.3",
+                    help="the sandboxes mastodon_federation gives (default fed:a,b: sandboxes fed-a and fed-b, served as "
+                         "a.localhost and b.localhost; @VERSION for one on another Mastodon); brought up on first use")
+    parser.addini("mastodon_federation", "the federation group of mastodon_federation, e.g. fed:a,b@4.3", default="")
     parser.addini("mastodon_pool_refill", "how many accounts the lease pool grows by when it runs short", default="")
     parser.addini("mastodon_target", "sandbox, remote or both", default="")
     parser.addini("mastodon_sandbox", "the sandbox to test against", default="")

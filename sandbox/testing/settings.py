@@ -27,6 +27,7 @@ class PluginSettings:
     target: str  # sandbox, remote or both
     pool_refill: int
     run_id: str  # names this run's safety snapshot (xdist's run id, shared by its workers, when there is one)
+    federation: str = "fed:a,b"  # --mastodon-federation, $SANDBOX_FEDERATION, mastodon_federation (testing/federation.py)
 
     @classmethod
     def resolve(cls, config: pytest.Config, environ: dict[str, str] | None = None) -> "PluginSettings":
@@ -55,6 +56,7 @@ class PluginSettings:
             # An xdist worker's run id is its controller's, shared by its siblings; PYTEST_XDIST_TESTRUNUID in the
             # environment may be an outer run's (a pytest started by a test), so it is not read.
             run_id=getattr(config, "workerinput", {}).get("testrunuid") or uuid.uuid4().hex,
+            federation=pick("mastodon_federation", "SANDBOX_FEDERATION", "mastodon_federation", "fed:a,b"),
         )
 
 

@@ -104,6 +104,7 @@ def test_a_database_copy_is_independent_and_replaces_the_live_one_all_or_nothing
 
 def _session(db: stores.Postgres, database: str, sql: str) -> None:
     """A client that runs `sql` in `database` and then keeps its connection open, doing nothing."""
+    # detached (the exec returns at once, the client stays): not stack.exec_in, which waits for the command
     db.container.exec_run(["sh", "-c", f"(echo {sql!r}; sleep 60) | psql -X -q -U postgres -d {database}"], detach=True)
 
 

@@ -81,14 +81,14 @@ def test_the_passwords_are_on_no_command_line(mastodon_sandbox):
     secrets = read_env_file(mastodon_sandbox.state.dir / "secrets.env")
     values = [secrets["DB_PASS"], secrets["REDIS_PASSWORD"]]
     for service in ("db", "redis"):
-        container = mastodon_sandbox.stack.containers()[service]
+        container = mastodon_sandbox.stack.container(service)
         container.reload()
         shown = " ".join([*(container.attrs["Config"].get("Cmd") or []), *(container.attrs["Config"].get("Entrypoint") or []),
                           *container.attrs.get("Args", []), container.attrs.get("Path", "")])
         assert not any(v in shown for v in values), f"a password is on {service}'s command line"
         # what `ps` in the container reads: every process's argv
-        code, out = container.exec_run(["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"])
-        assert code == 0 and not any(v.encode() in out for v in values), f"a password is in a process's argv in {service}"
+        argvs = mastodon_sandbox.stack.exec(service, ["sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"])
+        assert argvs.returncode == 0 and not any(v in argvs.stdout for v in values), f"a password is in a process's argv in {service}"
     assert not any(v in mastodon_sandbox.state.compose_env.read_text() for v in values)
 
 

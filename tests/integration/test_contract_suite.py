@@ -169,7 +169,7 @@ def impostor():
 def read_only_token(mastodon_sandbox, pair) -> str:
     """A token of a bot account with the read scope only (the authorization-code flow, as a user gets one)."""
     api(mastodon_sandbox, pair[1].token, "PATCH", "/api/v1/accounts/update_credentials", data={"bot": "true"})
-    return Provisioner(mastodon_sandbox).token(pair[1].username, flow="code", scopes="read", reuse=False)["access_token"]
+    return Provisioner(mastodon_sandbox).token(pair[1].username, flow="code", scopes="read", reuse=False).access_token
 
 
 BAD_TARGETS = {

@@ -71,7 +71,7 @@ def throwaway(prov):
 def web(prov, throwaway):
     """One signed-in browser session of the throwaway account, shared by the authorization tests."""
     session = prov.http.fresh()
-    sign_in(session, throwaway["email"], throwaway["password"])
+    sign_in(session, throwaway.email, throwaway.password)
     return session
 
 
@@ -81,12 +81,12 @@ def test_named_accounts_have_checked_default_tokens(mastodon_sandbox, prov):
     config = mastodon_sandbox.config
     for acct in config.accounts:
         rec = prov.creds.account(acct.username)
-        assert rec and rec["password"] and rec["email"] == f"{acct.username}@{config.email_domain}"
+        assert rec and rec.password and rec.email == f"{acct.username}@{config.email_domain}"
         tok = prov.token(acct.username)  # reuses the saved token after checking it
-        assert check_token(prov.http, tok["access_token"], acct.username)["username"] == acct.username
-        assert tok["flow"] == "code"
+        assert check_token(prov.http, tok.access_token, acct.username)["username"] == acct.username
+        assert tok.flow == "code"
     admin = next(a for a in config.accounts if a.role == "Owner")
-    assert "admin:read" in prov.token(admin.username)["scopes"]
+    assert "admin:read" in prov.token(admin.username).scopes
 
 
 def test_provision_again_changes_nothing(mastodon_sandbox):
@@ -98,12 +98,12 @@ def test_provision_again_changes_nothing(mastodon_sandbox):
 
 def test_pool_has_bulk_tokens(mastodon_sandbox, prov):
     config = mastodon_sandbox.config
-    pool = [n for n, r in prov.creds.accounts.items() if r.get("pool")]
+    pool = [n for n, acct in prov.creds.accounts.items() if acct.pool]
     assert len(pool) >= config.pool_size
     for name in pool[:3]:
         tok = prov.token(name)
-        assert tok["flow"] == "bulk"
-        assert check_token(prov.http, tok["access_token"], name)["username"] == name
+        assert tok.flow == "bulk"
+        assert check_token(prov.http, tok.access_token, name)["username"] == name
 
 
 def test_mastodon_py_uses_the_secret_files(mastodon_sandbox, prov):
@@ -128,22 +128,22 @@ def test_env_exports_hold_working_tokens(mastodon_sandbox, prov):
 
 def test_client_flow_gives_an_app_token(prov):
     tok = prov.token("alice", "client", "read")
-    app = check_token(prov.http, tok["access_token"], "app", app_token=True)
-    assert app["name"] == tok["app"]
+    app = check_token(prov.http, tok.access_token, "app", app_token=True)
+    assert app["name"] == tok.app
     with pytest.raises(TokenProblem) as e:
-        check_token(prov.http, tok["access_token"], "app")  # an app token on a user endpoint: 422
+        check_token(prov.http, tok.access_token, "app")  # an app token on a user endpoint: 422
     assert e.value.kind == "app-token"
 
 
 def test_bulk_flow_for_a_named_account(prov, throwaway):
     tok = prov.token(THROWAWAY, "bulk")
-    assert check_token(prov.http, tok["access_token"], THROWAWAY)["username"] == THROWAWAY
+    assert check_token(prov.http, tok.access_token, THROWAWAY)["username"] == THROWAWAY
 
 
 def test_password_grant_follows_the_metadata(prov, throwaway):
     if offers_grant(prov.http, "password"):
         tok = prov.token(THROWAWAY, "password-grant", "read")
-        assert check_token(prov.http, tok["access_token"], THROWAWAY)["username"] == THROWAWAY
+        assert check_token(prov.http, tok.access_token, THROWAWAY)["username"] == THROWAWAY
     else:
         with pytest.raises(SandboxError, match="does not offer the password grant; use --flow code"):
             prov.token(THROWAWAY, "password-grant", "read")
@@ -195,7 +195,7 @@ def test_scope_outside_the_app_is_refused_by_the_page(test_app, web):
 
 def test_wrong_password_is_reported(prov, throwaway):
     with pytest.raises(SandboxError) as e:
-        sign_in(prov.http.fresh(), throwaway["email"], "not-the-password")
+        sign_in(prov.http.fresh(), throwaway.email, "not-the-password")
     assert "sign-in as" in str(e.value) and "\n" not in str(e.value)
 
 
@@ -211,17 +211,17 @@ def test_revoked_token_is_reported_as_revoked(prov, test_app, web):
 
 def test_reset_password_revokes_the_accounts_tokens(prov, throwaway):
     """Last: it revokes every token of the throwaway account and ends its web session."""
-    old = prov.token(THROWAWAY, "code", "read")["access_token"]
+    old = prov.token(THROWAWAY, "code", "read").access_token
     assert check_token(prov.http, old, THROWAWAY)
-    old_password = prov.creds.account(THROWAWAY)["password"]
+    old_password = prov.creds.account(THROWAWAY).password
     rec = prov.ensure_account(THROWAWAY, reset_password=True)
-    assert fp(rec["password"]) != fp(old_password)
+    assert fp(rec.password) != fp(old_password)
     with pytest.raises(TokenProblem) as e:
         check_token(prov.http, old, THROWAWAY)
     assert e.value.kind == "revoked"
     new = prov.token(THROWAWAY, "code", "read")  # signs in with the new password
-    assert fp(new["access_token"]) != fp(old)
-    assert check_token(prov.http, new["access_token"], THROWAWAY)["username"] == THROWAWAY
+    assert fp(new.access_token) != fp(old)
+    assert check_token(prov.http, new.access_token, THROWAWAY)["username"] == THROWAWAY
 
 
 def test_mastodon_py_works_unchanged_with_the_exported_bundle(mastodon_sandbox, monkeypatch):

@@ -39,7 +39,7 @@ def test_a_43_sandbox_offers_and_honours_the_password_grant(make_sandbox):
     session.verify, session.trust_env = str(state.ca_file), False
     alice = Credentials.load(state).account("alice")
     api = mastodon.Mastodon(client_id=str(clientcred_path(state, "mastodon-sandbox")), api_base_url="https://localhost:38449", session=session)
-    token = api.log_in(alice["email"], alice["password"], scopes=["read"])
+    token = api.log_in(alice.email, alice.password, scopes=["read"])
     assert token and api.account_verify_credentials()["username"] == "alice"
 
     # A restore here does not keep the processes frozen for connections to age: activerecord 7.1 checks

@@ -43,7 +43,7 @@ def seeded(mastodon_sandbox):
 def as_user(sb: Sandbox, username: str) -> requests.Session:
     from mastodon_sandbox.provision.credentials import Credentials
 
-    token = Credentials.load(sb.state).token(username, "bulk", "read write follow push")["access_token"]
+    token = Credentials.load(sb.state).token(username, "bulk", "read write follow push").access_token
     s = requests.Session()
     s.verify, s.trust_env = str(sb.state.ca_file), False
     s.headers["Authorization"] = f"Bearer {token}"

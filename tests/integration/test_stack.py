@@ -227,7 +227,7 @@ def test_mail_lists_and_prints_what_mastodon_sent(mastodon_sandbox):
     from mastodon_sandbox.provision.credentials import Credentials
 
     owner = next(a for a in mastodon_sandbox.config.accounts if a.role == "Owner")
-    staff = Credentials.load(mastodon_sandbox.state).account(owner.username)["email"]
+    staff = Credentials.load(mastodon_sandbox.state).account(owner.username).email
     confirmed, pending = f"mail{uuid.uuid4().hex[:8]}", f"mail{uuid.uuid4().hex[:8]}"
     # Confirmed while registrations are closed, the account is pending until tootctl's approve! runs:
     # AdminMailer#new_pending_account goes to the staff (User#notify_staff_about_pending_account!).

@@ -25,9 +25,7 @@ def containers(sandbox) -> dict[str, dict]:
 
 
 def alice_token_works(sandbox) -> bool:
-    creds = Credentials.load(sandbox.state)
-    d = creds.data["defaults"]["alice"]
-    token = creds.token("alice", d["flow"], d["scopes"])["access_token"]
+    token = Credentials.load(sandbox.state).default_token("alice").access_token
     r = sandbox.get("/api/v1/accounts/verify_credentials", headers={"Authorization": f"Bearer {token}"})
     return r.status_code == 200 and r.json()["username"] == "alice"
 

@@ -44,7 +44,7 @@ def test_an_upgrade_keeps_data_tokens_and_settings(mastodon_sandbox, make_sandbo
 
     assert get("/api/v2/instance").json()["version"].startswith(old)
     creds = Credentials.load(state)
-    tokens = {u: creds.token(u, d["flow"], d["scopes"])["access_token"] for u, d in creds.data["defaults"].items()}
+    tokens = {u: creds.default_token(u).access_token for u in creds.data["defaults"]}
     app = creds.app("mastodon-sandbox")
     real = mastodon_sandbox.config.server != "standin"
     if real:
@@ -70,8 +70,8 @@ def test_an_upgrade_keeps_data_tokens_and_settings(mastodon_sandbox, make_sandbo
 
     for user, token in tokens.items():  # the same tokens, unchanged, still work
         assert get("/api/v1/accounts/verify_credentials", token).json()["username"] == user
-    client = session.post(base + "/oauth/token", data={"grant_type": "client_credentials", "client_id": app["client_id"],
-                                                        "client_secret": app["client_secret"], "scope": "read"}, timeout=15)
+    client = session.post(base + "/oauth/token", data={"grant_type": "client_credentials", "client_id": app.client_id,
+                                                        "client_secret": app.client_secret, "scope": "read"}, timeout=15)
     assert client.status_code == 200  # the app registered on the old version still works
     if real:
         assert TEXT in get(f"/api/v1/statuses/{status['id']}", tokens["alice"]).json()["content"]

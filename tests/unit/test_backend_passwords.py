@@ -14,6 +14,7 @@ import subprocess
 import pytest
 
 from mastodon_sandbox import backends, server_commands
+from mastodon_sandbox.data import stores
 from mastodon_sandbox.config import SandboxConfig
 from mastodon_sandbox.environment import load_or_create_secrets, write_env_files
 from mastodon_sandbox.handle import Sandbox
@@ -143,13 +144,13 @@ def test_a_stored_verifier_is_matched_by_its_password_only():
 # --- the migration ------------------------------------------------------------------------------------
 
 class FakeDb:
-    """PostgreSQL as `stores.Postgres` asks it (exec_run of psql -c ...), with a pg_hba and a password."""
+    """PostgreSQL as `stores.Postgres` asks it (psql -c ... through stack.exec_in), with a pg_hba and a password."""
 
     def __init__(self, verifier: str = "", trusting: bool = True):
         self.verifier, self.trusting = verifier, trusting
         self.name = "db"
 
-    def exec_run(self, argv, demux=True, user=None):
+    def run(self, argv):
         sql = " ".join(argv)
         if "pg_authid" in sql:
             out = f" ?column?\n----------\n password:{self.verifier}\n(1 row)\n"
@@ -157,7 +158,13 @@ class FakeDb:
             out = " ?column?\n----------\n" + (" trusting:104:host:all\n(1 row)\n" if self.trusting else "(0 rows)\n")
         else:
             raise AssertionError(argv)
-        return 0, (out.encode(), b"")
+        return subprocess.CompletedProcess(argv, 0, out, "")
+
+
+@pytest.fixture(autouse=True)
+def fake_engine(monkeypatch):
+    """The stores' commands reach a FakeDb instead of `docker exec`."""
+    monkeypatch.setattr(stores, "exec_in", lambda container, argv, **kw: container.run(argv))
 
 
 class FakeStack:

@@ -4,6 +4,7 @@ on the command line, and the timeouts' configuration. Each ends in one line nami
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -64,10 +65,30 @@ def test_a_failing_compose_command_is_one_line_with_its_last_words(stack, tmp_pa
         stack.run("logs", "webb")
 
 
-def test_a_hung_compose_command_ends_with_a_message_naming_it(stack, tmp_path):
-    stack._compose = fake_compose(tmp_path, "sleep 30\n")
-    with pytest.raises(SandboxError, match=r"docker compose exec -T web did not finish within 1 s"):
+FAKE_DOCKER = """#!/bin/sh
+# docker exec [--interactive] [--user U] NAME ARGV...: t-web-1 hangs, t-redis-1 echoes its argv and stdin
+shift
+if [ "$1" = --interactive ]; then shift; stdin=$(cat); fi
+if [ "$1" = --user ]; then shift 2; fi
+name=$1; shift
+if [ "$name" = t-web-1 ]; then exec sleep 30; fi
+echo "$* ${stdin:-}"
+"""
+
+
+def test_a_command_in_a_container_runs_by_the_docker_cli_and_a_hung_one_ends_with_a_message_naming_it(stack, monkeypatch, tmp_path):
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "docker").write_text(FAKE_DOCKER)
+    (tmp_path / "bin" / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setattr(stack, "containers", lambda: {"web": SimpleNamespace(name="t-web-1"), "redis": SimpleNamespace(name="t-redis-1")})
+    with pytest.raises(SandboxError, match=r"^tootctl version in t-web-1 did not finish within 1 s \(SANDBOX_TIMEOUT_EXEC\)"):
         stack.exec("web", ["tootctl", "version"], timeout=1)
+    done = stack.exec("redis", ["redis-cli", "ping"])
+    assert (done.returncode, done.stdout, done.stderr) == (0, "redis-cli ping \n", "")
+    assert stack.exec("redis", ["bin/rails", "runner", "-"], input="{}").stdout == "bin/rails runner - {}\n"  # stdin too
+    with pytest.raises(SandboxError, match=r"^the sidekiq service of 't' is not running: `mastodon-sandbox up` first$"):
+        stack.exec("sidekiq", ["true"])
 
 
 def test_services_raises_when_compose_fails_instead_of_reporting_no_services(stack, tmp_path):
@@ -122,7 +143,7 @@ def test_a_failed_first_up_removes_the_state_folder_it_made(tmp_path, monkeypatc
     monkeypatch.setenv("SANDBOX_STATE_DIR", str(tmp_path))
     engine = SimpleNamespace(volumes=SimpleNamespace(list=lambda filters: []))
     monkeypatch.setattr(lifecycle, "docker_client", lambda: engine)
-    monkeypatch.setattr(lifecycle, "port_is_free", lambda port: True)
+    monkeypatch.setattr(lifecycle, "port_is_free", lambda port, address="127.0.0.1": True)
     monkeypatch.setattr(Stack, "config_json", lambda self: {"services": {}})
 
     def no_registry(model, progress):

@@ -181,6 +181,16 @@ def test_password_grant_follows_the_servers_metadata(tmp_path, metadata):
     assert prov_old.choose_flow("alice", "password-grant") == "password-grant"
 
 
+def test_a_lease_refill_names_its_accounts_as_up_names_the_pool():
+    """One spelling of the pool's names: a refill of the lease pool goes on where `up`'s pool stops."""
+    from mastodon_sandbox.testing.leases import fresh_names
+
+    assert bulk.pool_usernames(3) == ["pool_01", "pool_02", "pool_03"]
+    assert fresh_names(set(bulk.pool_usernames(3)), 2) == bulk.pool_usernames(5)[3:]
+    assert fresh_names({"pool_02", "alice"}, 3) == [bulk.pool_username(n) for n in (1, 3, 4)]
+    assert bulk.pool_usernames(100)[-2:] == ["pool_99", "pool_100"]
+
+
 def test_default_scopes_come_from_the_role_and_the_server(tmp_path, metadata):
     prov = Provisioner(Sandbox(SandboxConfig(name="t"), State("t", root=tmp_path), NO_STACK), http=FakeHttp(ContractStack(), metadata))
     assert prov.default_scopes("alice") == "read write follow push"
@@ -214,7 +224,7 @@ def test_a_token_is_refused_for_an_account_the_sandbox_does_not_know_and_makes_n
     assert stack.runs == 0 and "nobody" not in stack.accounts and not state.credentials_file.exists()
     stack.accounts["nobody"] = {"id": "9", "email": "nobody@example.test", "password": "x"}  # made on the server
     if flow == "bulk":
-        token = prov.token("nobody", flow, "read")["access_token"]
+        token = prov.token("nobody", flow, "read").access_token
         assert token in stack.tokens.values() and stack.runs == 1  # on the server, so the bulk flow may token it
 
 
@@ -227,4 +237,4 @@ def test_admin_scopes_are_refused_for_an_account_without_a_role(tmp_path, metada
     assert str(caught.value) == ("alice has no role (a plain user), so admin:write would be refused by every admin endpoint: "
                                  "leave the admin scopes out, or ask for a token of admin")
     assert stack.runs == 0 and not state.credentials_file.exists()
-    assert "admin:write" in prov.token("admin", "bulk", "read admin:write")["scopes"]  # the Owner may
+    assert "admin:write" in prov.token("admin", "bulk", "read admin:write").scopes  # the Owner may

@@ -13,6 +13,7 @@ from requests.adapters import BaseAdapter
 
 from mastodon_sandbox.errors import SandboxError
 from mastodon_sandbox.provision import oauth
+from mastodon_sandbox.provision.credentials import Application
 from mastodon_sandbox.provision.http import Http
 from tests.corpus import exchanges
 
@@ -64,7 +65,8 @@ def http_with(adapter: Replay) -> Http:
 @pytest.fixture
 def app():
     reg = load("f3-apps.jsonl")["register app"]["response"]["json"]
-    return {"name": reg["name"], "client_id": reg["client_id"], "client_secret": reg["client_secret"]}
+    return Application(reg["name"], str(reg["id"]), reg["client_id"], reg["client_secret"], tuple(reg["scopes"]),
+                       tuple(reg["redirect_uris"]), "api")
 
 
 def recorded_pkce(monkeypatch, get_label: str, token_label: str):
@@ -175,7 +177,7 @@ def test_app_registration_answers():
     from mastodon_sandbox.provision.apps import app_is_known, register_app
     rec = register_app(answering("f3-apps.jsonl", "register app"), "sandbox-probe", "read write follow push")
     reg = load("f3-apps.jsonl")["register app"]["response"]["json"]
-    assert (rec["client_id"], rec["client_secret"], rec["scopes"], rec["redirect_uris"]) == \
+    assert (rec.client_id, rec.client_secret, list(rec.scopes), list(rec.redirect_uris)) == \
         (reg["client_id"], reg["client_secret"], reg["scopes"], reg["redirect_uris"])
     with pytest.raises(SandboxError) as e:
         register_app(answering("f3-apps.jsonl", "register app unknown scope"), "bad", "read bogus:scope")
@@ -183,9 +185,9 @@ def test_app_registration_answers():
     with pytest.raises(RateLimited) as e:
         register_app(answering("f3-apps.jsonl", "register app #6"), "n2", "read")
     assert e.value.reset == load("f3-apps.jsonl")["register app #6"]["response"]["headers"]["x-ratelimit-reset"]
-    assert app_is_known(answering("f3-apps.jsonl", "client credentials"), {"client_id": "x", "client_secret": "y", "scopes": ["read"]})
-    assert not app_is_known(answering("f3-apps.jsonl", "client credentials bad secret"),
-                            {"client_id": "x", "client_secret": "y", "scopes": ["read"]})
+    probe = Application("probe", "1", "x", "y", ("read",), (oauth.OOB,), "api")
+    assert app_is_known(answering("f3-apps.jsonl", "client credentials"), probe)
+    assert not app_is_known(answering("f3-apps.jsonl", "client credentials bad secret"), probe)
 
 
 def test_password_grant_refusal_is_unsupported_grant_type(app):

@@ -12,6 +12,7 @@ from mastodon_sandbox import server_commands
 from mastodon_sandbox.config import Account, SandboxConfig
 from mastodon_sandbox.errors import SandboxError
 from mastodon_sandbox.provision.accounts import ensure_account
+from mastodon_sandbox.provision import credentials
 from mastodon_sandbox.provision.credentials import Credentials
 from mastodon_sandbox.provision.tootctl import interpret, parse_error, parse_new_password, saw_ok
 from mastodon_sandbox.state import State
@@ -98,6 +99,9 @@ def test_every_command_is_built_from_its_table_entry():
         "mail show": server_commands.mail_show("a@b.c"),
         "runner run_due": server_commands.run_due(),
         "redis eval": server_commands.sidekiq_stats(1_800_000_000.0),
+        "redis clients": server_commands.redis_clients(),
+        "federation log": server_commands.federation_log(),
+        "federation log size": server_commands.federation_log_size(),
         "psql admin": server_commands.psql_admin(["SELECT 1", "SELECT 2"]),
         "psql script": server_commands.psql_script(),
         "pg hba method": server_commands.pg_hba_method("trust", "scram-sha-256"),
@@ -138,8 +142,8 @@ def test_ensure_account_creates_saves_and_reuses(state):
     config = SandboxConfig(name="t")
     creds = Credentials.load(state)
     rec = ensure_account(config, stack, creds, Account("alice"))
-    assert rec["email"] == "alice@example.test"
-    assert rec["password"] == parse_new_password(records("f2-tootctl.jsonl")["create alice"]["stdout"])
+    assert rec.email == "alice@example.test"
+    assert rec.password == parse_new_password(records("f2-tootctl.jsonl")["create alice"]["stdout"])
     assert state.credentials_file.stat().st_mode & 0o777 == 0o600
     # Idempotent: a second run with saved credentials runs nothing.
     again = ensure_account(config, stack, Credentials.load(state), Account("alice"))
@@ -165,11 +169,11 @@ def test_unknown_role_is_one_line(state):
 def test_reset_password_replaces_password_and_forgets_tokens(state):
     stack = ReplayStack(records("f2-tootctl.jsonl"))
     creds = Credentials.load(state)
-    creds.set_account("carol", email="carol@example.test", password="0" * 32)
+    creds.set_account(credentials.Account("carol", email="carol@example.test", password="0" * 32))
     creds.set_token("carol", "code", "read", "tok", "app")
     creds.save()
     rec = ensure_account(SandboxConfig(name="t"), stack, creds, Account("carol"), reset_password=True)
-    assert rec["password"] == parse_new_password(records("f2-tootctl.jsonl")["modify reset password"]["stdout"])
+    assert rec.password == parse_new_password(records("f2-tootctl.jsonl")["modify reset password"]["stdout"])
     assert Credentials.load(state).token("carol", "code", "read") is None
 
 
@@ -184,7 +188,7 @@ def test_reset_password_of_an_account_the_state_lacks_records_it_whole(state):
     stack = ReplayStack(records("f2-tootctl.jsonl"))
     rec = ensure_account(SandboxConfig(name="t"), stack, Credentials.load(state), Account("carol"), reset_password=True)
     saved = Credentials.load(state).account("carol")
-    assert saved == rec and saved["email"] == "carol@example.test" and re.fullmatch(r"[0-9a-f]{32}", saved["password"])
+    assert saved == rec and saved.email == "carol@example.test" and re.fullmatch(r"[0-9a-f]{32}", saved.password)
 
 
 class BatchStack(ReplayStack):
@@ -216,7 +220,7 @@ def test_named_accounts_are_made_in_one_boot_and_read_as_separate_calls(tmp_path
     ensure_accounts(config, stack, creds, list(config.accounts))
     assert len(stack.calls) == 1  # one Rails boot for both
     for r, acct in zip(created, accounts):
-        assert creds.account(acct.username)["password"] == parse_new_password(r["stdout"])
+        assert creds.account(acct.username).password == parse_new_password(r["stdout"])
 
 
 def test_a_failed_command_in_a_batch_is_named_and_the_others_are_kept(tmp_path):
@@ -229,4 +233,4 @@ def test_a_failed_command_in_a_batch_is_named_and_the_others_are_kept(tmp_path):
     stack = BatchStack({"ok": ok, "dup": {**dup, "argv": ["tootctl", "accounts", "create", "alice", "--email", "alice@example.test", "--confirmed", "--approve"]}})
     with pytest.raises(SandboxError, match="alice exists on the server but the sandbox has no password"):
         ensure_accounts(config, stack, creds, list(config.accounts))
-    assert creds.account(ok["argv"][3])["password"]  # saved at once: the password exists nowhere else
+    assert creds.account(ok["argv"][3]).password  # saved at once: the password exists nowhere else

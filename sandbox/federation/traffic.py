@@ -1,0 +1,119 @@
+"""The traffic between federating sandboxes, as their proxies saw it (nothing in Mastodon is patched):
+`deliveries` lists it, and `settle` over a group waits until none is under way.
+
+A group has settled when, at two looks in a row, every member's Sidekiq is idle with nothing to retry
+(sandbox/data/settle.py: nothing enqueued, running or due soon) and no proxy logged a request between them:
+work crossing from one instance to another is either a Sidekiq job on the sender (a delivery on `push`, a
+fetch on `pull`) or a request its receiver's proxy logs, and what arrives becomes a job on the receiver
+(`ingress`) before the answer is sent (app/controllers/activitypub/inboxes_controller.rb).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from .. import server_commands
+from ..data.settle import LOOK_INTERVAL, SidekiqStats, sidekiq_stats
+from ..errors import SandboxError
+from ..handle import Sandbox
+from ..timeouts import timeouts
+from ..waiting import Look, wait_for
+
+# Mastodon's User-Agent names its server: "http.rb/5.2.0 (Mastodon/4.6.5; +https://a.localhost/)"
+# (Mastodon::Version.user_agent, lib/mastodon/version.rb); a signature's keyId names the actor's.
+AGENT_HOST = re.compile(r"\+https?://([^/;)\s]+)")
+KEY_ID_HOST = re.compile(r'keyId="https?://([^/"]+)')
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One request between servers, as the receiving proxy logged it."""
+
+    time: float
+    sender: str  # the sending server's host ("" when it did not say)
+    receiver: str
+    method: str
+    path: str
+    activity: str  # an inbox POST's activity, e.g. "Create(Note)"; "" for fetches
+    status: int
+
+    def __str__(self) -> str:
+        clock = datetime.fromtimestamp(self.time, timezone.utc).strftime("%H:%M:%S.%f")[:-3]
+        what = self.activity or f"{self.method} {self.path}"
+        return f"{clock}  {self.sender or '?'} -> {self.receiver}  {what}  {self.status}"
+
+
+def activity_of(body: str) -> str:
+    """'Create(Note)' for a Create of a Note; the type alone when its object is a link or absent."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(doc, dict):
+        return ""
+    obj = doc.get("object")
+    inner = obj.get("type") if isinstance(obj, dict) else None
+    return f"{doc.get('type', '?')}({inner})" if inner else str(doc.get("type", ""))
+
+
+def parse_log(text: str) -> list[Delivery]:
+    out = []
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a proxy restart
+        sender = AGENT_HOST.search(row.get("agent", "")) or KEY_ID_HOST.search(row.get("signature", ""))
+        out.append(Delivery(float(row.get("time") or 0), sender.group(1) if sender else "", row.get("to", ""),
+                            row.get("method", ""), row.get("path", ""), activity_of(row.get("body", "")),
+                            int(row.get("status") or 0)))
+    return out
+
+
+def deliveries(members: list[Sandbox]) -> list[Delivery]:
+    """Every request the members' proxies logged as federation traffic, oldest first."""
+    def read(sandbox: Sandbox) -> list[Delivery]:
+        proc = sandbox.stack.exec(*server_commands.federation_log())
+        if proc.returncode != 0:
+            raise SandboxError(f"could not read the federation log of {sandbox.config.domain}: {proc.stderr.strip()[-200:] or 'is it up?'}")
+        return parse_log(proc.stdout)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(members))) as pool:
+        return sorted((d for found in pool.map(read, members) for d in found), key=lambda d: d.time)
+
+
+def log_size(sandbox: Sandbox) -> int:
+    proc = sandbox.stack.exec(*server_commands.federation_log_size())
+    first = proc.stdout.split()[:1]
+    if proc.returncode != 0 or not first or not first[0].isdigit():
+        raise SandboxError(f"could not read the federation log of {sandbox.config.domain}: {proc.stderr.strip()[-200:] or 'is it up?'}")
+    return int(first[0])
+
+
+def settle_group(members: list[Sandbox], timeout: float | None = None) -> dict[str, SidekiqStats]:
+    """Wait until no federation work is under way between `members` (see the module's docstring); past
+    `timeout`, one line naming what is pending on which instance, with the first retry's error."""
+    last: list[tuple[int, ...]] = []
+
+    def state(sandbox: Sandbox) -> tuple[int, SidekiqStats]:
+        return log_size(sandbox), sidekiq_stats(sandbox)
+
+    def look() -> Look[dict[str, SidekiqStats]]:
+        with ThreadPoolExecutor(max_workers=max(1, len(members))) as pool:
+            seen = list(pool.map(state, members))
+        sizes = tuple(size for size, _ in seen)
+        stats = {sb.config.domain: st for sb, (_, st) in zip(members, seen)}
+        quiet = all(st.idle and st.retries == 0 for st in stats.values())
+        settled = quiet and last == [sizes]
+        last[:] = [sizes] if quiet else []
+        pending = "; ".join(f"{domain}: {st}" for domain, st in stats.items() if not (st.idle and st.retries == 0))
+        return Look(settled, stats, pending or "a request between them was under way")
+
+    names = ", ".join(sb.config.domain for sb in members)
+    return wait_for(look, timeout=timeout or timeouts().settle, interval=LOOK_INTERVAL,
+                    what=f"federation between {names} did not settle",
+                    hint="`mastodon-sandbox deliveries` shows what was sent and how each side answered")

@@ -1,0 +1,165 @@
+"""`mastodon_federation`: several sandboxes of one federation group for a test, with accounts leased on each,
+clients, the remote account as one instance sees another's, `settle()` and `deliveries()`.
+
+The group is the plugin's `federation` setting, `GROUP:a,b@4.3`: sandboxes GROUP-a and GROUP-b, served as
+a.localhost and b.localhost, b on Mastodon 4.3 and a on the run's sandbox's version (default `fed:a,b`). Members
+that are not running are brought up on first use, once for all xdist workers (the CLI's up lock), on the server
+the run's sandbox uses (official images, or built from its source folder)."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from ..config import HOSTNAME_RE, check_group_name
+from ..errors import SandboxError
+
+SPEC_RE = re.compile(r"(?:(?P<group>[^:]+):)?(?P<members>.+)")
+DEFAULT_SPEC = "fed:a,b"
+
+
+@dataclass(frozen=True)
+class Member:
+    short: str  # a, b: the domain's first label
+    version: str | None  # None: the run's sandbox's
+
+    def sandbox_name(self, group: str) -> str:
+        return f"{group}-{self.short}"
+
+    @property
+    def domain(self) -> str:
+        return f"{self.short}.localhost"
+
+
+@dataclass(frozen=True)
+class FederationSpec:
+    group: str
+    members: tuple[Member, ...]
+
+
+def parse_spec(spec: str) -> FederationSpec:
+    """`fed:a,b@4.3` → group fed, members a (the run's version) and b (4.3). One line when it is not that."""
+    match = SPEC_RE.fullmatch(spec.strip())
+    group = (match.group("group") if match else None) or "fed"
+    members = []
+    for item in filter(None, (m.strip() for m in (match.group("members") if match else "").split(","))):
+        short, _, version = item.partition("@")
+        if not HOSTNAME_RE.fullmatch(f"{short}.localhost"):
+            raise pytest.UsageError(f"mastodon-sandbox: bad federation member {item!r} in {spec!r}: a DNS label, e.g. a or b@4.3")
+        members.append(Member(short, version or None))
+    try:
+        check_group_name(group)
+    except SandboxError as e:
+        raise pytest.UsageError(f"mastodon-sandbox: {e}") from None
+    if len(members) < 2 or len({m.short for m in members}) != len(members):
+        raise pytest.UsageError(f"mastodon-sandbox: a federation is two or more distinct members, e.g. fed:a,b@4.3, not {spec!r}")
+    return FederationSpec(group, tuple(members))
+
+
+def bring_up(spec: FederationSpec, base: dict) -> list:
+    """The members, each brought up unless it runs (its saved settings kept when it exists)."""
+    from ..federation import names
+    from ..handle import Sandbox
+    from ..lifecycle import one_at_a_time, up
+    from ..progress import Progress
+    from ..state import State
+
+    names.install()
+    out = []
+    for member in spec.members:
+        name = member.sandbox_name(spec.group)
+        state = State(name)
+        if state.exists():
+            sandbox = Sandbox.open(name)
+            if sandbox.config.group != spec.group:
+                raise SandboxError(f"sandbox {name!r} exists outside federation group {spec.group!r}: destroy it, or choose "
+                                   "another group in the federation setting")
+            if sandbox.stack.is_running():
+                out.append(sandbox)
+                continue
+        requested = {**base, "hostname": member.domain, "group": spec.group}
+        if member.version:
+            requested["version"] = member.version
+        with one_at_a_time(name):
+            out.append(up(name, requested, Progress(quiet=True)))
+    return out
+
+
+@dataclass
+class Instance:
+    """One member as a test sees it: its sandbox, domain and URL, leased accounts and clients."""
+
+    short: str
+    sandbox: Any  # sandbox.handle.Sandbox
+    _request: Any = field(repr=False)
+
+    @property
+    def domain(self) -> str:
+        return self.sandbox.config.domain
+
+    @property
+    def url(self) -> str:
+        return self.sandbox.url
+
+    def accounts(self, count: int = 1) -> list:
+        """Fresh accounts on this instance, for this test only (`Lease`s, as mastodon_accounts gives)."""
+        from .leases import lease
+        from .settings import settings
+
+        return lease(self.sandbox, count, holder=self._request.node.nodeid, refill=settings(self._request.config).pool_refill)
+
+    def acct(self, who) -> str:
+        """The account's address as other instances write it: user@domain."""
+        return f"{getattr(who, 'username', who)}@{self.domain}"
+
+    def client(self, who):
+        """A Mastodon.py client on this instance of a `Lease` or a named account (alice, bob)."""
+        from ..provision.credentials import Credentials
+        from .fixtures import _mastodon_py
+        from .targets import Endpoint
+
+        token = getattr(who, "token", None)
+        if token is None:
+            saved = Credentials.load(self.sandbox.state).default_token(str(who))
+            if saved is None:
+                pytest.fail(f"mastodon-sandbox: {self.domain} has no token of an account {who!r}", pytrace=False)
+            token = saved.access_token
+        return _mastodon_py(Endpoint(self.url, str(self.sandbox.state.ca_file)), token)
+
+
+class Federation:
+    """The group's instances by their short name (`federation["a"]`), and what happens between them."""
+
+    def __init__(self, spec: FederationSpec, sandboxes: list, request):
+        self.group = spec.group
+        self.instances = {m.short: Instance(m.short, sb, request) for m, sb in zip(spec.members, sandboxes)}
+        self.started = time.time()
+
+    def __getitem__(self, short: str) -> Instance:
+        return self.instances[short]
+
+    def settle(self, timeout: float | None = None) -> dict:
+        """Wait until no federation work is under way between the instances (`mastodon-sandbox settle --group`)."""
+        from ..federation.traffic import settle_group
+
+        return settle_group([i.sandbox for i in self.instances.values()], timeout=timeout)
+
+    def deliveries(self, since: float | None = None) -> list:
+        """The traffic between the instances since this test began (or `since`, epoch seconds), oldest first."""
+        from ..federation.traffic import deliveries
+
+        start = self.started if since is None else since
+        return [d for d in deliveries([i.sandbox for i in self.instances.values()]) if d.time >= start]
+
+    def resolve(self, client, acct: str) -> dict:
+        """The account `acct` (user@domain) as the instance of `client` sees it, fetched if need be
+        (`search` with resolve=true); fails in one line when it cannot be found."""
+        found = client.search_v2(acct, resolve=True, result_type="accounts")["accounts"]
+        match = [a for a in found if a["acct"].lower() == acct.lower()]
+        if not match:
+            pytest.fail(f"mastodon-sandbox: {client.api_base_url} could not resolve {acct}", pytrace=False)
+        return match[0]
