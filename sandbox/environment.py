@@ -7,13 +7,14 @@ and never rotated afterwards (`up` re-renders the files from the saved values).
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import string
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .config import SandboxConfig, group_network
+from .config import SandboxConfig, compose_dir, group_network
 from .state import State, read_env_file, render_env_file, write_private
 
 ALNUM = string.ascii_letters + string.digits
@@ -174,6 +175,8 @@ def compose_env(config: SandboxConfig, state: State, images: dict[str, str]) -> 
         "SANDBOX_ADDRESS": config.address,
         "SANDBOX_PORT": str(config.port),
         "SANDBOX_HOST": config.host,
+        # nginx reads its configuration once, from a mounted file: a changed file must recreate the proxy.
+        "PROXY_CONF_DIGEST": hashlib.sha256((compose_dir() / "proxy" / "sandbox.conf").read_bytes()).hexdigest()[:16],
         **group,
         "STANDIN_VERSION": config.release.version,
         "WEB_CONCURRENCY": str(config.web_concurrency),

@@ -48,6 +48,7 @@ class SidekiqStats:
     due_soon: int
     retries: int
     first_retry: Retry | None = None
+    mail_due_soon: int = 0  # of due_soon: mails (the mailers queue)
 
     @property
     def idle(self) -> bool:
@@ -87,17 +88,17 @@ def parse_stats(output: str, client_list: str, hostnames: list[str], ok: bool = 
     """The numbers server_commands.SIDEKIQ_STATS_LUA prints, with Redis' client list and the host names of the
     running Sidekiq containers (a process's registration outlives it: only a running container's count)."""
     lines = output.splitlines()
-    if not ok or len(lines) < 4 or not all(n.strip().isdigit() for n in lines[:3]):
+    if not ok or len(lines) < 5 or not all(n.strip().isdigit() for n in lines[:3] + lines[4:5]):
         raise SandboxError(f"could not read Sidekiq's queues from Redis: {output.strip()[:200] or 'no output'}")
     enqueued, due_soon, retries = (int(n) for n in lines[:3])
     latest: dict[str, tuple[float, int]] = {}  # per host, the newest heartbeat's thread count
-    for line in lines[4:]:
+    for line in lines[5:]:
         host, beat, concurrency = (line.split() + ["", "0", "0"])[:3]
         if host in hostnames and float(beat or 0) >= latest.get(host, (-1.0, 0))[0]:
             latest[host] = (float(beat or 0), int(concurrency or 0))
     threads = sum(c for _, c in latest.values()) if set(latest) == set(hostnames) else None
     busy = -1 if threads is None else max(0, threads - waiting_fetchers(client_list))
-    return SidekiqStats(enqueued, busy, due_soon, retries, parse_retry(lines[3]))
+    return SidekiqStats(enqueued, busy, due_soon, retries, parse_retry(lines[3]), int(lines[4]))
 
 
 def sidekiq_stats(sandbox: Sandbox, horizon: float = 10.0) -> SidekiqStats:

@@ -94,6 +94,11 @@ def log_size(sandbox: Sandbox) -> int:
     return int(first[0])
 
 
+def federation_idle(stats: SidekiqStats) -> bool:
+    """Nothing enqueued or running, nothing but mail due soon, nothing to retry."""
+    return stats.enqueued == 0 and stats.busy == 0 and stats.due_soon == stats.mail_due_soon and stats.retries == 0
+
+
 def settle_group(members: list[Sandbox], timeout: float | None = None) -> dict[str, SidekiqStats]:
     """Wait until no federation work is under way between `members` (see the module's docstring); past
     `timeout`, one line naming what is pending on which instance, with the first retry's error."""
@@ -107,10 +112,10 @@ def settle_group(members: list[Sandbox], timeout: float | None = None) -> dict[s
             seen = list(pool.map(state, members))
         sizes = tuple(size for size, _ in seen)
         stats = {sb.config.domain: st for sb, (_, st) in zip(members, seen)}
-        quiet = all(st.idle and st.retries == 0 for st in stats.values())
+        quiet = all(federation_idle(st) for st in stats.values())
         settled = quiet and last == [sizes]
         last[:] = [sizes] if quiet else []
-        pending = "; ".join(f"{domain}: {st}" for domain, st in stats.items() if not (st.idle and st.retries == 0))
+        pending = "; ".join(f"{domain}: {st}" for domain, st in stats.items() if not federation_idle(st))
         return Look(settled, stats, pending or "a request between them was under way")
 
     names = ", ".join(sb.config.domain for sb in members)

@@ -16,7 +16,7 @@ from mastodon_sandbox.environment import mastodon_env, generate_secrets, write_e
 from mastodon_sandbox.errors import SandboxError
 from mastodon_sandbox.federation import names
 from mastodon_sandbox.federation.group import check_joining, check_new_member, next_address
-from mastodon_sandbox.federation.traffic import activity_of, parse_log
+from mastodon_sandbox.federation.traffic import activity_of, federation_idle, parse_log
 from mastodon_sandbox.images import images_for
 from mastodon_sandbox.lifecycle import resolve_config
 from mastodon_sandbox.stack import Stack
@@ -135,15 +135,18 @@ RETRY = json.dumps({"class": "ActivityPub::DeliveryWorker", "queue": "push", "ar
 
 def test_sidekiq_is_busy_while_fewer_processors_wait_than_its_threads():
     assert waiting_fetchers(CLIENTS) == 4
-    out = f"0\n0\n1\n{RETRY}\n9f10e39480eb 1733400000.1 5\nold000000000 1733300000.0 5\n"
+    out = f"0\n0\n1\n{RETRY}\n0\n9f10e39480eb 1733400000.1 5\nold000000000 1733300000.0 5\n"
     stats = parse_stats(out, CLIENTS, ["9f10e39480eb"])
     assert (stats.enqueued, stats.busy, stats.retries, stats.idle) == (0, 1, 1, False)
     assert str(stats.first_retry) == ("ActivityPub::DeliveryWorker to https://b.localhost/inbox on push: "
                                       "Mastodon::UnexpectedResponseError: https://b.localhost/inbox returned code 502")
     everyone_waits = CLIENTS.replace("flags=N db=0 cmd=exists", "flags=b db=0 cmd=brpop")
-    assert parse_stats("0\n0\n0\n\n9f10e39480eb 1733400000.1 5\n", everyone_waits, ["9f10e39480eb"]).idle
+    assert parse_stats("0\n0\n0\n\n0\n9f10e39480eb 1733400000.1 5\n", everyone_waits, ["9f10e39480eb"]).idle
     # a Sidekiq that has not written its first heartbeat yet is not idle, whatever waits
-    assert parse_stats("0\n0\n0\n\nold000000000 1733300000.0 5\n", everyone_waits, ["9f10e39480eb"]).busy == -1
+    assert parse_stats("0\n0\n0\n\n0\nold000000000 1733300000.0 5\n", everyone_waits, ["9f10e39480eb"]).busy == -1
+    # a mail due soon keeps a sandbox unsettled, not a federation: notification mails wait on purpose
+    mail_due = parse_stats("0\n1\n0\n\n1\n9f10e39480eb 1733400000.1 5\n", everyone_waits, ["9f10e39480eb"])
+    assert not mail_due.idle and federation_idle(mail_due)
     with pytest.raises(SandboxError, match="could not read Sidekiq's queues"):
         parse_stats("", CLIENTS, ["9f10e39480eb"])
 
@@ -164,3 +167,26 @@ def test_the_proxies_log_names_sender_receiver_activity_and_answer():
     assert (second.activity, second.path) == ("", "/.well-known/webfinger")
     assert activity_of(json.dumps({"type": "Create", "object": {"type": "Note"}})) == "Create(Note)"
     assert activity_of("not json") == ""
+
+
+def test_the_proxy_reaches_its_own_services_by_names_no_other_member_has(tmp_path):
+    """On the group's network every member's services answer to their service names (Compose adds those on each
+    network): had the proxy asked for `web`, a stopped web would have sent requests to another member's (seen:
+    a 403 from the wrong Mastodon). Its upstreams are names found on its own internal network only."""
+    import re
+
+    from mastodon_sandbox.config import compose_dir
+
+    config = member("a", "a")
+    state = State("a", root=tmp_path)
+    write_env_files(config, state, images_for(config), "172.30.0.0/16")
+    services = Stack(config, state).config_json()["services"]
+    upstreams = re.findall(r'set \$\w+ "([\w.-]+):\d+"', (compose_dir() / "proxy" / "sandbox.conf").read_text())
+    assert upstreams, "no upstream found in the proxy's configuration"
+    shared = {name for name, svc in services.items() if "federation" in svc.get("networks", {})}
+    shared |= {alias for svc in services.values() for alias in ((svc.get("networks", {}).get("federation") or {}).get("aliases") or [])}
+    for upstream in upstreams:
+        assert upstream not in shared, upstream
+        owners = [name for name, svc in services.items()
+                  if upstream == name or upstream in ((svc.get("networks", {}).get("internal") or {}).get("aliases") or [])]
+        assert len(owners) == 1 and "internal" in services[owners[0]]["networks"], (upstream, owners)
