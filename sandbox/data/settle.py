@@ -48,7 +48,7 @@ class SidekiqStats:
     due_soon: int
     retries: int
     first_retry: Retry | None = None
-    mail_due_soon: int = 0  # of due_soon: mails (the mailers queue)
+    deferred_due_soon: int = 0  # of due_soon: mails and remote statuses' link previews (put off on purpose)
 
     @property
     def idle(self) -> bool:

@@ -95,8 +95,8 @@ def log_size(sandbox: Sandbox) -> int:
 
 
 def federation_idle(stats: SidekiqStats) -> bool:
-    """Nothing enqueued or running, nothing but mail due soon, nothing to retry."""
-    return stats.enqueued == 0 and stats.busy == 0 and stats.due_soon == stats.mail_due_soon and stats.retries == 0
+    """Nothing enqueued or running, nothing due soon but what no other server waits for, nothing to retry."""
+    return stats.enqueued == 0 and stats.busy == 0 and stats.due_soon == stats.deferred_due_soon and stats.retries == 0
 
 
 def settle_group(members: list[Sandbox], timeout: float | None = None) -> dict[str, SidekiqStats]:

@@ -144,7 +144,7 @@ def test_sidekiq_is_busy_while_fewer_processors_wait_than_its_threads():
     assert parse_stats("0\n0\n0\n\n0\n9f10e39480eb 1733400000.1 5\n", everyone_waits, ["9f10e39480eb"]).idle
     # a Sidekiq that has not written its first heartbeat yet is not idle, whatever waits
     assert parse_stats("0\n0\n0\n\n0\nold000000000 1733300000.0 5\n", everyone_waits, ["9f10e39480eb"]).busy == -1
-    # a mail due soon keeps a sandbox unsettled, not a federation: notification mails wait on purpose
+    # a mail or link preview due soon keeps a sandbox unsettled, not a federation: they wait on purpose
     mail_due = parse_stats("0\n1\n0\n\n1\n9f10e39480eb 1733400000.1 5\n", everyone_waits, ["9f10e39480eb"])
     assert not mail_due.idle and federation_idle(mail_due)
     with pytest.raises(SandboxError, match="could not read Sidekiq's queues"):
