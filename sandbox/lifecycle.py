@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import docker.errors
@@ -103,10 +103,8 @@ def wait_app_ready(config: SandboxConfig, state: State, timeout: float | None = 
                     hint="see `mastodon-sandbox logs web`")
 
 
-def up(name: str, requested: dict, progress: Progress, provision: bool = True) -> Sandbox:
-    """Create or start the sandbox `name` with the `requested` settings (checked before anything is made),
-    wait until it serves clients, then provision accounts and tokens unless told not to."""
-    state = State(name)
+def _make_or_reuse(name: str, requested: dict, state: State, progress: Progress) -> tuple[SandboxConfig, bool, Stack, list]:
+    """Up to its saved config: the settings resolved and checked, TLS, env files and images ready."""
     config, is_new = resolve_config(name, requested, state)
     stack = Stack(config, state)
     docker_client()  # a clear error before anything else when the engine is missing
@@ -129,13 +127,13 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         progress.step(f"creating sandbox {name!r}: {config.server} server, Mastodon {config.release.version}, {config.base_url}")
     state.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     state.dir.chmod(0o700)  # private even when an older run or another tool made it
-    if config.hostname:
-        subnet = group.prepare_member(config, state)  # its certificate (from its group's CA) and network
-    else:
-        ensure_tls(state.tls_dir, name)
-        subnet = None
-    write_env_files(config, state, images_for(config), subnet)
     try:
+        if config.hostname:
+            subnet = group.prepare_member(config, state)  # its certificate (from its group's CA) and network
+        else:
+            ensure_tls(state.tls_dir, name)
+            subnet = None
+        write_env_files(config, state, images_for(config), subnet)
         pull_missing_images(stack.config_json(), progress)
         replaced = build_images(stack, progress)
     except SandboxError:
@@ -143,10 +141,22 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
             # Nothing was started yet: leave no half-made sandbox behind, so the user can retry with
             # other settings (e.g. SANDBOX_SERVER=standin after a failed pull).
             state.remove()
+            with suppress(SandboxError):  # the error that ended it is the one to say
+                group.leave(config, state.dir.parent)
         raise
     state.save_config(config)
     composefiles.record(state)  # the compose files that drive it from now on
+    return config, is_new, stack, replaced
 
+
+def up(name: str, requested: dict, progress: Progress, provision: bool = True) -> Sandbox:
+    """Create or start the sandbox `name` with the `requested` settings (checked before anything is made),
+    wait until it serves clients, then provision accounts and tokens unless told not to."""
+    state = State(name)
+    # A new sandbox with its own domain takes an address, a domain and maybe its group's CA and network: one at a
+    # time, until its config is saved, so that two `up`s side by side never take the same.
+    with group.claiming(state.dir.parent, bool(requested.get("hostname")) and not state.exists()):
+        config, is_new, stack, replaced = _make_or_reuse(name, requested, state, progress)
     sandbox = Sandbox(config, state, stack)
     if not is_new:
         # A save or restore cut short leaves Mastodon's processes frozen, which no health check sees.

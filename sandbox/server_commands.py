@@ -229,9 +229,10 @@ def tootctl_batch() -> tuple[str, list[str]]:
 
 
 # Sidekiq's queues (lib/sidekiq/api.rb reads the same keys): what is enqueued, due before ARGV[1] (epoch s) in
-# the schedule, and in the retry set, the first retry itself (JSON), how many of the due are put off on purpose
-# and awaited by no other server (mails; a remote status's link preview, fetched 0-60 s after it arrived:
-# DISTRIBUTE_DELAY in app/lib/activitypub/activity/create.rb), then one line per registered process,
+# the schedule, and in the retry set, the first retry itself (JSON: a federation one when there is one), how many
+# of the due are put off on purpose and awaited by no other server (mails; a remote status's link preview,
+# fetched 0-60 s after it arrived: DISTRIBUTE_DELAY in app/lib/activitypub/activity/create.rb), how many retries
+# are federation's (the push, pull and ingress queues), then one line per registered process,
 # `hostname beat concurrency` (what a heartbeat writes, lib/sidekiq/launcher.rb: the thread count is the process
 # hash's `concurrency` in Sidekiq 8 (Mastodon 4.6), inside its `info` JSON before).
 SIDEKIQ_STATS_LUA = """
@@ -243,8 +244,16 @@ for _, job in ipairs(redis.call('ZRANGEBYSCORE', 'schedule', '-inf', ARGV[1])) d
     deferred = deferred + 1
   end
 end
+local federation, first = 0, ''
+for _, job in ipairs(redis.call('ZRANGE', 'retry', 0, -1)) do
+  if string.find(job, '"queue":"push"', 1, true) or string.find(job, '"queue":"pull"', 1, true)
+      or string.find(job, '"queue":"ingress"', 1, true) then
+    federation = federation + 1
+    if first == '' then first = job end
+  end
+end
 local out = {enqueued, redis.call('ZCOUNT', 'schedule', '-inf', ARGV[1]), redis.call('ZCARD', 'retry'),
-             redis.call('ZRANGE', 'retry', 0, 0)[1] or '', deferred}
+             first ~= '' and first or (redis.call('ZRANGE', 'retry', 0, 0)[1] or ''), deferred, federation}
 for _, p in ipairs(redis.call('SMEMBERS', 'processes')) do
   local info = redis.call('HGET', p, 'info')
   local ok, decoded = pcall(cjson.decode, info or '')

@@ -5,7 +5,8 @@ Layout of a sandbox's folder, `<state folder>/<name>/` (folder 0700, every file 
   config.json        what the sandbox was created with (sandbox.config.SandboxConfig)
   mastodon.env       Mastodon's environment: secrets included, values unquoted
   compose.env        variables for compose files (images, port, paths): no secrets
-  tls/               ca.pem, ca.key, cert.pem, key.pem, bundle.pem
+  tls/               ca.pem, ca.key, cert.pem, key.pem, bundle.pem (0644: certificates only, read by Mastodon in a
+                     federating container); a group's member has a copy of its group's ca.pem and no ca.key
   credentials.json   accounts, apps and tokens (sandbox.provision.credentials)
   secrets/           Mastodon.py .secret files
   secrets.env        Mastodon's secrets, generated once, never rotated
@@ -70,7 +71,21 @@ def no_sandbox(name: str, root: Path, folder_hint: str = "--state-dir or $SANDBO
     return f"no sandbox {name!r} in the state folder {root} ({held}); `mastodon-sandbox up --name {name}` makes it"
 
 
-class State:
+class HoldsCA:
+    """A folder with a CA in tls/: a sandbox's (its own, or a copy of its group's) or a group's."""
+
+    dir: Path
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.dir / "tls"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.tls_dir / "ca.pem"
+
+
+class State(HoldsCA):
     """The folder of one named sandbox in the state folder. Every file in it is named here, once."""
 
     SECRETS = "secrets.env"
@@ -93,14 +108,6 @@ class State:
     @property
     def compose_env(self) -> Path:
         return self.dir / "compose.env"
-
-    @property
-    def tls_dir(self) -> Path:
-        return self.dir / "tls"
-
-    @property
-    def ca_file(self) -> Path:
-        return self.tls_dir / "ca.pem"
 
     @property
     def bundle_file(self) -> Path:
@@ -250,7 +257,7 @@ def saved_configs(root: Path | None = None) -> list[SandboxConfig]:
     return out
 
 
-class GroupState:
+class GroupState(HoldsCA):
     """The folder of one federation group in the state folder: the CA its members share."""
 
     FOLDER = "_groups"
@@ -259,14 +266,6 @@ class GroupState:
         self.name = check_group_name(name)
         self.root = root or state_root()
         self.dir = self.root / self.FOLDER / name
-
-    @property
-    def tls_dir(self) -> Path:
-        return self.dir / "tls"
-
-    @property
-    def ca_file(self) -> Path:
-        return self.tls_dir / "ca.pem"
 
     def members(self) -> list[SandboxConfig]:
         return [c for c in saved_configs(self.root) if c.group == self.name]

@@ -70,6 +70,10 @@ def export(sandbox: Sandbox, name: str, path: Path, progress: Progress | None = 
     """Write snapshot `name` of `sandbox` to the new file `path` (0600)."""
     progress = progress or Progress(quiet=True)
     manifest = snapshots.read_manifest(sandbox, snapshots.check_name(name))
+    if sandbox.config.hostname:
+        # Its data names its domain, and other servers of its group hold copies of it: not a file of its own yet.
+        raise SandboxError(f"sandbox {sandbox.name!r} has its own domain ({sandbox.config.hostname}): export is for "
+                           "sandboxes on localhost; `snapshot save --group` keeps a group's state")
     path = Path(path).expanduser().resolve()
     if path.exists():
         raise SandboxError(f"{path} exists: choose another file, or remove it first")

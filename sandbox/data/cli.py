@@ -24,7 +24,9 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("--timeout", type=float, help="seconds (default $SANDBOX_TIMEOUT_SETTLE or 300)")
     p.add_argument("--group", help="every sandbox of this federation group, and the traffic between them")
     p.set_defaults(func=cmd_settle)
-    sub.add_parser("reset", parents=[common], help="return to the seeded state in seconds (database, Redis, media, credentials)").set_defaults(func=cmd_reset)
+    p = sub.add_parser("reset", parents=[common], help="return to the seeded state in seconds (database, Redis, media, credentials)")
+    p.add_argument("--group", help="every sandbox of this federation group together")
+    p.set_defaults(func=cmd_reset)
     p = sub.add_parser("snapshot", parents=[common], help="named snapshots: save, restore, list, delete, export, import",
                        description="Named states of the sandbox (`seed` saves 'seeded', which `reset` restores). "
                                    "list prints one line per snapshot: NAME, when it was taken (UTC), the Mastodon "
@@ -34,6 +36,7 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("snapshot", nargs="?", metavar="NAME", help="the snapshot's name (import: the FILE export wrote)")
     p.add_argument("--replace", action="store_true", help="save over an existing snapshot of that name")
     p.add_argument("--file", help="export: the file to write (default NAME.snapshot.tar.gz)")
+    p.add_argument("--group", help="save or restore: every sandbox of this federation group together")
     add_setting_options(p, "source_dir")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_snapshot)
@@ -86,8 +89,10 @@ def cmd_run_due(args) -> int:
 
 def cmd_reset(args) -> int:
     """Back to the seeded state: database, Redis, media files, credentials."""
-    from .snapshots import reset
+    from .snapshots import SEEDED, reset
 
+    if args.group:
+        return _group_snapshot(args.group, "restore", SEEDED, replace=False)
     done = reset(Sandbox.open(args.name), Progress(quiet=True))
     print(f"reset to the seeded state in {done.seconds} s" + (f" (files restored: {', '.join(done.files_restored)})" if done.files_restored else ""))
     return 0
@@ -107,6 +112,10 @@ def cmd_snapshot(args) -> int:
             f"kept it in sandbox {done.sandbox!r}: `mastodon-sandbox snapshot restore {done.name}` to go to it"
         print(f"imported snapshot {done.name!r}; {made}")
         return 0
+    if args.group:
+        if args.action not in ("save", "restore") or not args.snapshot:
+            raise SandboxError("snapshot --group takes save NAME or restore NAME (the other actions are a sandbox's: --name)")
+        return _group_snapshot(args.group, args.action, args.snapshot, args.replace)
     sandbox = Sandbox.open(args.name)
     if args.action == "list":
         rows = snapshots.list_snapshots(sandbox)
@@ -134,4 +143,18 @@ def cmd_snapshot(args) -> int:
     else:
         snapshots.delete(sandbox, args.snapshot)
         print(f"deleted snapshot {args.snapshot!r}")
+    return 0
+
+
+def _group_snapshot(group: str, action: str, name: str, replace: bool) -> int:
+    from ..federation.group import members
+    from ..federation.snapshots import restore_group, save_group
+
+    found = members(group)
+    if action == "save":
+        for m, sb in zip(save_group(found, name, Progress(quiet=True), replace=replace), found):
+            print(f"{sb.name}: saved snapshot {m['name']!r} in {m['seconds']} s")
+    else:
+        for done, sb in zip(restore_group(found, name, Progress(quiet=True)), found):
+            print(f"{sb.name}: restored snapshot {done.name!r} in {done.seconds} s")
     return 0

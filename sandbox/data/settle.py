@@ -13,6 +13,7 @@ No quiet period, no sleep: the first look that sees that is the answer.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 
@@ -49,6 +50,7 @@ class SidekiqStats:
     retries: int
     first_retry: Retry | None = None
     deferred_due_soon: int = 0  # of due_soon: mails and remote statuses' link previews (put off on purpose)
+    federation_retries: int = 0  # of retries: deliveries, fetches and inbound processing (push, pull, ingress)
 
     @property
     def idle(self) -> bool:
@@ -84,31 +86,41 @@ def parse_retry(raw: str) -> Retry | None:
     return Retry(str(job.get("wrapped") or job.get("class")), str(job.get("queue")), error[:300], str(target))
 
 
-def parse_stats(output: str, client_list: str, hostnames: list[str], ok: bool = True) -> SidekiqStats:
+def parse_stats(output: str, client_list: str, hostnames: list[str], ok: bool = True,
+                title_threads: int | None = None) -> SidekiqStats:
     """The numbers server_commands.SIDEKIQ_STATS_LUA prints, with Redis' client list and the host names of the
-    running Sidekiq containers (a process's registration outlives it: only a running container's count)."""
+    running Sidekiq containers (a process's registration outlives it: only a running container's count). A running
+    Sidekiq not registered in Redis (a restore put back a copy without it, until its next heartbeat) counts the
+    threads its process title names, `title_threads`."""
     lines = output.splitlines()
-    if not ok or len(lines) < 5 or not all(n.strip().isdigit() for n in lines[:3] + lines[4:5]):
+    if not ok or len(lines) < 6 or not all(n.strip().isdigit() for n in lines[:3] + lines[4:6]):
         raise SandboxError(f"could not read Sidekiq's queues from Redis: {output.strip()[:200] or 'no output'}")
     enqueued, due_soon, retries = (int(n) for n in lines[:3])
     latest: dict[str, tuple[float, int]] = {}  # per host, the newest heartbeat's thread count
-    for line in lines[5:]:
+    for line in lines[6:]:
         host, beat, concurrency = (line.split() + ["", "0", "0"])[:3]
         if host in hostnames and float(beat or 0) >= latest.get(host, (-1.0, 0))[0]:
             latest[host] = (float(beat or 0), int(concurrency or 0))
-    threads = sum(c for _, c in latest.values()) if set(latest) == set(hostnames) else None
+    threads = sum(c for _, c in latest.values()) if set(latest) == set(hostnames) else title_threads
     busy = -1 if threads is None else max(0, threads - waiting_fetchers(client_list))
-    return SidekiqStats(enqueued, busy, due_soon, retries, parse_retry(lines[3]), int(lines[4]))
+    return SidekiqStats(enqueued, busy, due_soon, retries, parse_retry(lines[3]), int(lines[4]), int(lines[5]))
+
+
+# Sidekiq's process title, set at each heartbeat: "sidekiq 8.1.6 mastodon [0 of 5 busy]" (lib/sidekiq/launcher.rb).
+TITLE_THREADS = re.compile(r"\[\d+ of (\d+) busy\]")
 
 
 def sidekiq_stats(sandbox: Sandbox, horizon: float = 10.0) -> SidekiqStats:
-    # Clients first: when all wait in BRPOP their queues were empty then; what is read after only adds.
-    clients = sandbox.stack.exec(*server_commands.redis_clients())
+    running = sandbox.stack.container("sidekiq")  # one line when Sidekiq does not run: nothing would settle
+    # The queues first, then the clients: a job the scheduler moves to a queue in between was due (counted), and
+    # one pushed and taken in between keeps its processor out of BRPOP when the clients are read.
     proc = sandbox.stack.exec(*server_commands.sidekiq_stats(time.time() + horizon))
+    clients = sandbox.stack.exec(*server_commands.redis_clients())
     ok = proc.returncode == 0 and clients.returncode == 0
-    running = sandbox.stack.containers().get("sidekiq")
-    hostnames = [running.attrs["Config"]["Hostname"]] if running is not None else []
-    return parse_stats(proc.stdout if ok else (proc.stderr or clients.stderr or proc.stdout), clients.stdout, hostnames, ok=ok)
+    titles = " ".join(" ".join(p) for p in running.top(ps_args="-eo args").get("Processes") or [])
+    title = TITLE_THREADS.search(titles)
+    return parse_stats(proc.stdout if ok else (proc.stderr or clients.stderr or proc.stdout), clients.stdout,
+                       [running.attrs["Config"]["Hostname"]], ok=ok, title_threads=int(title.group(1)) if title else None)
 
 
 def settle(sandbox: Sandbox, timeout: float | None = None, horizon: float = 10.0, on_poll=None) -> SidekiqStats:

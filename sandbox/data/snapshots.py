@@ -353,8 +353,8 @@ class Restored:
     files_restored: list[str]
 
 
-def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> Restored:
-    """Put snapshot `name` back: database, Redis, files, credentials and seed summary, all or nothing."""
+def restorable(sandbox: Sandbox, name: str) -> dict:
+    """The manifest of snapshot `name` when this running sandbox can take it back; one line otherwise."""
     manifest = read_manifest(sandbox, check_name(name))
     if manifest["mastodon"] != sandbox.config.release.version:
         raise SandboxError(f"snapshot {name!r} was taken on Mastodon {manifest['mastodon']}; this sandbox runs "
@@ -363,6 +363,12 @@ def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> Re
         raise SandboxError(f"snapshot {name!r} was taken under other secrets: it cannot be restored into this sandbox")
     if "proxy" not in running_containers(sandbox):
         raise SandboxError(f"sandbox {sandbox.name!r} is not running: `mastodon-sandbox up` first")
+    return manifest
+
+
+def restore(sandbox: Sandbox, name: str, progress: Progress | None = None) -> Restored:
+    """Put snapshot `name` back: database, Redis, files, credentials and seed summary, all or nothing."""
+    manifest = restorable(sandbox, name)
     # Tests that use the sandbox hold the shared side of IN_USE (the pytest plugin): a restore waits for them.
     with sandbox.state.rwlock(IN_USE, shared=False), sandbox.state.lock("snapshots") as held:
         if journal.read(sandbox.state):
@@ -377,7 +383,8 @@ def _restore_locked(sandbox: Sandbox, manifest: dict, held) -> Restored:
     db, kv = postgres(sandbox, running), redis(sandbox, running)
     # A job still running would write into the restored state: wait until none runs. What waits in the
     # queues or the schedule is replaced with Redis, so it does not matter.
-    _wait_while_sidekiq_busy(sandbox, timeout=15)
+    if "sidekiq" in running:
+        _wait_while_sidekiq_busy(sandbox, timeout=15)
     with journal.signals_held():
         journal.begin(sandbox.state, "restore", name)
         with paused(sandbox) as pause, ThreadPoolExecutor(max_workers=2) as pool:

@@ -36,6 +36,8 @@ def group_of(args) -> str:
 
 def cmd_hosts(args) -> int:
     missing = names.missing_hosts_lines()
+    if not names.hosts_lines():
+        raise SandboxError(f"no sandbox in {State(args.name).dir.parent} has its own domain (`up --domain NAME.localhost`)")
     if not args.write:
         for line in names.hosts_lines():
             print(line)
@@ -52,7 +54,8 @@ def cmd_hosts(args) -> int:
     try:
         names.add_hosts_lines(missing)
     except PermissionError:
-        raise SandboxError(f"{names.HOSTS_FILE} is not writable by this user: run `sudo mastodon-sandbox hosts --write`") from None
+        raise SandboxError(f"{names.HOSTS_FILE} is not writable by this user: `mastodon-sandbox hosts | sudo tee -a {names.HOSTS_FILE}` "
+                           "adds the lines (sudo would not see this state folder)") from None
     print(f"added {len(missing)} line(s) to {names.HOSTS_FILE}")
     return 0
 

@@ -9,6 +9,9 @@ system CAs and the group's (compose/federation.yml).
 
 from __future__ import annotations
 
+import fcntl
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import docker.errors
@@ -45,6 +48,9 @@ def remove_network(group: str) -> None:
         docker_client().networks.get(group_network(group)).remove()
     except docker.errors.NotFound:
         pass
+    except docker.errors.APIError as e:  # still used: a member of another state folder's group of that name
+        raise SandboxError(f"the network {group_network(group)} of group {group!r} is still in use ({e.explanation or e}): "
+                           f"`docker network rm {group_network(group)}` once its containers are gone") from None
 
 
 def check_new_member(config: SandboxConfig, state: State) -> None:
@@ -66,7 +72,20 @@ def check_joining(requested: dict, saved: SandboxConfig) -> None:
                            "(Mastodon cannot change its domain once it holds data): use another --name")
 
 
-def next_address(root) -> str:
+@contextmanager
+def claiming(root: Path, needed: bool):
+    """While held, no other process takes an address, a domain, or makes a group's CA or network (`needed`:
+    the caller makes a sandbox with its own domain; otherwise nothing is locked)."""
+    if not needed:
+        yield
+        return
+    (root / GroupState.FOLDER).mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(root / GroupState.FOLDER / "claims.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def next_address(root: Path) -> str:
     """A loopback address no other sandbox in the state folder uses, for a new one with its own domain:
     each serves HTTPS on 443, so each needs its own address (Linux routes all of 127.0.0.0/8 to loopback)."""
     taken = {c.address for c in saved_configs(root)}
@@ -89,7 +108,7 @@ def prepare_member(config: SandboxConfig, state: State) -> str | None:
     return ensure_network(config.group)
 
 
-def leave(config: SandboxConfig, root) -> None:
+def leave(config: SandboxConfig, root: Path) -> None:
     """After a member is destroyed: the group's CA and network go with its last member."""
     if not config.group:
         return

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+from ..config import state_root
 from ..state import saved_configs
 
 HOSTS_FILE = Path("/etc/hosts")
@@ -20,10 +21,23 @@ def addresses(root: Path | None = None) -> dict[str, str]:
     return {c.hostname: c.address for c in saved_configs(root) if c.hostname}
 
 
+_known: dict[tuple, dict[str, str]] = {}  # addresses() by the state folder's configs and their times
+
+
+def _cached_addresses() -> dict[str, str]:
+    root = state_root()
+    key = (str(root), *((p.parent.name, p.stat().st_mtime_ns) for p in sorted(root.glob("*/config.json"))))
+    if key not in _known:
+        _known.clear()
+        _known[key] = addresses(root)
+    return _known[key]
+
+
 def _getaddrinfo(host, port, *args, **kwargs):
     # Only names under .localhost are looked up in the state folder: every other lookup is the system's.
-    if isinstance(host, str) and host.lower().endswith(".localhost"):
-        address = addresses().get(host.lower().rstrip("."))
+    name = host.lower().rstrip(".") if isinstance(host, str) else ""
+    if name.endswith(".localhost"):
+        address = _cached_addresses().get(name)
         if address:
             return _system_getaddrinfo(address, port, *args, **kwargs)
     return _system_getaddrinfo(host, port, *args, **kwargs)
@@ -58,10 +72,10 @@ def missing_hosts_lines(root: Path | None = None, hosts_file: Path = HOSTS_FILE)
 
 
 def add_hosts_lines(lines: list[str], hosts_file: Path = HOSTS_FILE) -> None:
-    """Append `lines` to /etc/hosts (the caller has asked the user)."""
-    text = hosts_file.read_text() if hosts_file.exists() else ""
-    block = "".join(f"{line}  # mastodon-sandbox\n" for line in lines)
-    hosts_file.write_text(text + ("" if not text or text.endswith("\n") else "\n") + block)
+    """Append `lines` to /etc/hosts (the caller has asked the user): appended, never rewritten."""
+    ends_in_newline = not hosts_file.exists() or hosts_file.read_bytes()[-1:] in (b"", b"\n")
+    with open(hosts_file, "a") as fh:
+        fh.write(("" if ends_in_newline else "\n") + "".join(f"{line}  # mastodon-sandbox\n" for line in lines))
 
 
 def unresolved_hint(hostname: str, address: str) -> str | None:
@@ -69,4 +83,5 @@ def unresolved_hint(hostname: str, address: str) -> str | None:
     if system_resolves(hostname, address):
         return None
     return (f"{hostname} does not resolve to {address} outside mastodon-sandbox (its CLI and pytest plugin resolve it "
-            f"themselves): `sudo mastodon-sandbox hosts --write` adds `{address} {hostname}` to /etc/hosts for other programs")
+            f"themselves): for other programs, `mastodon-sandbox hosts --write` (as a user who may write /etc/hosts) or "
+            f"`mastodon-sandbox hosts | sudo tee -a /etc/hosts` adds `{address} {hostname}`")

@@ -95,8 +95,9 @@ def log_size(sandbox: Sandbox) -> int:
 
 
 def federation_idle(stats: SidekiqStats) -> bool:
-    """Nothing enqueued or running, nothing due soon but what no other server waits for, nothing to retry."""
-    return stats.enqueued == 0 and stats.busy == 0 and stats.due_soon == stats.deferred_due_soon and stats.retries == 0
+    """Nothing enqueued or running, nothing due soon but what no other server waits for, no federation job to retry."""
+    return (stats.enqueued == 0 and stats.busy == 0 and stats.due_soon == stats.deferred_due_soon
+            and stats.federation_retries == 0)
 
 
 def settle_group(members: list[Sandbox], timeout: float | None = None) -> dict[str, SidekiqStats]:
@@ -104,18 +105,21 @@ def settle_group(members: list[Sandbox], timeout: float | None = None) -> dict[s
     `timeout`, one line naming what is pending on which instance, with the first retry's error."""
     last: list[tuple[int, ...]] = []
 
-    def state(sandbox: Sandbox) -> tuple[int, SidekiqStats]:
-        return log_size(sandbox), sidekiq_stats(sandbox)
+    def state(sandbox: Sandbox) -> tuple[int, SidekiqStats | str]:
+        try:
+            return log_size(sandbox), sidekiq_stats(sandbox)
+        except SandboxError as e:  # a member stopped or restarting: not settled, and said so if it stays so
+            return -1, str(e)
 
     def look() -> Look[dict[str, SidekiqStats]]:
         with ThreadPoolExecutor(max_workers=max(1, len(members))) as pool:
             seen = list(pool.map(state, members))
         sizes = tuple(size for size, _ in seen)
         stats = {sb.config.domain: st for sb, (_, st) in zip(members, seen)}
-        quiet = all(federation_idle(st) for st in stats.values())
-        settled = quiet and last == [sizes]
-        last[:] = [sizes] if quiet else []
-        pending = "; ".join(f"{domain}: {st}" for domain, st in stats.items() if not federation_idle(st))
+        pending = "; ".join(f"{domain}: {st}" for domain, st in stats.items()
+                            if isinstance(st, str) or not federation_idle(st))
+        settled = not pending and last == [sizes]
+        last[:] = [] if pending else [sizes]
         return Look(settled, stats, pending or "a request between them was under way")
 
     names = ", ".join(sb.config.domain for sb in members)

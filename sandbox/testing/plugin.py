@@ -60,6 +60,9 @@ def pytest_configure(config):
     config.stash[KEY] = chosen = PluginSettings.resolve(config)
     # Set in the environment so that xdist workers and the CLI run by fixtures agree.
     os.environ["SANDBOX_STATE_DIR"] = str(chosen.state_dir)
+    from ..federation import names
+
+    names.install()  # sandboxes with their own domain (NAME.localhost) resolve in the tests, /etc/hosts or not
     config.addinivalue_line("markers", "mastodon_writes: the test writes to the sandbox (posts, follows, ...)")
     config.addinivalue_line("markers", "mastodon_snapshot(name): restore this snapshot ('seeded': what `seed` made) "
                                        "before the test, which then has the sandbox to itself (cold mode, or warm with "

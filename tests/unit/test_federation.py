@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -133,22 +134,57 @@ RETRY = json.dumps({"class": "ActivityPub::DeliveryWorker", "queue": "push", "ar
                     "error_class": "Mastodon::UnexpectedResponseError", "error_message": "https://b.localhost/inbox returned code 502"})
 
 
+def stats_output(enqueued=0, due=0, retries=0, retry="", deferred=0, federation=0, processes=("9f10e39480eb 1733400000.1 5",)):
+    """What server_commands.SIDEKIQ_STATS_LUA prints, line by line."""
+    return "\n".join([str(enqueued), str(due), str(retries), retry, str(deferred), str(federation), *processes]) + "\n"
+
+
 def test_sidekiq_is_busy_while_fewer_processors_wait_than_its_threads():
     assert waiting_fetchers(CLIENTS) == 4
-    out = f"0\n0\n1\n{RETRY}\n0\n9f10e39480eb 1733400000.1 5\nold000000000 1733300000.0 5\n"
+    out = stats_output(retries=1, retry=RETRY, federation=1, processes=("9f10e39480eb 1733400000.1 5", "old000000000 1733300000.0 5"))
     stats = parse_stats(out, CLIENTS, ["9f10e39480eb"])
-    assert (stats.enqueued, stats.busy, stats.retries, stats.idle) == (0, 1, 1, False)
+    assert (stats.enqueued, stats.busy, stats.retries, stats.federation_retries, stats.idle) == (0, 1, 1, 1, False)
     assert str(stats.first_retry) == ("ActivityPub::DeliveryWorker to https://b.localhost/inbox on push: "
                                       "Mastodon::UnexpectedResponseError: https://b.localhost/inbox returned code 502")
     everyone_waits = CLIENTS.replace("flags=N db=0 cmd=exists", "flags=b db=0 cmd=brpop")
-    assert parse_stats("0\n0\n0\n\n0\n9f10e39480eb 1733400000.1 5\n", everyone_waits, ["9f10e39480eb"]).idle
-    # a Sidekiq that has not written its first heartbeat yet is not idle, whatever waits
-    assert parse_stats("0\n0\n0\n\n0\nold000000000 1733300000.0 5\n", everyone_waits, ["9f10e39480eb"]).busy == -1
+    assert parse_stats(stats_output(), everyone_waits, ["9f10e39480eb"]).idle
+    # a Sidekiq that has not written its first heartbeat yet is not idle, whatever waits, unless its title says
+    # how many threads it has (after a restore put back a Redis without its registration)
+    unregistered = stats_output(processes=("old000000000 1733300000.0 5",))
+    assert parse_stats(unregistered, everyone_waits, ["9f10e39480eb"]).busy == -1
+    assert parse_stats(unregistered, everyone_waits, ["9f10e39480eb"], title_threads=5).idle
+    assert parse_stats(unregistered, CLIENTS, ["9f10e39480eb"], title_threads=5).busy == 1
     # a mail or link preview due soon keeps a sandbox unsettled, not a federation: they wait on purpose
-    mail_due = parse_stats("0\n1\n0\n\n1\n9f10e39480eb 1733400000.1 5\n", everyone_waits, ["9f10e39480eb"])
+    mail_due = parse_stats(stats_output(due=1, deferred=1), everyone_waits, ["9f10e39480eb"])
     assert not mail_due.idle and federation_idle(mail_due)
+    # a retry outside federation's queues (a mail) does not hold a federation either
+    assert federation_idle(parse_stats(stats_output(retries=1), everyone_waits, ["9f10e39480eb"]))
     with pytest.raises(SandboxError, match="could not read Sidekiq's queues"):
         parse_stats("", CLIENTS, ["9f10e39480eb"])
+
+
+def test_a_group_settles_only_at_two_quiet_looks_without_a_request_between_them(monkeypatch):
+    from mastodon_sandbox.data.settle import SidekiqStats
+    from mastodon_sandbox.federation import traffic
+
+    idle, busy = SidekiqStats(0, 0, 0, 0), SidekiqStats(0, 1, 0, 0)
+    looks = iter([(10, busy), (10, idle), (12, idle), (12, idle), (12, idle), (12, idle)])
+    seen = []
+
+    def state(sandbox):
+        size, stats = next(looks)
+        seen.append((size, stats))
+        return size
+
+    monkeypatch.setattr(traffic, "log_size", state)
+    monkeypatch.setattr(traffic, "sidekiq_stats", lambda sandbox: seen[-1][1])
+    member = SimpleNamespace(config=SimpleNamespace(domain="a.localhost"))
+    traffic.settle_group([member], timeout=10)
+    assert len(seen) == 4  # busy; quiet; quiet but a request was logged in between; quiet twice: settled
+    stopped = SimpleNamespace(config=SimpleNamespace(domain="b.localhost"))
+    monkeypatch.setattr(traffic, "log_size", lambda sandbox: (_ for _ in ()).throw(SandboxError("the proxy service of 'fed-b' is not running")))
+    with pytest.raises(SandboxError, match=r"did not settle within 0 s \(last: b.localhost: the proxy service of 'fed-b' is not running\)"):
+        traffic.settle_group([stopped], timeout=0.3)
 
 
 def test_the_proxies_log_names_sender_receiver_activity_and_answer():
