@@ -8,7 +8,7 @@ and scram-sha-256 for every network client, and Redis starts with requirepass (c
 A sandbox made before that has a cluster initialised with `host all all all trust` and a superuser with no
 password. Redis needs nothing done: its configuration changed, so compose recreates it with the password,
 and its data stays in its volume. The cluster is brought over once by `require_db_password`, which
-`lifecycle.up` calls when every service is healthy: the superuser's password set (as a SCRAM verifier made
+`lifecycle.start` calls when every service is healthy: the superuser's password set (as a SCRAM verifier made
 here, so the password itself reaches neither a command line nor PostgreSQL's log), then the catch-all line
 moved to scram-sha-256 and the configuration reloaded. Connections already open stay; Mastodon's next ones
 send DB_PASS, which trust ignored until then. The data is untouched. What was done is recorded in
@@ -25,11 +25,11 @@ import secrets
 from pathlib import Path
 
 from . import server_commands
-from .data.stores import Postgres
 from .errors import SandboxError, command_failed
 from .handle import Sandbox
 from .progress import Progress
 from .state import read_env_file
+from .stores import Postgres
 
 RECORD_KEY = "db_password"
 SCRAM_ITERATIONS = 4096  # PostgreSQL's default (scram_iterations), as psql's \password makes it

@@ -13,12 +13,13 @@ from . import __version__, server_commands
 from .config import SETTINGS_BY_FIELD, add_setting_options, convert_setting, requested_settings, settings_from_env
 from .contract.cli import add_contract_command
 from .data.cli import add_commands as add_data_commands
+from .data.up import up
 from .federation import names
 from .federation.cli import add_commands as add_federation_commands
 from .docker_env import doctor
 from .errors import SandboxError
 from .handle import Sandbox
-from .lifecycle import destroy, down, one_at_a_time, up
+from .lifecycle import destroy, down, one_at_a_time
 from .progress import Progress
 from .provision import env_exports as token_exports
 from .provision.cli import add_commands

@@ -1,5 +1,5 @@
 """One sandbox, as the rest of the project holds it: its configuration, its state folder and its compose
-stack. `lifecycle.up` returns one, `Sandbox.open` opens an existing one; the CLI, provisioning, the tests
+stack. `up` (sandbox/data/up.py) returns one, `Sandbox.open` opens an existing one; the CLI, provisioning, the tests
 and the pytest plugin all take it."""
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""up, down and destroy: what each does to a sandbox's containers, volumes and state.
+"""up's steps on containers, volumes and state, and down and destroy.
 
-`up` creates a sandbox the first time and reuses it afterwards: it never drops data or rotates
-secrets. Only `destroy` removes state.
+`up` (sandbox/data/up.py) runs the steps here in turn: `make_or_reuse` (settings, TLS, env files, images),
+`start` (every service healthy), `wait_app_ready` and `apply_registrations`. It creates a sandbox the first
+time and reuses it afterwards: it never drops data or rotates secrets. Only `destroy` removes state.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ import requests
 from . import composefiles, server_commands
 from .backends import require_db_password
 from .config import SandboxConfig, check_settings, release
-from .data import snapshots
-from .data.stores import Postgres
 from .docker_env import docker_client, port_is_free, port_taken
 from .federation import group
 from .environment import DB_NAME, missing_env_files, write_env_files
@@ -30,9 +29,9 @@ from .handle import Sandbox
 from .errors import SandboxError, command_failed
 from .images import build_images, images_for, pull_missing_images, remove_replaced_images
 from .progress import Progress
-from .provision import provision as provision_accounts
 from .stack import ONE_SHOT, Stack, project_filter
 from .state import State, no_sandbox
+from .stores import Postgres
 from .timeouts import timeouts
 from .tls import ensure_tls
 from .waiting import Look, wait_for
@@ -103,7 +102,26 @@ def wait_app_ready(config: SandboxConfig, state: State, timeout: float | None = 
                     hint="see `mastodon-sandbox logs web`")
 
 
-def _make_or_reuse(name: str, requested: dict, state: State, progress: Progress) -> tuple[SandboxConfig, bool, Stack, list]:
+@dataclasses.dataclass(frozen=True)
+class Made:
+    """A sandbox `make_or_reuse` readied: its config saved, TLS, env files and images in place."""
+    sandbox: Sandbox
+    is_new: bool
+    replaced: list[str]  # the ids of images a build replaced: removed once the services run on the new ones
+
+
+def make_or_reuse(name: str, requested: dict, progress: Progress) -> Made:
+    """`up`'s first step: the sandbox `name` with the `requested` settings (checked before anything is made),
+    ready to start."""
+    state = State(name)
+    # A new sandbox with its own domain takes an address, a domain and maybe its group's CA and network: one at a
+    # time, until its config is saved, so that two `up`s side by side never take the same.
+    with group.claiming(state.dir.parent, bool(requested.get("hostname")) and not state.exists()):
+        config, is_new, stack, replaced = _ready_to_start(name, requested, state, progress)
+    return Made(Sandbox(config, state, stack), is_new, replaced)
+
+
+def _ready_to_start(name: str, requested: dict, state: State, progress: Progress) -> tuple[SandboxConfig, bool, Stack, list]:
     """Up to its saved config: the settings resolved and checked, TLS, env files and images ready."""
     config, is_new = resolve_config(name, requested, state)
     stack = Stack(config, state)
@@ -149,38 +167,15 @@ def _make_or_reuse(name: str, requested: dict, state: State, progress: Progress)
     return config, is_new, stack, replaced
 
 
-def up(name: str, requested: dict, progress: Progress, provision: bool = True) -> Sandbox:
-    """Create or start the sandbox `name` with the `requested` settings (checked before anything is made),
-    wait until it serves clients, then provision accounts and tokens unless told not to."""
-    state = State(name)
-    # A new sandbox with its own domain takes an address, a domain and maybe its group's CA and network: one at a
-    # time, until its config is saved, so that two `up`s side by side never take the same.
-    with group.claiming(state.dir.parent, bool(requested.get("hostname")) and not state.exists()):
-        config, is_new, stack, replaced = _make_or_reuse(name, requested, state, progress)
-    sandbox = Sandbox(config, state, stack)
-    if not is_new:
-        # A save or restore cut short leaves Mastodon's processes frozen, which no health check sees.
-        thawed = snapshots.thaw_unless_busy(sandbox)
-        if thawed:
-            progress.step(f"resumed {', '.join(thawed)}: a snapshot save or restore that was cut short left them frozen")
-    upgraded = start_services(config, state, stack, is_new, bool(replaced), progress)
+def start(made: Made, progress: Progress) -> bool:
+    """`up`'s second step: every service started and healthy, the database asking for its password, images a
+    build replaced removed. Returns whether this was an upgrade (its Rails cache is then out of date)."""
+    sandbox = made.sandbox
+    upgraded = start_services(sandbox.config, sandbox.state, sandbox.stack, made.is_new, bool(made.replaced), progress)
     # Every service is healthy: a database made before the back-ends had passwords gets its own now (once).
-    require_db_password(sandbox, state.applied_file, progress)
-    remove_replaced_images(replaced)
-    instance = wait_app_ready(config, state)
-    if not is_new and snapshots.recover(sandbox, progress):
-        instance = wait_app_ready(config, state)
-    if upgraded:
-        # Rails' cache (Redis) still holds what the old version rendered, the instance bodies among them
-        # (kept 3 minutes, CacheConcern#render_with_cache): clear it, as upstream's upgrade notes advise.
-        progress.step("clearing Rails' cache after the upgrade (tootctl cache clear)")
-        clear_cache(stack)
-        instance = wait_app_ready(config, state)
-    progress.step(f"{config.base_url} is ready: {instance.get('title')} {instance.get('version')}")
-    if provision:
-        provision_accounts(sandbox, progress)
-    apply_registrations(config, state, stack, is_new, progress)
-    return sandbox
+    require_db_password(sandbox, sandbox.state.applied_file, progress)
+    remove_replaced_images(made.replaced)
+    return upgraded
 
 
 def prepared_marker(config: SandboxConfig, stack: Stack, cluster: str | None) -> dict:

@@ -128,12 +128,12 @@ COMMANDS: tuple[ServerCommand, ...] = (
         "stdout: `reloaded:t`; rc 1 and the failing tool's message on stderr",
         choices={"FROM": ("trust",), "TO": ("scram-sha-256",)},
     ),
-    # A snapshot's export and import (sandbox/data/stores.py): a database in pg_dump's custom format, and
+    # A snapshot's export and import (sandbox/stores.py): a database in pg_dump's custom format, and
     # Redis' own protocol (one RESTORE per key) piped into a logical database.
     ServerCommand("pg dump", "db", ("pg_dump", "-U", "postgres", "-Fc", "-f", "{FILE}", "{DB}"), None,
                   "nothing on success (the dump is in FILE); rc 1 and `pg_dump: error: ...` on stderr"),
     # The dump's table of contents (every entry, pg_dump's own included), checked before it is loaded
-    # (sandbox/data/dumps.py); then the load, as an unprivileged role that owns only the new database.
+    # (sandbox/dumps.py); then the load, as an unprivileged role that owns only the new database.
     ServerCommand("pg list", "db", ("pg_restore", "--list", "--verbose", "{FILE}"), None,
                   "stdout: `;` header lines (dbname, Format) and one `ID; CATALOG OID KIND NAMESPACE TAG OWNER` per entry; "
                   "rc 1 and `pg_restore: error: ...` on stderr for a file that is not a dump"),

@@ -36,6 +36,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import dumps, stores
 from ..config import SandboxConfig, check_settings
 from ..docker_env import docker_client
 from ..errors import SandboxError
@@ -43,7 +44,7 @@ from ..handle import Sandbox
 from ..progress import Progress
 from ..stack import project_filter
 from ..state import State, render_env_file, write_private
-from . import dumps, snapshots, stores, verify
+from . import snapshots, verify
 from .verify import DATA_SETTINGS, FORMAT, MANIFEST
 
 
@@ -189,7 +190,7 @@ def _import_new(parts: verify.Verified, name: str, state: State, source_dir: str
     pristine = _nothing_in_docker(name)
     progress.step(f"creating sandbox {name!r} from {parts.path.name}: Mastodon {snap['mastodon']} ({settings['server']} server), "
                   f"the snapshot's secrets and settings")
-    from ..lifecycle import up
+    from .up import up
 
     try:
         # the secrets as checked, written anew: nothing else a file's secrets.env held reaches an env file

@@ -39,14 +39,15 @@ from pathlib import Path
 
 import docker.errors
 
+from .. import stores
 from ..environment import DB_NAME
 from ..errors import SandboxError
 from ..handle import Sandbox
 from ..stack import SERVICE_LABEL, exec_in
 from ..progress import Progress
 from ..state import State, write_private
-from . import journal, spare, stores
 from ..waiting import Look, wait_for
+from . import journal, spare
 from .settle import settle, sidekiq_stats
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")

@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
     # started while the restore held Ctrl-C and SIGTERM back (journal.signals_held): this process takes them
     signal.pthread_sigmask(signal.SIG_UNBLOCK, (signal.SIGINT, signal.SIGTERM))
     from ..docker_env import docker_client
-    from .stores import Postgres
+    from ..stores import Postgres
 
     container_id, source, drop = argv
     try:

@@ -21,10 +21,11 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import dumps
 from ..environment import OPTIONAL_SECRETS, SECRET_SHAPES
 from ..errors import SandboxError
 from ..state import State
-from . import dumps, snapshots
+from . import snapshots
 
 FORMAT = "mastodon-sandbox-snapshot/1"
 MANIFEST = "manifest.json"

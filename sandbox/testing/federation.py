@@ -64,7 +64,8 @@ def bring_up(spec: FederationSpec, base: dict) -> list:
     """The members, each brought up unless it runs (its saved settings kept when it exists)."""
     from ..federation import names
     from ..handle import Sandbox
-    from ..lifecycle import one_at_a_time, up
+    from ..data.up import up
+    from ..lifecycle import one_at_a_time
     from ..progress import Progress
     from ..state import State
 

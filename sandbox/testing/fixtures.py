@@ -47,9 +47,9 @@ def _sandbox_for(config) -> Any:
     (once for all xdist workers: the first takes the lock and starts it, the others find it running)."""
     name = settings(config).sandbox
     if settings(config).mode == "cold":
-        from ..lifecycle import one_at_a_time
         from ..config import settings_from_env
-        from ..lifecycle import up
+        from ..data.up import up
+        from ..lifecycle import one_at_a_time
         from ..progress import Progress
 
         try:

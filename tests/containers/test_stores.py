@@ -1,4 +1,4 @@
-"""The snapshot primitives (sandbox/data/stores.py) on their own, against throwaway PostgreSQL, Redis and
+"""The snapshot primitives (sandbox/stores.py) on their own, against throwaway PostgreSQL, Redis and
 SeaweedFS containers of the images the shared sandbox runs (testcontainers): database copy and swap, Redis
 copy and SWAPDB, dump and load for export, and a copy of the S3 service's volume that brings objects back."""
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from mastodon_sandbox.data import stores
+from mastodon_sandbox import stores
 from mastodon_sandbox.errors import SandboxError
 
 # Nothing here depends on the server: run once, in the stand-in's pass (harness_only, tests/conftest.py).

@@ -12,7 +12,7 @@ import struct
 import pytest
 import requests
 
-from mastodon_sandbox.data.stores import Postgres
+from mastodon_sandbox.stores import Postgres
 from mastodon_sandbox.state import read_env_file
 
 pytestmark = pytest.mark.docker

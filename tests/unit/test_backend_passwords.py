@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from mastodon_sandbox import backends, server_commands
-from mastodon_sandbox.data import stores
+from mastodon_sandbox import stores
 from mastodon_sandbox.config import SandboxConfig
 from mastodon_sandbox.environment import load_or_create_secrets, write_env_files
 from mastodon_sandbox.handle import Sandbox

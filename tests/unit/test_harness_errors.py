@@ -11,6 +11,7 @@ import pytest
 
 from mastodon_sandbox import cli, lifecycle
 from mastodon_sandbox.config import SandboxConfig
+from mastodon_sandbox.data.up import up
 from mastodon_sandbox.environment import ENV_FILES
 from mastodon_sandbox.errors import SandboxError
 from mastodon_sandbox.progress import Progress
@@ -38,7 +39,7 @@ def stack(tmp_path):
 
 def test_a_sandbox_of_an_earlier_version_is_told_to_run_up_before_compose_runs(stack, tmp_path):
     """One made before the back-ends had passwords lacks db.env and redis.env, which compose would name in a
-    stat error; `up` writes them (lifecycle.up, before its first compose call)."""
+    stat error; `up` writes them (lifecycle.make_or_reuse, before its first compose call)."""
     (stack.state.dir / "db.env").unlink()
     stack._compose = fake_compose(tmp_path, f"echo ran > {tmp_path}/ran.txt\n")
     with pytest.raises(SandboxError, match=r"^sandbox 't' lacks db.env \(made by an earlier version of mastodon-sandbox\): "
@@ -151,7 +152,7 @@ def test_a_failed_first_up_removes_the_state_folder_it_made(tmp_path, monkeypatc
 
     monkeypatch.setattr(lifecycle, "pull_missing_images", no_registry)
     with pytest.raises(SandboxError, match="no registry is reachable"):
-        lifecycle.up("t", {"server": "official", "port": 8443}, Progress(quiet=True))
+        up("t", {"server": "official", "port": 8443}, Progress(quiet=True))
     assert not (tmp_path / "t").exists()
 
 

@@ -13,8 +13,9 @@ import tempfile
 
 import pytest
 
+from mastodon_sandbox import dumps
 from mastodon_sandbox.config import SandboxConfig
-from mastodon_sandbox.data import archive, dumps, snapshots, verify
+from mastodon_sandbox.data import archive, snapshots, verify
 from mastodon_sandbox.environment import generate_secrets
 from mastodon_sandbox.errors import SandboxError
 from mastodon_sandbox.state import render_env_file

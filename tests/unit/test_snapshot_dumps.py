@@ -1,4 +1,4 @@
-"""What a snapshot file's Redis and database dumps may hold (sandbox/data/dumps.py), on their own: the RESP
+"""What a snapshot file's Redis and database dumps may hold (sandbox/dumps.py), on their own: the RESP
 parser's round trip and the table-of-contents rule on pg_restore listings (a real one, from pg_dump 15 of a
 database shaped like Mastodon's, and that one with one entry added)."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from mastodon_sandbox.data import dumps
+from mastodon_sandbox import dumps
 
 # `pg_restore --list --verbose` of a dump of a small Mastodon-like database (a plpgsql function, tables with
 # data, sequences, a view and a materialized view, constraints, indexes, comments, database properties)

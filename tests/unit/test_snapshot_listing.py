@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from mastodon_sandbox.data import stores
+from mastodon_sandbox import stores
 from mastodon_sandbox.data.snapshots import OBJECT_FILES
 
 

@@ -1,4 +1,5 @@
-"""The three stores a snapshot holds — PostgreSQL, Redis and file volumes — and the few operations on each.
+"""The three stores a sandbox keeps its data in — PostgreSQL, Redis and file volumes — and the few operations on
+each: what `up` asks the database (lifecycle.py, backends.py) and what snapshots copy and swap (data/).
 
 Every operation runs inside a container given as a Docker SDK container object (a sandbox's service, or a
 throwaway container in tests/containers/), with argv taken from the server-command list, so the same code
@@ -16,11 +17,10 @@ from typing import BinaryIO, NamedTuple
 
 import docker.errors
 
-from .. import server_commands
-from ..docker_env import docker_client
-from ..errors import SandboxError, command_failed, last_words
-from ..stack import exec_in
-from . import dumps
+from . import dumps, server_commands
+from .docker_env import docker_client
+from .errors import SandboxError, command_failed, last_words
+from .stack import exec_in
 
 
 def run(container, argv: list[str]) -> tuple[int, str, str]:

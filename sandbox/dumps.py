@@ -1,5 +1,5 @@
 """What a snapshot file's Redis and database dumps may hold, checked in Python before either reaches a store
-(sandbox/data/stores.py loads them; sandbox/data/verify.py checks a whole file).
+(sandbox/stores.py loads them; sandbox/data/verify.py checks a whole file).
 
 redis.resp  Redis' own protocol as `Redis.dump` writes it: one `RESTORE key ttl payload REPLACE` per key.
             It is parsed whole and written anew for `redis-cli --pipe`, so nothing else a file carries (a
