@@ -117,7 +117,7 @@ def sidekiq_stats(sandbox: Sandbox, horizon: float = 10.0) -> SidekiqStats:
     proc = sandbox.stack.exec(*server_commands.sidekiq_stats(time.time() + horizon))
     clients = sandbox.stack.exec(*server_commands.redis_clients())
     ok = proc.returncode == 0 and clients.returncode == 0
-    titles = " ".join(" ".join(p) for p in running.top(ps_args="-eo args").get("Processes") or [])
+    titles = " ".join(" ".join(p) for p in running.top(ps_args="-eo pid,args").get("Processes") or [])  # top needs the pid
     title = TITLE_THREADS.search(titles)
     return parse_stats(proc.stdout if ok else (proc.stderr or clients.stderr or proc.stdout), clients.stdout,
                        [running.attrs["Config"]["Hostname"]], ok=ok, title_threads=int(title.group(1)) if title else None)
