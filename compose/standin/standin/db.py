@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from typing import Any
 
 from .config import Config
@@ -68,12 +69,27 @@ def connect(cfg: Config, dbname: str | None = None):
 _local = threading.local()
 
 
+def verify_after(cfg: Config) -> float:
+    """How long Rails trusts a connection used that recently without checking it: activerecord 8.1.3 (Mastodon
+    4.6.5) 2 s, `verify_timeout` in abstract_adapter.rb; activerecord 7.1.6 (4.3) checks every one it hands out."""
+    return 0.0 if cfg.release < (4, 4) else 2.0
+
+
 def thread_conn(cfg: Config):
-    """One connection per worker thread (the web server runs DB work in a thread pool)."""
+    """One connection per worker thread (the web server runs DB work in a thread pool). One left unused longer than
+    Rails would trust it is checked first, and replaced when the server ended it (a snapshot's copy or swap
+    ends every connection), as Rails reconnects."""
     conn = getattr(_local, "conn", None)
+    if conn is not None and not (conn.closed or conn.broken) and time.monotonic() - getattr(_local, "used", 0.0) > verify_after(cfg):
+        try:
+            conn.execute("SELECT 1")
+        except Exception:  # noqa: BLE001 - any failure: a new connection, as Rails' verify! does
+            forget_thread_conn()
+            conn = None
     if conn is None or conn.closed or conn.broken:
         conn = connect(cfg)
         _local.conn = conn
+    _local.used = time.monotonic()
     return conn
 
 
