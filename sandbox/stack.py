@@ -162,10 +162,20 @@ class Stack:
             return False
 
     def remove_volume(self, volume: str) -> None:
+        """The project's volume `volume` removed, with any helper container still using it: one a killed save or
+        restore left copying (it has the project's label and no service's)."""
+        name = self.volume_name(volume)
+        client = docker_client()
+        for c in client.containers.list(all=True, filters={"volume": name, "label": f"{PROJECT_LABEL}={self.config.project}"}):
+            if SERVICE_LABEL not in c.labels:
+                c.remove(force=True)
         try:
-            docker_client().volumes.get(self.volume_name(volume)).remove(force=True)
+            client.volumes.get(name).remove(force=True)
         except docker.errors.NotFound:
             pass
+        except docker.errors.APIError as e:
+            raise SandboxError(f"the volume {name} is still in use ({e.explanation or e}): "
+                               f"see `docker ps -a --filter volume={name}`") from None
 
     def start_database(self):
         """The database's container, started alone first when it is not running (it has no dependencies),
