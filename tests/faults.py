@@ -32,7 +32,7 @@ def interrupt(args: list[str], after: float, sig: int = signal.SIGKILL, ready_li
 
 def problems(sb: Sandbox) -> list[str]:
     """What is not whole: services not ready, processes left frozen, a save or restore left unfinished,
-    databases set aside and never dropped. Waits for the background spare copy first (it holds the lock)."""
+    databases set aside and never dropped, the live database closed to connections. Waits for the background spare copy first (it holds the lock)."""
     with sb.state.lock("snapshots"):
         found = []
         services = sb.stack.services()
@@ -43,4 +43,6 @@ def problems(sb: Sandbox) -> list[str]:
             found.append(f"unfinished: {journal.describe(record)}")
         aside = [d for d in snapshots.postgres(sb).databases() if d.startswith(f"{DB_NAME}__old_")]
         found += [f"database {d} left behind" for d in aside]
+        closed = snapshots.postgres(sb).sql(f"SELECT 'closed:' || datname FROM pg_database WHERE NOT datallowconn AND datname = '{DB_NAME}'")
+        found += ["the live database refuses connections" for line in closed.splitlines() if "closed:" in line]
     return found

@@ -154,6 +154,10 @@ class Pause:
         upload after a restore). The last was used before the freeze; resume once it has lapsed."""
         self.until = max(self.until, self.frozen_at + S3_IDLE_TIMEOUT + LAST_USE_SLACK)
 
+    def wait(self) -> None:
+        """Until the processes may resume."""
+        time.sleep(max(0.0, self.until - time.monotonic()))
+
 
 @contextmanager
 def paused(sandbox: Sandbox, services=APP_SERVICES):
@@ -171,7 +175,7 @@ def paused(sandbox: Sandbox, services=APP_SERVICES):
             pause.connections_ended(0.0)  # failed midway: it may have ended connections before it could say
             raise
         finally:
-            time.sleep(max(0.0, pause.until - time.monotonic()))
+            pause.wait()
             list(pool.map(lambda c: _signal_all(c, "CONT"), containers))
 
 
@@ -186,9 +190,15 @@ def frozen(sandbox: Sandbox, running: dict | None = None) -> list:
 
 
 def thaw(sandbox: Sandbox, running: dict | None = None) -> list[str]:
-    """Resume every frozen process of the sandbox; returns the services that were frozen. Only for a caller
-    holding the snapshots' lock: a live save or restore freezes them on purpose."""
+    """Resume every frozen process of the sandbox, once Rails will check the connections a cut-short save
+    or restore may have ended (`Pause`); returns the services that were frozen. Only for a caller holding
+    the snapshots' lock: a live save or restore freezes them on purpose."""
     stuck = frozen(sandbox, running)
+    if stuck:
+        # The operation that froze them may have ended their database connections moments before it died.
+        pause = Pause(sandbox.config.release.db_verify_timeout)
+        pause.connections_ended(0.0)
+        pause.wait()
     for c in stuck:
         _signal_all(c, "CONT")
     return sorted(c.labels.get(SERVICE_LABEL, c.name) for c in stuck)
@@ -429,8 +439,10 @@ def _clear_abandoned(sandbox: Sandbox) -> dict | None:
     thaw(sandbox)
     if record["op"] == "save":
         discard(sandbox, record["partial"])
-    else:
-        postgres(sandbox).put_back(LIVE_DB)
+    # Both close the live database while they copy it (stores.Postgres.copy, replace) and open it again
+    # after: a kill in between leaves it refusing every new connection (seen on real 4.6.5: a 500 on the
+    # first request after `up`).
+    postgres(sandbox).put_back(LIVE_DB)
     journal.end(sandbox.state)
     return record
 

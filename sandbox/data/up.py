@@ -7,8 +7,6 @@ It lives in the data layer, the lowest that sees all three, so that the command 
 
 from __future__ import annotations
 
-import time
-
 from .. import lifecycle
 from ..handle import Sandbox
 from ..progress import Progress
@@ -27,9 +25,6 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         thawed = snapshots.thaw_unless_busy(sandbox)
         if thawed:
             progress.step(f"resumed {', '.join(thawed)}: a snapshot save or restore that was cut short left them frozen")
-            # The cut-short operation may have ended their database connections moments before it died: no request
-            # until Rails (and the stand-in) will check a connection before using it (snapshots.Pause says why).
-            time.sleep(config.release.db_verify_timeout + snapshots.LAST_USE_SLACK)
     upgraded = lifecycle.start(made, progress)
     instance = lifecycle.wait_app_ready(config, state)
     if not made.is_new and snapshots.recover(sandbox, progress):
