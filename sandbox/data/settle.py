@@ -16,6 +16,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from .. import server_commands
 from ..errors import SandboxError
@@ -87,11 +88,11 @@ def parse_retry(raw: str) -> Retry | None:
 
 
 def parse_stats(output: str, client_list: str, hostnames: list[str], ok: bool = True,
-                title_threads: int | None = None) -> SidekiqStats:
+                title_threads: Callable[[], int | None] = lambda: None) -> SidekiqStats:
     """The numbers server_commands.SIDEKIQ_STATS_LUA prints, with Redis' client list and the host names of the
     running Sidekiq containers (a process's registration outlives it: only a running container's count). A running
     Sidekiq not registered in Redis (a restore put back a copy without it, until its next heartbeat) counts the
-    threads its process title names, `title_threads`."""
+    threads its process title names, asked of `title_threads` then only (it looks into the container)."""
     lines = output.splitlines()
     if not ok or len(lines) < 6 or not all(n.strip().isdigit() for n in lines[:3] + lines[4:6]):
         raise SandboxError(f"could not read Sidekiq's queues from Redis: {output.strip()[:200] or 'no output'}")
@@ -101,7 +102,7 @@ def parse_stats(output: str, client_list: str, hostnames: list[str], ok: bool = 
         host, beat, concurrency = (line.split() + ["", "0", "0"])[:3]
         if host in hostnames and float(beat or 0) >= latest.get(host, (-1.0, 0))[0]:
             latest[host] = (float(beat or 0), int(concurrency or 0))
-    threads = sum(c for _, c in latest.values()) if set(latest) == set(hostnames) else title_threads
+    threads = sum(c for _, c in latest.values()) if set(latest) == set(hostnames) else title_threads()
     busy = -1 if threads is None else max(0, threads - waiting_fetchers(client_list))
     return SidekiqStats(enqueued, busy, due_soon, retries, parse_retry(lines[3]), int(lines[4]), int(lines[5]))
 
@@ -117,10 +118,14 @@ def sidekiq_stats(sandbox: Sandbox, horizon: float = 10.0) -> SidekiqStats:
     proc = sandbox.stack.exec(*server_commands.sidekiq_stats(time.time() + horizon))
     clients = sandbox.stack.exec(*server_commands.redis_clients())
     ok = proc.returncode == 0 and clients.returncode == 0
-    titles = " ".join(" ".join(p) for p in running.top(ps_args="-eo pid,args").get("Processes") or [])  # top needs the pid
-    title = TITLE_THREADS.search(titles)
+
+    def title_threads() -> int | None:
+        titles = " ".join(" ".join(p) for p in running.top(ps_args="-eo pid,args").get("Processes") or [])  # top needs the pid
+        title = TITLE_THREADS.search(titles)
+        return int(title.group(1)) if title else None
+
     return parse_stats(proc.stdout if ok else (proc.stderr or clients.stderr or proc.stdout), clients.stdout,
-                       [running.attrs["Config"]["Hostname"]], ok=ok, title_threads=int(title.group(1)) if title else None)
+                       [running.attrs["Config"]["Hostname"]], ok=ok, title_threads=title_threads)
 
 
 def settle(sandbox: Sandbox, timeout: float | None = None, horizon: float = 10.0, on_poll=None) -> SidekiqStats:

@@ -148,12 +148,17 @@ def test_sidekiq_is_busy_while_fewer_processors_wait_than_its_threads():
                                       "Mastodon::UnexpectedResponseError: https://b.localhost/inbox returned code 502")
     everyone_waits = CLIENTS.replace("flags=N db=0 cmd=exists", "flags=b db=0 cmd=brpop")
     assert parse_stats(stats_output(), everyone_waits, ["9f10e39480eb"]).idle
+
+    def never() -> int:
+        raise AssertionError("a registered Sidekiq's threads are read from Redis, not from its process title")
+
+    assert parse_stats(out, CLIENTS, ["9f10e39480eb"], title_threads=never).busy == 1
     # a Sidekiq that has not written its first heartbeat yet is not idle, whatever waits, unless its title says
     # how many threads it has (after a restore put back a Redis without its registration)
     unregistered = stats_output(processes=("old000000000 1733300000.0 5",))
     assert parse_stats(unregistered, everyone_waits, ["9f10e39480eb"]).busy == -1
-    assert parse_stats(unregistered, everyone_waits, ["9f10e39480eb"], title_threads=5).idle
-    assert parse_stats(unregistered, CLIENTS, ["9f10e39480eb"], title_threads=5).busy == 1
+    assert parse_stats(unregistered, everyone_waits, ["9f10e39480eb"], title_threads=lambda: 5).idle
+    assert parse_stats(unregistered, CLIENTS, ["9f10e39480eb"], title_threads=lambda: 5).busy == 1
     # a mail or link preview due soon keeps a sandbox unsettled, not a federation: they wait on purpose
     mail_due = parse_stats(stats_output(due=1, deferred=1), everyone_waits, ["9f10e39480eb"])
     assert not mail_due.idle and federation_idle(mail_due)
