@@ -22,13 +22,14 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..state import State, write_private
 
 FLOWS = ("code", "password-grant", "client", "bulk")
 # What a user token carries unless asked otherwise: every user scope of Mastodon (config/initializers/doorkeeper.rb).
 USER_SCOPES = "read write follow push"
+R = TypeVar("R", "Account", "Application")
 
 
 def scope_key(scopes: str | list[str] | tuple[str, ...]) -> str:
@@ -180,6 +181,13 @@ class Credentials:
         fresh = Credentials(self.state, disk)
         self.data = fresh.data
 
+    def _records(self, section: str, kind: type[R]) -> dict[str, R]:
+        return {name: kind.from_json(rec) for name, rec in self.data[section].items()}
+
+    def _record(self, section: str, name: str, kind: type[R]) -> R | None:
+        rec = self.data[section].get(name)
+        return kind.from_json(rec) if rec else None
+
     # the server and the pool
     @property
     def base_url(self) -> str | None:
@@ -199,11 +207,10 @@ class Credentials:
     # accounts
     @property
     def accounts(self) -> dict[str, Account]:
-        return {name: Account.from_json(rec) for name, rec in self.data["accounts"].items()}
+        return self._records("accounts", Account)
 
     def account(self, username: str) -> Account | None:
-        rec = self.data["accounts"].get(username)
-        return Account.from_json(rec) if rec else None
+        return self._record("accounts", username, Account)
 
     def set_account(self, account: Account) -> Account:
         """Save an account field by field, so concurrent writers of its other fields keep theirs."""
@@ -214,11 +221,10 @@ class Credentials:
     # apps
     @property
     def apps(self) -> dict[str, Application]:
-        return {name: Application.from_json(rec) for name, rec in self.data["apps"].items()}
+        return self._records("apps", Application)
 
     def app(self, name: str) -> Application | None:
-        rec = self.data["apps"].get(name)
-        return Application.from_json(rec) if rec else None
+        return self._record("apps", name, Application)
 
     def set_app(self, app: Application) -> Application:
         self.put(("apps", app.name), app.to_json())
