@@ -15,6 +15,7 @@ from .contract.cli import add_contract_command
 from .data.cli import add_commands as add_data_commands
 from .data.up import up
 from .federation import names
+from .federation.exposure import door, exposures
 from .federation.cli import add_commands as add_federation_commands
 from .docker_env import doctor
 from .errors import SandboxError
@@ -81,6 +82,9 @@ def cmd_status(args) -> int:
         hint = names.unresolved_hint(config.hostname, config.address)
         if hint:
             print(f"  note: {hint}")
+        for exposed in exposures(config.group) if config.group else ():
+            mark = "ok" if door(exposed) is not None else "--"
+            print(f"  {mark} exposed to the group: {exposed}")
     services = stack.services()
     if not services:
         print("  not running (mastodon-sandbox up)")

@@ -167,6 +167,17 @@ def redis_env(sec: dict[str, str]) -> dict[str, str]:
     return {"REDIS_PASSWORD": sec["REDIS_PASSWORD"], "REDISCLI_AUTH": sec["REDIS_PASSWORD"]}
 
 
+PROXY_CONFS = ("sandbox.conf", "federation-log.conf")  # compose/proxy/, mounted into the proxy (base.yml)
+
+
+def proxy_conf_digest() -> str:
+    """nginx reads its configuration once, from mounted files: a changed file must recreate the proxy."""
+    h = hashlib.sha256()
+    for conf in PROXY_CONFS:
+        h.update((compose_dir() / "proxy" / conf).read_bytes())
+    return h.hexdigest()[:16]
+
+
 def compose_env(config: SandboxConfig, state: State, images: dict[str, str]) -> dict[str, str]:
     """Variables the compose files interpolate: images, address, port, paths. No secrets."""
     group = {"SANDBOX_GROUP_NETWORK": group_network(config.group)} if config.group else {}
@@ -175,8 +186,7 @@ def compose_env(config: SandboxConfig, state: State, images: dict[str, str]) -> 
         "SANDBOX_ADDRESS": config.address,
         "SANDBOX_PORT": str(config.port),
         "SANDBOX_HOST": config.host,
-        # nginx reads its configuration once, from a mounted file: a changed file must recreate the proxy.
-        "PROXY_CONF_DIGEST": hashlib.sha256((compose_dir() / "proxy" / "sandbox.conf").read_bytes()).hexdigest()[:16],
+        "PROXY_CONF_DIGEST": proxy_conf_digest(),
         **group,
         "STANDIN_VERSION": config.release.version,
         "WEB_CONCURRENCY": str(config.web_concurrency),

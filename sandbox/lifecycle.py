@@ -15,8 +15,6 @@ import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-import docker.errors
-import docker.models.networks
 import requests
 
 from . import composefiles, server_commands
@@ -29,7 +27,7 @@ from .handle import Sandbox
 from .errors import SandboxError, command_failed
 from .images import build_images, images_for, pull_missing_images, remove_replaced_images
 from .progress import Progress
-from .stack import ONE_SHOT, Stack, project_filter
+from .stack import ONE_SHOT, ProjectObjects, Stack
 from .state import State, no_sandbox
 from .stores import Postgres
 from .timeouts import timeouts
@@ -135,7 +133,7 @@ def _ready_to_start(name: str, requested: dict, state: State, progress: Progress
                            f"{config.address}:{config.port} is taken: stop what uses it (sandbox {name!r} keeps the address it was made with)")
 
     if is_new:
-        leftovers = docker_client().volumes.list(filters=project_filter(config.project))
+        leftovers = ProjectObjects.of(config.project).volumes
         if leftovers:
             # Volumes whose secrets and CA are gone: reusing them would mix old data with new secrets.
             raise SandboxError(
@@ -301,6 +299,14 @@ def set_registrations(stack: Stack, mode: str) -> None:
         raise command_failed(f"could not set registrations to {mode}", proc.returncode, proc.stdout, proc.stderr)
 
 
+def set_authorized_fetch(stack: Stack, on: bool) -> None:
+    """Whether the instance answers only signed fetches of its ActivityPub documents (server_commands says how)."""
+    proc = stack.exec(*server_commands.authorized_fetch(on))
+    said = proc.stdout.split()[-1:] if proc.returncode == 0 else []
+    if said != ["on" if on else "off"]:
+        raise command_failed(f"could not turn authorized fetch {'on' if on else 'off'}", proc.returncode, proc.stdout, proc.stderr, ruby=True)
+
+
 def clear_cache(stack: Stack) -> None:
     """`tootctl cache clear` (lib/mastodon/cli/cache.rb: Rails.cache.clear)."""
     proc = stack.exec(*server_commands.cache_clear())
@@ -353,19 +359,11 @@ def destroy(name: str, progress: Progress) -> None:
         config = state.load_config()
     except SandboxError:
         config = None  # damaged or gone: destroy goes by the labels
-    client = docker_client()
-    containers = client.containers.list(all=True, filters=project_filter(project))
-    volumes = client.volumes.list(filters=project_filter(project))
-    if not containers and not volumes and not state.dir.exists():
+    found = ProjectObjects.of(project)
+    if not found.containers and not found.volumes and not state.dir.exists():
         raise SandboxError(no_sandbox(name, state.dir.parent))
-    progress.step(f"removing sandbox {name!r}: {len(containers)} containers, {len(volumes)} volumes and the state folder")
-    for obj in [*containers, *volumes, *client.networks.list(filters=project_filter(project))]:
-        try:
-            obj.remove(force=True) if not isinstance(obj, docker.models.networks.Network) else obj.remove()
-        except docker.errors.NotFound:
-            pass  # removed meanwhile (compose, another destroy): what we wanted
-        except docker.errors.APIError as e:
-            raise SandboxError(f"destroying {name!r} failed in Docker: {e.explanation or e}; the state folder is kept, run destroy again") from None
+    progress.step(f"removing sandbox {name!r}: {len(found.containers)} containers, {len(found.volumes)} volumes and the state folder")
+    found.remove(f"destroying {name!r}", "the state folder is kept, run destroy again")
     state.remove()
     if config is not None:
         group.leave(config, state.dir.parent)

@@ -47,6 +47,31 @@ def exec_in(container, argv: list[str], *, timeout: float | None = None, user: s
                            "(SANDBOX_TIMEOUT_EXEC): see `mastodon-sandbox logs`") from None
 
 
+@dataclass
+class ProjectObjects:
+    """Everything Docker holds of a compose project, found by its label."""
+
+    containers: list
+    volumes: list
+    networks: list
+
+    @classmethod
+    def of(cls, project: str) -> "ProjectObjects":
+        client, filters = docker_client(), project_filter(project)
+        return cls(client.containers.list(all=True, filters=filters), client.volumes.list(filters=filters),
+                   client.networks.list(filters=filters))
+
+    def remove(self, what: str, hint: str) -> None:
+        """Containers, then volumes and networks; one line naming `what` failed, with `hint`, on an error."""
+        for obj in [*self.containers, *self.volumes, *self.networks]:
+            try:
+                obj.remove(force=True) if obj not in self.networks else obj.remove()
+            except docker.errors.NotFound:
+                pass  # removed meanwhile (compose, another destroy): what we wanted
+            except docker.errors.APIError as e:
+                raise SandboxError(f"{what} failed in Docker: {e.explanation or e}; {hint}") from None
+
+
 @dataclass(frozen=True)
 class ServiceState:
     service: str

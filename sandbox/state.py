@@ -258,7 +258,7 @@ def saved_configs(root: Path | None = None) -> list[SandboxConfig]:
 
 
 class GroupState(HoldsCA):
-    """The folder of one federation group in the state folder: the CA its members share."""
+    """The folder of one federation group in the state folder: the CA its members share, the apps exposed to it."""
 
     FOLDER = "_groups"
 
@@ -269,6 +269,12 @@ class GroupState(HoldsCA):
 
     def members(self) -> list[SandboxConfig]:
         return [c for c in saved_configs(self.root) if c.group == self.name]
+
+    @property
+    def exposed_dir(self) -> Path:
+        """One folder per app exposed to the group (sandbox/federation/exposure.py): its record, certificate
+        and key, and the relay's target."""
+        return self.dir / "exposed"
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -112,6 +112,16 @@ def ensure_ca(tls_dir: Path, label: str) -> bool:
     return True
 
 
+def write_leaf(issuer: Path, cert_pem: Path, key_pem: Path, dns_names: tuple[str, ...], ips: tuple = ()) -> None:
+    """A server certificate for `dns_names` from the CA in the folder `issuer` (ca.pem, ca.key), written as the
+    chain a server sends — leaf, then the CA (clients still need the CA as a trust anchor) — and its key."""
+    ca_cert = x509.load_pem_x509_certificate((issuer / "ca.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((issuer / "ca.key").read_bytes(), password=None)
+    leaf, leaf_key = issue_leaf(ca_cert, ca_key, dns_names, ips)
+    write_private(key_pem, _pem_key(leaf_key))
+    write_private(cert_pem, leaf.public_bytes(serialization.Encoding.PEM) + (issuer / "ca.pem").read_bytes())
+
+
 def ensure_tls(tls_dir: Path, label: str, dns_names: tuple[str, ...] = LEAF_DNS_NAMES, ips: tuple = LEAF_IPS,
                authority: Path | None = None) -> bool:
     """Create the CA, the proxy's certificate for `dns_names` and the combined bundle unless they exist.
@@ -129,12 +139,7 @@ def ensure_tls(tls_dir: Path, label: str, dns_names: tuple[str, ...] = LEAF_DNS_
     if created:
         cert_pem.unlink(missing_ok=True)
     if not cert_pem.exists():
-        ca_cert = x509.load_pem_x509_certificate(ca_pem.read_bytes())
-        ca_key = serialization.load_pem_private_key((issuer / "ca.key").read_bytes(), password=None)
-        leaf, leaf_key = issue_leaf(ca_cert, ca_key, dns_names, ips)
-        write_private(key_pem, _pem_key(leaf_key))
-        # The chain the proxy serves: leaf, then the CA (clients still need the CA as a trust anchor).
-        write_private(cert_pem, leaf.public_bytes(serialization.Encoding.PEM) + ca_pem.read_bytes())
+        write_leaf(issuer, cert_pem, key_pem, dns_names, ips)
         created = True
     if created or not bundle.exists():
         write_private(bundle, system_ca_bundle().read_bytes().rstrip(b"\n") + b"\n" + ca_pem.read_bytes())

@@ -56,6 +56,20 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "differential: the stand-in against a real Mastodon (SANDBOX_REFERENCE)")
 
 
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, with tests/federation/ as one unit: its files share one group, and one test stops a
+    member's web, so they run on one worker one after another."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FederationTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "tests/federation" if nodeid.startswith("tests/federation/") else super()._split_scope(nodeid)
+
+    return FederationTogether(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     if not os.environ.get("SANDBOX_REFERENCE"):
         differential = [item for item in items if "differential" in item.keywords]

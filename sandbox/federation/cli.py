@@ -1,5 +1,6 @@
-"""`mastodon-sandbox hosts|deliveries`: names on the host and the traffic between a group's sandboxes; they
-register themselves on the CLI's parser (sandbox/cli.py). `settle --group` is the data commands'."""
+"""`mastodon-sandbox hosts|deliveries|expose`: names on the host, the traffic between a group's sandboxes, and
+apps on this machine exposed to a group; they register themselves on the CLI's parser (sandbox/cli.py).
+`settle --group` is the data commands'."""
 
 from __future__ import annotations
 
@@ -23,6 +24,15 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("--group", help="the group (default: that of the sandbox --name names)")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_deliveries)
+    p = sub.add_parser("expose", parents=[common], help="give an app on this machine a domain a group's instances federate with",
+                       description="The app (plain HTTP at --to) is served to every member of the group as https://DOMAIN "
+                                   "with a certificate from the group's CA; it sees the original Host and X-Forwarded-Proto. "
+                                   "Without DOMAIN, lists what is exposed.")
+    p.add_argument("exposed", nargs="?", metavar="DOMAIN", help="the app's domain, e.g. myapp.localhost")
+    p.add_argument("--to", help="the app's address on this machine, HOST:PORT, e.g. 127.0.0.1:8000")
+    p.add_argument("--remove", action="store_true", help="stop exposing DOMAIN")
+    p.add_argument("--group", help="the group (default: that of the sandbox --name names)")
+    p.set_defaults(func=cmd_expose)
 
 
 def group_of(args) -> str:
@@ -69,4 +79,30 @@ def cmd_deliveries(args) -> int:
         print(json.dumps(d.__dict__) if args.json else d)
     if not found and not args.json:
         print("no traffic between the group's sandboxes yet")
+    return 0
+
+
+def cmd_expose(args) -> int:
+    from . import exposure
+
+    group = group_of(args)
+    if args.exposed is None:
+        if args.to or args.remove:
+            raise SandboxError("name what to expose or remove: `mastodon-sandbox expose DOMAIN --to HOST:PORT` or `expose --remove DOMAIN`")
+        found = exposure.exposures(group)
+        for e in found:
+            print(e)
+        if not found:
+            print(f"nothing is exposed to group {group!r}")
+        return 0
+    if args.remove:
+        print(f"no longer exposed: {exposure.remove(group, args.exposed)}")
+        return 0
+    if not args.to:
+        raise SandboxError(f"say where the app listens: `mastodon-sandbox expose {args.exposed} --to HOST:PORT` (e.g. 127.0.0.1:8000)")
+    made = exposure.expose(group, args.exposed, args.to)
+    print(f"exposed to group {group!r}: {made}")
+    if not exposure.listening(made.host, made.port):
+        print(f"mastodon-sandbox: nothing listens on {made.target} yet: Mastodon's requests to {made.name} are answered 502 until "
+              "something does (`mastodon-sandbox deliveries` shows them)", file=sys.stderr)
     return 0

@@ -109,11 +109,14 @@ def prepare_member(config: SandboxConfig, state: State) -> str | None:
 
 
 def leave(config: SandboxConfig, root: Path) -> None:
-    """After a member is destroyed: the group's CA and network go with its last member."""
+    """After a member is destroyed: the group's CA, network and exposed apps go with its last member."""
     if not config.group:
         return
     group = GroupState(config.group, root)
     if not [c for c in group.members() if c.name != config.name]:
+        from .exposure import remove_all  # it claims names under this module's lock
+
+        remove_all(config.group, root)  # their doors are on the network
         remove_network(config.group)
         group.remove()
 

@@ -20,8 +20,10 @@ from .. import server_commands
 from ..data.settle import LOOK_INTERVAL, SidekiqStats, sidekiq_stats
 from ..errors import SandboxError
 from ..handle import Sandbox
+from ..stack import exec_in
 from ..timeouts import timeouts
 from ..waiting import Look, wait_for
+from .exposure import door, exposures
 
 # Mastodon's User-Agent names its server: "http.rb/5.2.0 (Mastodon/4.6.5; +https://a.localhost/)"
 # (Mastodon::Version.user_agent, lib/mastodon/version.rb); a signature's keyId names the actor's.
@@ -74,23 +76,38 @@ def parse_log(text: str) -> list[Delivery]:
     return out
 
 
+def doors(members: list[Sandbox]) -> list[tuple[str, object]]:
+    """The running doors of the apps exposed to the members' groups (exposure.py), by name: they log what
+    Mastodon sends an app as the members' proxies log what reaches an instance."""
+    groups = sorted({sb.config.group for sb in members if sb.config.group})
+    found = [(e.name, door(e)) for g in groups for e in exposures(g)]
+    return [(name, container) for name, container in found if container is not None]
+
+
+def _run_on_log(name: str, container, command: tuple[str, list[str]]) -> str:
+    proc = exec_in(container, command[1], timeout=timeouts().exec)
+    if proc.returncode != 0:
+        raise SandboxError(f"could not read the federation log of {name}: {proc.stderr.strip()[-200:] or 'is it up?'}")
+    return proc.stdout
+
+
+def _proxy(sandbox: Sandbox) -> tuple[str, object]:
+    return sandbox.config.domain, sandbox.stack.container("proxy")
+
+
 def deliveries(members: list[Sandbox]) -> list[Delivery]:
-    """Every request the members' proxies logged as federation traffic, oldest first."""
-    def read(sandbox: Sandbox) -> list[Delivery]:
-        proc = sandbox.stack.exec(*server_commands.federation_log())
-        if proc.returncode != 0:
-            raise SandboxError(f"could not read the federation log of {sandbox.config.domain}: {proc.stderr.strip()[-200:] or 'is it up?'}")
-        return parse_log(proc.stdout)
-
-    with ThreadPoolExecutor(max_workers=max(1, len(members))) as pool:
-        return sorted((d for found in pool.map(read, members) for d in found), key=lambda d: d.time)
+    """Every request the members' proxies, and the doors of apps exposed to them, logged as federation
+    traffic, oldest first."""
+    sources = [_proxy(sb) for sb in members] + doors(members)
+    with ThreadPoolExecutor(max_workers=max(1, len(sources))) as pool:
+        logs = pool.map(lambda source: parse_log(_run_on_log(*source, server_commands.federation_log())), sources)
+        return sorted((d for found in logs for d in found), key=lambda d: d.time)
 
 
-def log_size(sandbox: Sandbox) -> int:
-    proc = sandbox.stack.exec(*server_commands.federation_log_size())
-    first = proc.stdout.split()[:1]
-    if proc.returncode != 0 or not first or not first[0].isdigit():
-        raise SandboxError(f"could not read the federation log of {sandbox.config.domain}: {proc.stderr.strip()[-200:] or 'is it up?'}")
+def log_size(name: str, container) -> int:
+    first = _run_on_log(name, container, server_commands.federation_log_size()).split()[:1]
+    if not first or not first[0].isdigit():
+        raise SandboxError(f"could not read the federation log of {name}: it said {first}")
     return int(first[0])
 
 
@@ -107,14 +124,21 @@ def settle_group(members: list[Sandbox], timeout: float | None = None) -> dict[s
 
     def state(sandbox: Sandbox) -> tuple[int, SidekiqStats | str]:
         try:
-            return log_size(sandbox), sidekiq_stats(sandbox)
+            return log_size(*_proxy(sandbox)), sidekiq_stats(sandbox)
         except SandboxError as e:  # a member stopped or restarting: not settled, and said so if it stays so
             return -1, str(e)
 
+    def door_size(source: tuple[str, object]) -> int:
+        try:
+            return log_size(*source)
+        except SandboxError:
+            return -1  # removed meanwhile: nothing goes through it any more
+
     def look() -> Look[dict[str, SidekiqStats]]:
-        with ThreadPoolExecutor(max_workers=max(1, len(members))) as pool:
+        exposed = doors(members)
+        with ThreadPoolExecutor(max_workers=max(1, len(members) + len(exposed))) as pool:
             seen = list(pool.map(state, members))
-        sizes = tuple(size for size, _ in seen)
+            sizes = tuple(size for size, _ in seen) + tuple(pool.map(door_size, exposed))
         stats = {sb.config.domain: st for sb, (_, st) in zip(members, seen)}
         pending = "; ".join(f"{domain}: {st}" for domain, st in stats.items()
                             if isinstance(st, str) or not federation_idle(st))

@@ -8,10 +8,13 @@ the run's sandbox uses (official images, or built from its source folder)."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -20,6 +23,7 @@ from ..errors import SandboxError
 
 SPEC_RE = re.compile(r"(?:(?P<group>[^:]+):)?(?P<members>.+)")
 DEFAULT_SPEC = "fed:a,b"
+_APP_NUMBERS = itertools.count(1)  # apps a test exposes: a name per worker and app (exposure names are the group's)
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,19 @@ class Instance:
         return _mastodon_py(Endpoint(self.url, str(self.sandbox.state.ca_file)), token)
 
 
+    @contextmanager
+    def authorized_fetch(self) -> Iterator[None]:
+        """Authorized fetch ("secure mode") on for the block: the instance answers only signed fetches of its
+        ActivityPub documents. It is the instance's setting: keep the block short where tests share it."""
+        from ..lifecycle import set_authorized_fetch
+
+        set_authorized_fetch(self.sandbox.stack, True)
+        try:
+            yield
+        finally:
+            set_authorized_fetch(self.sandbox.stack, False)
+
+
 class Federation:
     """The group's instances by their short name (`federation["a"]`), and what happens between them."""
 
@@ -155,6 +172,38 @@ class Federation:
 
         start = self.started if since is None else since
         return [d for d in deliveries([i.sandbox for i in self.instances.values()]) if d.time >= start]
+
+    @contextmanager
+    def expose(self, port: int, host: str = "127.0.0.1", domain: str | None = None) -> Iterator[Any]:
+        """An app this test serves at http://host:port, exposed to the instances as https://DOMAIN (default: a
+        name of this xdist worker's own, app-gw0-1.localhost) until the block ends; yields the `Exposure`
+        (`.name`, `.url`). `mastodon-sandbox expose` from Python."""
+        from ..federation import exposure
+
+        domain = domain or self._app_domain()
+        if any(e.name == domain for e in exposure.exposures(self.group)):
+            exposure.remove(self.group, domain)  # left by a run of this worker that was killed
+        made = exposure.expose(self.group, domain, f"{host}:{port}")
+        try:
+            yield made
+        finally:
+            exposure.remove(self.group, domain)
+
+    @contextmanager
+    def actor(self, username: str = "bot") -> Iterator[Any]:
+        """A minimal ActivityPub actor (sandbox/testing/actor.py) served by this test on this machine and exposed
+        to the instances: `actor.handle` (@bot@app-gw0-1.localhost) is followable from every instance, its
+        inbox records what they send, and it signs what it sends them."""
+        from ..state import GroupState
+        from .actor import Actor
+
+        domain = self._app_domain()
+        with Actor(domain, username, ca_bundle=str(GroupState(self.group).ca_file)) as actor, self.expose(actor.port, domain=domain):
+            yield actor
+
+    def _app_domain(self) -> str:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        return f"app-{worker}-{next(_APP_NUMBERS)}.localhost"
 
     def resolve(self, client, acct: str) -> dict:
         """The account `acct` (user@domain) as the instance of `client` sees it, fetched if need be

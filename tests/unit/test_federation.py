@@ -176,18 +176,32 @@ def test_a_group_settles_only_at_two_quiet_looks_without_a_request_between_them(
     looks = iter([(10, busy), (10, idle), (12, idle), (12, idle), (12, idle), (12, idle)])
     seen = []
 
-    def state(sandbox):
+    def state(name, container):
+        if name == "app.localhost":
+            return next(door_sizes)
         size, stats = next(looks)
         seen.append((size, stats))
         return size
 
+    monkeypatch.setattr(traffic, "_proxy", lambda sandbox: (sandbox.config.domain, sandbox))
+    monkeypatch.setattr(traffic, "doors", lambda members: [])
     monkeypatch.setattr(traffic, "log_size", state)
     monkeypatch.setattr(traffic, "sidekiq_stats", lambda sandbox: seen[-1][1])
     member = SimpleNamespace(config=SimpleNamespace(domain="a.localhost"))
     traffic.settle_group([member], timeout=10)
     assert len(seen) == 4  # busy; quiet; quiet but a request was logged in between; quiet twice: settled
+
+    # an exposed app's door logs a request between two quiet looks of the instances: not settled yet
+    looks = iter([(12, idle)] * 4)
+    door_sizes = iter([5, 6, 6, 6])
+    seen.clear()
+    monkeypatch.setattr(traffic, "doors", lambda members: [("app.localhost", None)])
+    traffic.settle_group([member], timeout=10)
+    assert len(seen) == 3
+    monkeypatch.setattr(traffic, "doors", lambda members: [])
+
     stopped = SimpleNamespace(config=SimpleNamespace(domain="b.localhost"))
-    monkeypatch.setattr(traffic, "log_size", lambda sandbox: (_ for _ in ()).throw(SandboxError("the proxy service of 'fed-b' is not running")))
+    monkeypatch.setattr(traffic, "log_size", lambda name, container: (_ for _ in ()).throw(SandboxError("the proxy service of 'fed-b' is not running")))
     with pytest.raises(SandboxError, match=r"did not settle within 0 s \(last: b.localhost: the proxy service of 'fed-b' is not running\)"):
         traffic.settle_group([stopped], timeout=0.3)
 

@@ -98,6 +98,7 @@ def test_every_command_is_built_from_its_table_entry():
         "mail list": server_commands.mail_list(),
         "mail show": server_commands.mail_show("a@b.c"),
         "runner run_due": server_commands.run_due(),
+        "authorized fetch": server_commands.authorized_fetch(True),
         "redis eval": server_commands.sidekiq_stats(1_800_000_000.0),
         "redis clients": server_commands.redis_clients(),
         "federation log": server_commands.federation_log(),
