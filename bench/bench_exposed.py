@@ -8,7 +8,6 @@ Usage: python bench/bench_exposed.py [ROUNDS] [FETCHES_PER_ROUND]
 
 from __future__ import annotations
 
-import os
 import socket
 import statistics
 import sys
@@ -16,13 +15,11 @@ import time
 
 import requests
 
-from common import describe, server_settings
+from common import describe, federation, server_settings
 from mastodon_sandbox.config import group_network
-from mastodon_sandbox.errors import SandboxError
 from mastodon_sandbox.federation import exposure
 from mastodon_sandbox.state import GroupState
 from mastodon_sandbox.testing.actor import Actor
-from mastodon_sandbox.testing.federation import bring_up, parse_spec
 
 ACCEPT = {"Accept": "application/activity+json"}
 
@@ -51,13 +48,7 @@ def main() -> int:
     fetches = int(sys.argv[2]) if len(sys.argv) > 2 else 100
     args = server_settings()
     print(describe(args))
-    server = dict(zip(args[::2], args[1::2]))
-    base = {"server": server["--server"], **({"source_dir": server["--source"]} if "--source" in server else {})}
-    spec = parse_spec(os.environ.get("SANDBOX_FEDERATION") or "fed:a,b")
-    try:
-        bring_up(spec, base)
-    except SandboxError as e:
-        sys.exit(f"bench: {e}")
+    spec, _ = federation(args)
     name = "bench-app.localhost"
     with Actor(name, ca_bundle=str(GroupState(spec.group).ca_file)) as actor:
         if any(e.name == name for e in exposure.exposures(spec.group)):

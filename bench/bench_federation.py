@@ -10,7 +10,6 @@ Usage: python bench/bench_federation.py [ROUNDS]
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -18,9 +17,7 @@ import time
 
 import docker
 
-from common import cli, describe, memory_mb, server_settings
-from mastodon_sandbox.errors import SandboxError
-from mastodon_sandbox.testing.federation import bring_up, parse_spec
+from common import cli, describe, federation, memory_mb, server_settings
 from mastodon_sandbox.testing.fixtures import _mastodon_py
 from mastodon_sandbox.testing.leases import lease
 from mastodon_sandbox.testing.targets import Endpoint
@@ -59,13 +56,7 @@ def main() -> int:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 7
     args = server_settings()
     print(describe(args))
-    server = dict(zip(args[::2], args[1::2]))
-    base = {"server": server["--server"], **({"source_dir": server["--source"]} if "--source" in server else {})}
-    spec = parse_spec(os.environ.get("SANDBOX_FEDERATION") or "fed:a,b")
-    try:
-        a, b = bring_up(spec, base)[:2]
-    except SandboxError as e:
-        sys.exit(f"bench: {e}")
+    a, b = federation(args)[1][:2]
     print(f"instances: {a.config.domain} (Mastodon {a.config.release.version}), {b.config.domain} (Mastodon {b.config.release.version})")
     settled = sorted(round_trip(a, b, True) for _ in range(rounds))
     polled = sorted(round_trip(a, b, False) for _ in range(rounds))

@@ -63,3 +63,17 @@ def cli(*args: str) -> float:
 if os.environ.get("SANDBOX_NAME"):
     # A bench makes and removes its own sandboxes; it never touches the one named for tests.
     os.environ.pop("SANDBOX_NAME")
+
+
+def federation(args: list[str]):
+    """The group of SANDBOX_FEDERATION (default fed:a,b) on the measured server, brought up where not running:
+    (its spec, its member sandboxes)."""
+    from mastodon_sandbox.testing.federation import bring_up, parse_spec
+
+    server = dict(zip(args[::2], args[1::2]))
+    base = {"server": server["--server"], **({"source_dir": server["--source"]} if "--source" in server else {})}
+    spec = parse_spec(os.environ.get("SANDBOX_FEDERATION") or "fed:a,b")
+    try:
+        return spec, bring_up(spec, base)
+    except SandboxError as e:
+        sys.exit(f"bench: {e}")

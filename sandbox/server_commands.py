@@ -43,6 +43,8 @@ PG_HBA_SCRIPT = (
     "psql -XAtq -U postgres -d postgres -c \"SELECT 'reloaded:' || pg_reload_conf()\""
 )
 
+CLIENTS_MARK = "==clients=="  # between the two answers of `sidekiq look`
+
 COMMANDS: tuple[ServerCommand, ...] = (
     ServerCommand(
         "db:prepare", "web", ("bundle", "exec", "rails", "db:prepare"), None,
@@ -103,11 +105,13 @@ COMMANDS: tuple[ServerCommand, ...] = (
         "redis eval", "redis", ("redis-cli", "--raw", "EVAL", "{LUA}", "0", "[{ARGS}]"), None,
         "stdout: the script's answer, one value per line; `ERR ...` when Redis refuses it",
     ),
-    # Redis' clients: a Sidekiq processor waiting for work is one blocked in BRPOP on its queues (Sidekiq's
-    # BasicFetch, lib/sidekiq/fetch.rb), which is how settle knows, now, that no job runs.
+    # One look of settle (sandbox/data/settle.py), in one command: Sidekiq's bookkeeping (SIDEKIQ_STATS_LUA),
+    # then Redis' clients — a Sidekiq processor waiting for work is one blocked in BRPOP on its queues (Sidekiq's
+    # BasicFetch, lib/sidekiq/fetch.rb), which is how settle knows, now, that no job runs. In that order.
     ServerCommand(
-        "redis clients", "redis", ("redis-cli", "CLIENT", "LIST"), None,
-        "stdout: one line per client, `id=… addr=… flags=… cmd=…`",
+        "sidekiq look", "redis",
+        ("sh", "-c", f'redis-cli --raw EVAL "$1" 0 "$2" && echo {CLIENTS_MARK} && redis-cli CLIENT LIST', "sh", "{LUA}", "{DUE}"),
+        None, f"stdout: the script's answer, one value per line, `{CLIENTS_MARK}`, then one line per client, `id=… flags=… cmd=…`",
     ),
     # The proxy's federation log (compose/proxy/sandbox.conf): read whole by `deliveries`, measured by settle.
     ServerCommand(
@@ -313,13 +317,9 @@ def redis_pipe(db: int, path: str) -> tuple[str, list[str]]:
     return build("redis pipe", DB=str(db), FILE=path)
 
 
-def sidekiq_stats(due_before: float) -> tuple[str, list[str]]:
-    """Sidekiq's queues, jobs scheduled before `due_before` (epoch seconds), retries and processes."""
-    return redis_eval(SIDEKIQ_STATS_LUA, [f"{due_before:.3f}"])
-
-
-def redis_clients() -> tuple[str, list[str]]:
-    return build("redis clients")
+def sidekiq_look(due_before: float) -> tuple[str, list[str]]:
+    """Sidekiq's queues, jobs scheduled before `due_before` (epoch seconds), retries and processes, then Redis' clients."""
+    return build("sidekiq look", LUA=SIDEKIQ_STATS_LUA.strip(), DUE=f"{due_before:.3f}")
 
 
 def federation_log() -> tuple[str, list[str]]:

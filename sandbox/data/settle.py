@@ -113,18 +113,19 @@ TITLE_THREADS = re.compile(r"\[\d+ of (\d+) busy\]")
 
 def sidekiq_stats(sandbox: Sandbox, horizon: float = 10.0) -> SidekiqStats:
     running = sandbox.stack.container("sidekiq")  # one line when Sidekiq does not run: nothing would settle
-    # The queues first, then the clients: a job the scheduler moves to a queue in between was due (counted), and
-    # one pushed and taken in between keeps its processor out of BRPOP when the clients are read.
-    proc = sandbox.stack.exec(*server_commands.sidekiq_stats(time.time() + horizon))
-    clients = sandbox.stack.exec(*server_commands.redis_clients())
-    ok = proc.returncode == 0 and clients.returncode == 0
+    # The queues first, then the clients (one command, server_commands' `sidekiq look`): a job the scheduler moves
+    # to a queue in between was due (counted), and one pushed and taken in between keeps its processor out of
+    # BRPOP when the clients are read.
+    proc = sandbox.stack.exec(*server_commands.sidekiq_look(time.time() + horizon))
+    stats, mark, clients = proc.stdout.partition(server_commands.CLIENTS_MARK + "\n")
+    ok = proc.returncode == 0 and bool(mark)
 
     def title_threads() -> int | None:
         titles = " ".join(" ".join(p) for p in running.top(ps_args="-eo pid,args").get("Processes") or [])  # top needs the pid
         title = TITLE_THREADS.search(titles)
         return int(title.group(1)) if title else None
 
-    return parse_stats(proc.stdout if ok else (proc.stderr or clients.stderr or proc.stdout), clients.stdout,
+    return parse_stats(stats if ok else (proc.stderr or proc.stdout), clients,
                        [running.attrs["Config"]["Hostname"]], ok=ok, title_threads=title_threads)
 
 

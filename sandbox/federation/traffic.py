@@ -122,24 +122,24 @@ def settle_group(members: list[Sandbox], timeout: float | None = None) -> dict[s
     `timeout`, one line naming what is pending on which instance, with the first retry's error."""
     last: list[tuple[int, ...]] = []
 
-    def state(sandbox: Sandbox) -> tuple[int, SidekiqStats | str]:
+    def stats_of(sandbox: Sandbox) -> SidekiqStats | str:
         try:
-            return log_size(*_proxy(sandbox)), sidekiq_stats(sandbox)
+            return sidekiq_stats(sandbox)
         except SandboxError as e:  # a member stopped or restarting: not settled, and said so if it stays so
-            return -1, str(e)
+            return str(e)
 
-    def door_size(source: tuple[str, object]) -> int:
+    def size_of(where: Sandbox | tuple[str, object]) -> int:
         try:
-            return log_size(*source)
+            return log_size(*(where if isinstance(where, tuple) else _proxy(where)))
         except SandboxError:
-            return -1  # removed meanwhile: nothing goes through it any more
+            return -1  # a member stopped (its Sidekiq's look says so) or a door removed meanwhile
 
     def look() -> Look[dict[str, SidekiqStats]]:
-        exposed = doors(members)
-        with ThreadPoolExecutor(max_workers=max(1, len(members) + len(exposed))) as pool:
-            seen = list(pool.map(state, members))
-            sizes = tuple(size for size, _ in seen) + tuple(pool.map(door_size, exposed))
-        stats = {sb.config.domain: st for sb, (_, st) in zip(members, seen)}
+        # Every command of a look at once: each waits a tenth of a second or more on the engine.
+        logs = [*members, *doors(members)]
+        with ThreadPoolExecutor(max_workers=len(members) + len(logs)) as pool:
+            seen, sizes = pool.map(stats_of, members), tuple(pool.map(size_of, logs))
+            stats = dict(zip((sb.config.domain for sb in members), seen))
         pending = "; ".join(f"{domain}: {st}" for domain, st in stats.items()
                             if isinstance(st, str) or not federation_idle(st))
         settled = not pending and last == [sizes]

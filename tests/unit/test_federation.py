@@ -173,36 +173,40 @@ def test_a_group_settles_only_at_two_quiet_looks_without_a_request_between_them(
     from mastodon_sandbox.federation import traffic
 
     idle, busy = SidekiqStats(0, 0, 0, 0), SidekiqStats(0, 1, 0, 0)
-    looks = iter([(10, busy), (10, idle), (12, idle), (12, idle), (12, idle), (12, idle)])
-    seen = []
+    # each look: (the proxy's log size, the Sidekiq stats); the two are read side by side
+    sizes, stats = iter([10, 10, 12, 12]), iter([busy, idle, idle, idle])
+    looks = []
 
-    def state(name, container):
-        if name == "app.localhost":
-            return next(door_sizes)
-        size, stats = next(looks)
-        seen.append((size, stats))
-        return size
+    def log_size(name, container):
+        return next(door_sizes) if name == "app.localhost" else next(sizes)
+
+    def sidekiq_stats(sandbox):
+        looks.append(1)
+        return next(stats)
 
     monkeypatch.setattr(traffic, "_proxy", lambda sandbox: (sandbox.config.domain, sandbox))
     monkeypatch.setattr(traffic, "doors", lambda members: [])
-    monkeypatch.setattr(traffic, "log_size", state)
-    monkeypatch.setattr(traffic, "sidekiq_stats", lambda sandbox: seen[-1][1])
+    monkeypatch.setattr(traffic, "log_size", log_size)
+    monkeypatch.setattr(traffic, "sidekiq_stats", sidekiq_stats)
     member = SimpleNamespace(config=SimpleNamespace(domain="a.localhost"))
     traffic.settle_group([member], timeout=10)
-    assert len(seen) == 4  # busy; quiet; quiet but a request was logged in between; quiet twice: settled
+    assert len(looks) == 4  # busy; quiet; quiet but a request was logged in between; quiet twice: settled
 
     # an exposed app's door logs a request between two quiet looks of the instances: not settled yet
-    looks = iter([(12, idle)] * 4)
-    door_sizes = iter([5, 6, 6, 6])
-    seen.clear()
+    sizes, stats, door_sizes = iter([12] * 3), iter([idle] * 3), iter([5, 6, 6])
+    looks.clear()
     monkeypatch.setattr(traffic, "doors", lambda members: [("app.localhost", None)])
     traffic.settle_group([member], timeout=10)
-    assert len(seen) == 3
+    assert len(looks) == 3
     monkeypatch.setattr(traffic, "doors", lambda members: [])
 
     stopped = SimpleNamespace(config=SimpleNamespace(domain="b.localhost"))
-    monkeypatch.setattr(traffic, "log_size", lambda name, container: (_ for _ in ()).throw(SandboxError("the proxy service of 'fed-b' is not running")))
-    with pytest.raises(SandboxError, match=r"did not settle within 0 s \(last: b.localhost: the proxy service of 'fed-b' is not running\)"):
+    def down(*args):
+        raise SandboxError("the sidekiq service of 'fed-b' is not running")
+
+    monkeypatch.setattr(traffic, "log_size", down)
+    monkeypatch.setattr(traffic, "sidekiq_stats", down)
+    with pytest.raises(SandboxError, match=r"did not settle within 0 s \(last: b.localhost: the sidekiq service of 'fed-b' is not running\)"):
         traffic.settle_group([stopped], timeout=0.3)
 
 
