@@ -23,6 +23,9 @@ Only `destroy` removes it; nothing else deletes or rewrites a secret once writte
 
 A federation group's folder, `<state folder>/_groups/<group>/` (no sandbox name starts with `_`):
   tls/               ca.pem, ca.key: the CA every member's certificate comes from (its key stays here)
+  exposed/NAME/      an app exposed to the group (sandbox/federation/exposure.py)
+  seed.json          what the last group seed made across the members (sandbox/federation/seed.py)
+  seeding.json       a group seed under way, or cut short (sandbox/federation/seed.py)
 It goes when the group's last member is destroyed.
 """
 
@@ -275,6 +278,16 @@ class GroupState(HoldsCA):
         """One folder per app exposed to the group (sandbox/federation/exposure.py): its record, certificate
         and key, and the relay's target."""
         return self.dir / "exposed"
+
+    @property
+    def seed_file(self) -> Path:
+        """What the last group seed made across the members (sandbox/federation/seed.py)."""
+        return self.dir / "seed.json"
+
+    @property
+    def seeding_file(self) -> Path:
+        """A group seed under way, or cut short (sandbox/federation/seed.py)."""
+        return self.dir / "seeding.json"
 
     def remove(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -4,6 +4,7 @@ calling one function of this package; they register themselves on the CLI's pars
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ..config import add_setting_options, requested_settings
@@ -18,6 +19,8 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("--scenario", default="default", help="a scenario of fixtures/scenarios/ (default, small) or a .json file")
     p.add_argument("--seed", type=int, default=1, help="the same seed gives the same content (default 1)")
     p.add_argument("--scale", type=int, default=1, help="multiplies the accounts and the totals (default 1)")
+    p.add_argument("--group", help="every sandbox of this federation group, then follows, mentions, replies, favourites "
+                                   "and boosts between them (instead of --name)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_seed)
     p = sub.add_parser("settle", parents=[common], help="wait until background work (Sidekiq) is done")
@@ -54,11 +57,29 @@ def cmd_seed(args) -> int:
     """Fill the sandbox with a seed scenario through the API; the summary goes to the state folder."""
     from .seed import seed, seed_file
 
+    if args.group:
+        return _seed_group(args)
     sandbox = Sandbox.open(args.name)
     progress = Progress(quiet=args.quiet)
     summary = seed(sandbox, args.scenario, args.seed, args.scale, progress)
     progress.step(f"seeded {len(summary['accounts'])} accounts and {len(summary['statuses'])} statuses in "
                   f"{summary['seconds']} s; ids and usernames: {seed_file(sandbox)}")
+    return 0
+
+
+def _seed_group(args) -> int:
+    from ..federation.seed import seed_group
+    from ..state import GroupState
+
+    # --name has a default ($SANDBOX_NAME or 'default'): only another name than that was asked for
+    if args.name != (os.environ.get("SANDBOX_NAME") or "default"):
+        raise SandboxError(f"seed --group seeds every member of group {args.group!r}: leave --name out "
+                           f"(`mastodon-sandbox seed --name {args.name}` seeds that sandbox alone)")
+    progress = Progress(quiet=args.quiet)
+    summary = seed_group(args.group, args.scenario, args.seed, args.scale, progress)
+    made = ", ".join(f"{n} {kind}" for kind, n in summary["counts"].items())
+    progress.step(f"seeded group {args.group!r} ({', '.join(summary['members'])}): {made} between them, in "
+                  f"{summary['seconds']} s; ids on each side: {GroupState(args.group).seed_file}")
     return 0
 
 

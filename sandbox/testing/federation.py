@@ -166,6 +166,22 @@ class Federation:
 
         return settle_group([i.sandbox for i in self.instances.values()], timeout=timeout)
 
+    def seeded(self) -> dict:
+        """What `mastodon-sandbox seed --group G` made between the instances (the group's seed.json: follows,
+        mentions, replies, favourites and reblogs, each with the accts and the ids on both sides); fails the
+        test in one line when the group is not seeded, or was seeded without one of these instances."""
+        from ..federation.seed import load_group_summary
+
+        found = load_group_summary(self.group)
+        if found is None:
+            pytest.fail(f"mastodon-sandbox: group {self.group!r} is not seeded: `mastodon-sandbox seed --group {self.group}` "
+                        "seeds its members and the traffic between them (real Mastodon)", pytrace=False)
+        missing = sorted(set(i.domain for i in self.instances.values()) - set(found["members"]))
+        if missing:
+            pytest.fail(f"mastodon-sandbox: group {self.group!r} was seeded without {', '.join(missing)}: make a new group "
+                        "for these instances and `mastodon-sandbox seed --group` it", pytrace=False)
+        return found
+
     def deliveries(self, since: float | None = None) -> list:
         """The traffic between the instances since this test began (or `since`, epoch seconds), oldest first."""
         from ..federation.traffic import deliveries

@@ -26,7 +26,7 @@ LAYERS = {
     "lifecycle": ORCHESTRATION, "server_commands": ORCHESTRATION, "describe": ORCHESTRATION,
     "federation": ORCHESTRATION, "federation.group": ORCHESTRATION, "federation.names": ORCHESTRATION,
     "provision": PROVISIONING,
-    "data": DATA, "federation.traffic": DATA, "federation.snapshots": DATA,
+    "data": DATA, "federation.traffic": DATA, "federation.snapshots": DATA, "federation.seed": DATA,
     "testing": TESTING, "contract": TESTING,
     "cli": COMMANDS, "provision.cli": COMMANDS, "data.cli": COMMANDS, "federation.cli": COMMANDS,
     "contract.cli": COMMANDS,
