@@ -57,7 +57,15 @@ def _to_i_is_zero(value: str) -> bool:
 
 
 def _is_html(exchange: Exchange) -> bool:
-    return exchange.content_type.split(";")[0].strip().lower() == "text/html"
+    """An HTML page, by its type or by its body: Rails renders Mastodon's error pages as HTML under the type
+    the request asked for (ErrorResponses#respond_with_error, `format.any { render ..., formats: [:html] }`,
+    app/controllers/concerns/error_responses.rb), so `Accept: */*` gets `Content-Type: */*; charset=utf-8`."""
+    if exchange.content_type.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml"):
+        return True
+    body = exchange.body
+    if isinstance(body, bytes):
+        body = body[:512].decode("utf-8", "replace")
+    return isinstance(body, str) and body.lstrip()[:15].lower().startswith(("<!doctype html", "<html"))
 
 
 # Controllers whose `records_continue?` is `size == limit_param(...)`: for limit 0 an empty page "continues",
@@ -79,7 +87,8 @@ QUIRKS: tuple[Quirk, ...] = (
         name="unknown-api-route-html-404",
         first_seen="4.6.4", last_seen="4.6.5",
         description="An unknown /api/ route answers 404 with an HTML page, not a JSON Error, unless the "
-                    "request asks for JSON (Accept: application/json).",
+                    "request asks for JSON (Accept: application/json); the page comes as text/html, or under the "
+                    "type asked for (`*/*; charset=utf-8` for Accept: */*, seen on 4.6.5).",
         recognise=lambda x: x.path.startswith("/api/") and x.status == 404 and _is_html(x),
     ),
     Quirk(

@@ -64,14 +64,16 @@ class ServerVersion:
         pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.prerelease)
         return (self.major, self.minor, self.patch, not self.prerelease, pre)
 
+    # A version string compares as its version; anything else (another type, a string that is no Mastodon
+    # version) gets NotImplemented, Python's answer for an operand a method cannot compare: == then falls back
+    # to identity (False, and True for !=), and <, <=, >, >= raise TypeError.
     def __lt__(self, other: object) -> bool:
-        other = _coerce(other)
-        return self._key() < other._key()
+        other = _comparable(other)
+        return NotImplemented if other is None else self._key() < other._key()
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, (ServerVersion, str)):
-            return self._key() == _coerce(other)._key()
-        return NotImplemented
+        other = _comparable(other)
+        return NotImplemented if other is None else self._key() == other._key()
 
     def __hash__(self) -> int:
         return hash(self._key())
@@ -83,12 +85,16 @@ class ServerVersion:
         return text + (f"+{self.build}" if self.build else "")
 
 
-def _coerce(value: object) -> ServerVersion:
+def _comparable(value: object) -> ServerVersion | None:
+    """The version to compare with: a ServerVersion, or a string that parses as one; None otherwise."""
     if isinstance(value, ServerVersion):
         return value
     if isinstance(value, str):
-        return ServerVersion.parse(value)
-    raise TypeError(f"cannot compare a ServerVersion with {value!r}")
+        try:
+            return ServerVersion.parse(value)
+        except NotMastodonCompatible:
+            return None
+    return None
 
 
 def parse_version(raw: str) -> ServerVersion:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import stat
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
+from mastodon_sandbox.contract.endpoints import entity_for
+from mastodon_sandbox.contract.validate import validate
 from mastodon_sandbox.provision.provisioner import Provisioner
 from mastodon_sandbox.testing.leases import lease
 
@@ -66,6 +69,17 @@ def remote(mastodon_sandbox, pair, tmp_path) -> dict[str, str]:
     return {"MASTODON_CONTRACT_URL": mastodon_sandbox.url, "MASTODON_CONTRACT_CA": str(mastodon_sandbox.state.ca_file),
             "MASTODON_CONTRACT_TOKEN": pair[0].token, "MASTODON_CONTRACT_TOKEN_2": pair[1].token,
             "MASTODON_CONTRACT_STATE": str(tmp_path / "state"), "MASTODON_CONTRACT_REPORT": str(tmp_path / "report.json")}
+
+
+def eventually(what: str, probe, timeout: float = 60, interval: float = 0.5):
+    """Sidekiq delivers notifications and removes statuses in the background: poll until `probe` is truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(interval)
 
 
 def settled_footprint(sandbox, leased, expected: dict, timeout: float = 30) -> dict:
@@ -207,3 +221,57 @@ def test_the_stand_in_is_refused_in_one_line(mastodon_sandbox, tmp_path):
     out = contract("--name", "fake-standin", env={"SANDBOX_STATE_DIR": str(tmp_path / "states")}, cwd=tmp_path)
     assert out.returncode != 0 and out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1 and "is the offline stand-in, not Mastodon" in out.stderr
+
+
+def test_a_mention_whose_status_was_deleted_while_reported_is_listed_with_a_null_status(mastodon_sandbox):
+    """A mention notification outlives its status when the status is only discarded, not destroyed:
+    - DELETE /api/v1/statuses/:id discards it (`@status.discard_with_reblogs`) and queues RemovalWorker
+      (app/controllers/api/v1/statuses_controller.rb#destroy);
+    - RemoveStatusService ends with `@status.destroy! if permanently?`, and `permanently?` is
+      `@options[:immediate] || !(@options[:preserve] || @status.reported?)`; `Status#reported?` is true while an
+      unresolved report names the status (app/services/remove_status_service.rb, app/models/status.rb);
+    - only `destroy!` takes the mention and its notification along (Status `has_many :mentions, dependent:
+      :destroy`, Mention `has_one :notification, dependent: :destroy`; app/models/mention.rb);
+    - Status' `default_scope { recent.kept }` hides the discarded status, so Notification#target_status
+      (`mention&.status`) is nil and REST::NotificationSerializer's `belongs_to :target_status, key: :status`
+      renders `"status": null`.
+    RemovalWorker's run is seen through a featured tag of the author's: RemoveStatusService#remove_from_hashtags
+    decrements it (app/models/featured_tag.rb#decrement), which the DELETE itself does not.
+    Not run here (needs Docker); written against 4.6.5's and 4.3.23's source, where these lines are the same.
+    It leaves an unresolved report on a retired pool account."""
+    author, recipient = lease(mastodon_sandbox, 2, holder="tests/integration/test_contract_suite.py null status")
+    author_id = account(mastodon_sandbox, author.token)["id"]
+    tag = f"contractgone{secrets.token_hex(4)}"
+    featured = api(mastodon_sandbox, author.token, "POST", "/api/v1/featured_tags", data={"name": tag}).json()
+
+    def featured_count() -> int:
+        tags = api(mastodon_sandbox, author.token, "GET", "/api/v1/featured_tags").json()
+        return int(next(t for t in tags if t["id"] == featured["id"])["statuses_count"])
+
+    status = api(mastodon_sandbox, author.token, "POST", "/api/v1/statuses",
+                 data={"status": f"@{recipient.username} soon gone #{tag}", "visibility": "public"}).json()
+    assert featured_count() == 1
+
+    def mentions() -> list[dict]:
+        return api(mastodon_sandbox, recipient.token, "GET", "/api/v1/notifications",
+                   params={"types[]": ["mention"], "limit": 40}).json()
+
+    # the notification first (LocalNotificationWorker), while its status is there
+    [note] = eventually("the mention's notification",
+                        lambda: [n for n in mentions() if (n["status"] or {}).get("id") == status["id"]])
+    api(mastodon_sandbox, recipient.token, "POST", "/api/v1/reports",
+        data={"account_id": author_id, "status_ids[]": [status["id"]], "comment": "contract suite: kept on delete"})
+    api(mastodon_sandbox, author.token, "DELETE", f"/api/v1/statuses/{status['id']}")
+    eventually("RemovalWorker's run (the featured tag's count back to 0)", lambda: featured_count() == 0)
+    time.sleep(2)  # the rest of RemoveStatusService#call, its `destroy! if permanently?` last, takes milliseconds
+
+    response = api(mastodon_sandbox, recipient.token, "GET", "/api/v1/notifications",
+                   params={"types[]": ["mention"], "limit": 40})
+    body = response.json()
+    [kept] = [n for n in body if n["id"] == note["id"]]
+    assert kept["type"] == "mention" and kept["status"] is None, kept
+    assert kept["account"]["id"] == author_id
+    version = requests.get(mastodon_sandbox.url + "/api/v2/instance", verify=str(mastodon_sandbox.state.ca_file),
+                           timeout=30).json()["version"]
+    entity = entity_for("GET", "/api/v1/notifications", response.status_code)
+    assert entity == "Notification[]" and validate(entity, body, version) == []

@@ -69,3 +69,28 @@ def test_quirks_name_versions_that_parse_and_are_ordered():
         assert ServerVersion.parse(quirk.first_seen) <= ServerVersion.parse(quirk.last_seen), quirk.name
         assert quirk.applies_to(quirk.first_seen) and quirk.applies_to(quirk.last_seen)
     assert len({q.name for q in QUIRKS}) == len(QUIRKS)
+
+
+def test_the_html_404_real_4_6_5_sends_as_any_type_is_the_servers_quirk():
+    """Asked with `Accept: */*`, Mastodon 4.6.5 renders its 404 page as HTML but sends the type asked for:
+    `Content-Type: */*; charset=utf-8` (ErrorResponses#respond_with_error, `format.any { render ...,
+    formats: [:html] }`, app/controllers/concerns/error_responses.rb). The recordings hold only the JSON one
+    (f11 "unknown route json", asked with `Accept: application/json`); this is the same request asking for
+    anything, the page shaped after app/views/layouts/error.html.haml. The suite's client relabels such a page
+    text/html (sandbox/contract/client.py); a caller of quirk_for gets the header as sent."""
+    page = ('\n<!DOCTYPE html>\n<html data-color-scheme="auto" data-contrast="auto" lang="en">\n<head>\n'
+            '<meta content="text/html; charset=UTF-8" http-equiv="Content-Type">\n<meta charset="utf-8">\n'
+            "<title>The page you are looking for isn't here. - Mastodon</title>\n</head>\n<body class=\"error\">\n"
+            "<div class=\"dialog\">\n<div class=\"dialog__message\">\n<h1>The page you are looking for isn't here.</h1>\n"
+            "</div>\n</div>\n</body>\n</html>\n")
+    any_404 = Exchange("GET", "https://localhost/api/v1/nonexistent", 404, "*/*; charset=utf-8", page,
+                       {"Accept": "*/*", "Authorization": "Bearer <token>"})
+    assert quirk_for("4.6.5", any_404).name == "unknown-api-route-html-404"
+    assert quirk_for("4.6.5", Exchange(any_404.method, any_404.url, 404, "*/*; charset=utf-8", page.encode())).name \
+        == "unknown-api-route-html-404"
+    # not a page: a JSON Error (or nothing) under */* is no HTML 404
+    assert quirk_for("4.6.5", Exchange("GET", any_404.url, 404, "*/*; charset=utf-8", {"error": "Not Found"})) is None
+    assert quirk_for("4.6.5", Exchange("GET", any_404.url, 404, "*/*; charset=utf-8", '{"error":"Not Found"}')) is None
+    # outside /api/ or on a version it was not seen on, nothing to excuse
+    assert quirk_for("4.6.5", Exchange("GET", "https://localhost/nothing", 404, "*/*; charset=utf-8", page)) is None
+    assert quirk_for("4.3.23", any_404) is None

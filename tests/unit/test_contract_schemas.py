@@ -436,3 +436,87 @@ def test_stream_events():
 def test_an_unknown_entity_is_a_clear_error():
     with pytest.raises(KeyError, match="no schema for 'Nope'"):
         validate("Nope", {}, "4.6.5")
+
+
+# --- answers the recordings lack, from Mastodon's source ----------------------------------------------------
+
+def _recorded_notification(kind: str) -> tuple[dict, ServerVersion]:
+    """The first recorded notification of this type, with its server's version."""
+    for path in RECORDING_FILES:
+        for r in checked(path):
+            if r.entity in ("Notification", "Notification[]"):
+                for item in r.body if isinstance(r.body, list) else [r.body]:
+                    if isinstance(item, dict) and item.get("type") == kind and isinstance(item.get("status"), dict):
+                        return item, folder_version(path.parent)
+    raise LookupError(f"no recorded {kind} notification")
+
+
+# Types whose notification carries `status` (REST::NotificationSerializer#status_type?), with the version
+# that added the type.
+STATUS_TYPES = {"mention": "4.0.0", "status": "4.0.0", "reblog": "4.0.0", "favourite": "4.0.0", "poll": "4.0.0",
+                "update": "4.0.0", "quote": "4.5.0", "quoted_update": "4.5.0"}
+
+
+@pytest.mark.parametrize("version", ["4.0.0", "4.3.23", "4.6.5"])
+def test_a_mention_whose_status_is_gone_has_a_null_status(version):
+    """`belongs_to :target_status, key: :status` (app/serializers/rest/notification_serializer.rb) is
+    `mention&.status` for a mention (app/models/notification.rb), and Status' default scope `recent.kept`
+    (app/models/status.rb) hides a discarded status: one deleted while reported keeps its mention and its
+    notification (RemoveStatusService#permanently?), which GET /api/v1/notifications lists with `status: null`."""
+    mention, _ = _recorded_notification("mention")
+    gone = {**mention, "status": None}
+    assert validate("Notification[]", [mention, gone], version) == []
+    assert validate("Notification", gone, version) == []
+
+
+@pytest.mark.parametrize("kind", sorted(STATUS_TYPES))
+def test_every_type_that_carries_a_status_may_carry_null(kind):
+    mention, _ = _recorded_notification("mention")
+    assert validate("Notification", {**mention, "type": kind, "status": None}, STATUS_TYPES[kind]) == []
+    assert validate("Notification", {**mention, "type": kind, "status": None}, "4.6.5") == []
+
+
+def test_a_notifications_status_of_a_wrong_type_is_still_rejected():
+    mention, version = _recorded_notification("mention")
+    for wrong in ("117712666927917549", 0, [], True):
+        errors = validate("Notification", {**mention, "status": wrong}, version)
+        assert errors and all(e.startswith("$.status") for e in errors), (wrong, errors)
+    # a broken status inside is still named where it breaks
+    broken = {**mention, "status": {**mention["status"], "visibility": "invented-by-the-test"}}
+    assert any(e.startswith("$.status.visibility") for e in validate("Notification", broken, version))
+    # and a Status itself is no more nullable than before
+    assert validate("Status", None, version) == ["$: None is not of type 'object'"]
+
+
+def _recorded_scheduled_status() -> tuple[dict, ServerVersion]:
+    body, version = examples()["ScheduledStatus"]
+    assert isinstance(body["params"]["application_id"], int)  # every recording has an integer (f6, Mastodon.py's)
+    return body, version
+
+
+def test_a_scheduled_statuss_application_id_is_an_integer_or_null():
+    """PostStatusService#scheduled_options stores `options_hash.delete(:application)&.id`
+    (app/services/post_status_service.rb, 4.3.23 and 4.6.5): the application's integer id, or nil."""
+    body, version = _recorded_scheduled_status()
+    with_params = lambda **params: {**body, "params": {**body["params"], **params}}  # noqa: E731
+    assert validate("ScheduledStatus", with_params(application_id=None), version) == []
+    assert validate("ScheduledStatus", with_params(application_id=2), version) == []
+    for wrong in ("2", 2.5, True):
+        errors = validate("ScheduledStatus", with_params(application_id=wrong), version)
+        assert errors and all(e.startswith("$.params.application_id:") for e in errors), (wrong, errors)
+
+
+def test_a_wrong_type_on_a_status_is_reported_once():
+    # Status and its allOf part StatusBase both say "type": "object"; one break, one message
+    assert validate("Status", "x", "4.6.5") == ["$: 'x' is not of type 'object'"]
+    assert validate("DeletedStatus", 5, "4.6.5") == ["$: 5 is not of type 'object'"]
+    assert validate("Status[]", ["x", 3], "4.6.5") == ["$[0]: 'x' is not of type 'object'",
+                                                       "$[1]: 3 is not of type 'object'"]
+    # inside a nullable reference too (the message names the anyOf, as for every nullable reference)
+    mention, version = _recorded_notification("mention")
+    assert validate("Notification", {**mention, "status": "x"}, version) == [
+        "$.status: 'x' is not valid under any of the given schemas"]
+    # messages for different places stay, each once
+    body, _ = examples()["Status"]
+    assert validate("Status", {**body, "reblog": "x", "id": 1}, "4.6.5") == [
+        "$.id: 1 is not of type 'string'", "$.reblog: 'x' is not valid under any of the given schemas"]

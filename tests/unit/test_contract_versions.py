@@ -94,3 +94,22 @@ def test_a_streaming_payload_is_decoded_one_way_for_the_plugin_and_the_suite():
     assert decode_payload("update", '{"id": "1", "content": "<p>hi</p>"}') == {"id": "1", "content": "<p>hi</p>"}
     assert decode_payload("delete", "110001") == "110001" and decode_payload("announcement.delete", "3") == "3"
     assert decode_payload("filters_changed", None) is None
+
+
+@pytest.mark.parametrize("other", ["garbage", "", "3.0.0 (compatible; Pleroma 2.5.0)", None, 4.6, object()])
+def test_a_version_is_never_equal_to_what_is_no_version(other):
+    v = ServerVersion.parse("4.6.5")
+    assert (v == other) is False and (other == v) is False
+    assert (v != other) is True and (other != v) is True
+    assert other not in {v} and other not in [v]
+
+
+@pytest.mark.parametrize("other", ["garbage", "3.0.0 (compatible; Pleroma 2.5.0)", None, 4.6])
+def test_ordering_with_what_is_no_version_is_a_type_error(other):
+    """Python's rule for rich comparisons: an operand the method cannot compare gets NotImplemented, and
+    Python raises TypeError once neither side can (as `1 < "a"` does); one line, naming both types."""
+    v = ServerVersion.parse("4.6.5")
+    assert v.__lt__(other) is NotImplemented
+    for compare in (lambda: v < other, lambda: v <= other, lambda: v > other, lambda: v >= other, lambda: other < v):
+        with pytest.raises(TypeError, match=r"not supported between instances of '\w+' and '\w+'"):
+            compare()
