@@ -5,6 +5,7 @@ apps on this machine exposed to a group; they register themselves on the CLI's p
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import sys
 
@@ -33,6 +34,15 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.add_argument("--remove", action="store_true", help="stop exposing DOMAIN")
     p.add_argument("--group", help="the group (default: that of the sandbox --name names)")
     p.set_defaults(func=cmd_expose)
+    p = sub.add_parser("actor", parents=[common], help="serve a minimal ActivityPub actor of your own, exposed to a group, and show what it receives",
+                       description="The reference actor (mastodon_sandbox.testing.actor) served on this machine and exposed to the "
+                                   "group as https://DOMAIN: follow @USERNAME@DOMAIN from any member; each delivery is printed "
+                                   "with its signature check, follows are accepted, and every line typed is posted to the "
+                                   "followers as a public note. Ctrl-C (or the end of input) stops it and removes the exposure.")
+    p.add_argument("domain", nargs="?", default="actor.localhost", metavar="DOMAIN", help="its domain (default actor.localhost)")
+    p.add_argument("--username", default="bot", help="its username (default bot)")
+    p.add_argument("--group", help="the group (default: that of the sandbox --name names)")
+    p.set_defaults(func=cmd_actor)
 
 
 def group_of(args) -> str:
@@ -105,4 +115,53 @@ def cmd_expose(args) -> int:
     if not exposure.listening(made.host, made.port):
         print(f"mastodon-sandbox: nothing listens on {made.target} yet: Mastodon's requests to {made.name} are answered 502 until "
               "something does (`mastodon-sandbox deliveries` shows them)", file=sys.stderr)
+    return 0
+
+
+def cmd_actor(args) -> int:
+    """Serve the reference actor until Ctrl-C or the end of input (sandbox/testing/actor.py does the protocol)."""
+    import threading
+
+    from ..state import GroupState
+    from ..testing.actor import Actor
+    from . import exposure
+
+    group = group_of(args)
+    exposure.check(group, args.domain)  # one line before anything is served
+    with Actor(args.domain, args.username, ca_bundle=str(GroupState(group).ca_file)) as actor:
+        made = exposure.expose(group, args.domain, f"127.0.0.1:{actor.port}")
+        followers: list[str] = []  # their inboxes
+        print(f"{actor.handle} is served at {actor.id} to group {group!r}: follow it from any member; "
+              "type a line to post it to its followers, Ctrl-C to stop", flush=True)
+        lines: list[str] = []
+        ended = threading.Event()
+
+        def read_input() -> None:
+            for line in sys.stdin:
+                lines.append(line.strip())
+            ended.set()
+
+        threading.Thread(target=read_input, daemon=True).start()
+        seen = 0
+        try:
+            while not ended.is_set() or lines:
+                arrived, seen = actor.inbox[seen:], len(actor.inbox)
+                for request in arrived:
+                    print(f"received {request}", flush=True)
+                    if request.activity.get("type") == "Follow" and request.signature_ok:
+                        inbox = actor.fetch(request.activity["actor"]).json()["inbox"]
+                        answer = actor.deliver(inbox, actor.accept(request.activity))
+                        followers.append(inbox)
+                        print(f"accepted the follow of {request.activity['actor']}: {answer.status_code}", flush=True)
+                while lines:
+                    text = lines.pop(0)
+                    note = actor.note(f"<p>{html.escape(text)}</p>")
+                    answers = [actor.deliver(inbox, note).status_code for inbox in dict.fromkeys(followers)]
+                    print(f"posted {note['object']['id']} to {len(answers)} follower inbox(es): {answers}", flush=True)
+                ended.wait(0.2)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            exposure.remove(group, made.name)
+            print(f"stopped; {made.name} is no longer exposed", flush=True)
     return 0

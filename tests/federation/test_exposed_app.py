@@ -6,8 +6,12 @@ deliveries both ways. Every wait is `settle()` or the actor's own inbox; no slee
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import subprocess
+import sys
+import threading
+import time
 
 import pytest
 
@@ -156,3 +160,56 @@ def test_the_cli_exposes_lists_and_removes_an_app_and_warns_when_nothing_listens
     left = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}"],
                           capture_output=True, text=True).stdout
     assert left.strip() == ""
+
+
+class Output:
+    """A running command's stdout, read on a thread so that a test waits for a line with a deadline."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=lambda: [self.lines.put(line) for line in proc.stdout], daemon=True).start()
+
+    def until(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            self.seen.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"no line with {text!r} within {timeout} s; printed: {''.join(self.seen)}")
+
+
+def test_the_actor_command_accepts_a_follow_and_posts_each_typed_line_to_its_followers(mastodon_federation):
+    fed = mastodon_federation
+    instance = fed["a"]
+    (user,) = instance.accounts(1)
+    client = instance.client(user)
+    domain = f"actor-{short_worker()}.localhost"
+    proc = subprocess.Popen([sys.executable, "-m", "mastodon_sandbox.cli", "actor", domain, "--group", fed.group],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = Output(proc)
+    try:
+        out.until(f"@bot@{domain} is served at https://{domain}/users/bot")
+        remote = fed.resolve(client, f"bot@{domain}")
+        client.account_follow(remote["id"])
+        assert "(signed)" in out.until("received Follow from")
+        assert out.until("accepted the follow of").rstrip().endswith(": 202")
+        fed.settle()
+        assert client.account_relationships(remote["id"])[0]["following"] is True
+
+        proc.stdin.write("typed into the actor command\n")
+        proc.stdin.flush()
+        assert out.until("posted https://").rstrip().endswith("[202]")
+        fed.settle()
+        assert any("typed into the actor command" in s["content"] and s["account"]["acct"] == f"bot@{domain}"
+                   for s in client.timeline_home())
+    finally:
+        proc.stdin.close()  # the end of input stops it
+        proc.wait(timeout=60)
+    assert proc.returncode == 0, proc.stderr.read()
+    out.until(f"stopped; {domain} is no longer exposed")
+    assert domain not in [e.name for e in exposure.exposures(fed.group)]
