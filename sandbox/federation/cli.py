@@ -50,7 +50,9 @@ def group_of(args) -> str:
         return args.group
     config = State(args.name).load_config()
     if not config.group:
-        raise SandboxError(f"sandbox {args.name!r} is in no federation group: name one with --group")
+        raise SandboxError(f"sandbox {args.name!r} is in no federation group: name one with --group, or make a member with "
+                           f"`mastodon-sandbox up --name NAME --domain NAME.localhost --group GROUP` (its own domain: "
+                           "federation needs a host without a port)")
     return config.group
 
 
