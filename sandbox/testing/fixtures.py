@@ -361,6 +361,37 @@ def mastodon_settle(mastodon_sandbox) -> Callable[..., Any]:
     return lambda timeout=None: settle(mastodon_sandbox, timeout=timeout)
 
 
+class RateLimits:
+    """Mastodon's own rate limits reached at once for this test's accounts (sandbox/data/limits.py)."""
+
+    def __init__(self, sandbox):
+        self.sandbox, self.keys = sandbox, []
+
+    def reach(self, who, name: str) -> None:
+        """Bring `who` (a lease: `.id` and `.token`) to Mastodon's limit `name` (e.g. "throttle_api_media",
+        "statuses"): its next request that counts is refused by Mastodon with a 429 and X-RateLimit-* headers."""
+        from ..data.limits import reach
+
+        self.keys += reach(self.sandbox, name, str(who.id), getattr(who, "token", "") or "")
+
+    def release(self) -> None:
+        from ..data.limits import release
+
+        keys, self.keys = self.keys, []
+        release(self.sandbox, keys)
+
+
+@pytest.fixture
+def mastodon_rate_limits(mastodon_sandbox):
+    """`mastodon_rate_limits.reach(lease, "throttle_api_media")`: the lease's next media upload gets Mastodon's own
+    429 (its body, X-RateLimit-Limit/Remaining/Reset), without the 30 uploads before it. Limits kept per account,
+    user or token only (sandbox/data/limits.py lists them), so other tests never see them; released when the test
+    ends, even when it fails."""
+    limits = RateLimits(mastodon_sandbox)
+    yield limits
+    limits.release()
+
+
 @pytest.fixture
 def mastodon_run_due(mastodon_sandbox) -> Callable[..., dict]:
     """Publish scheduled statuses and end polls now, as the clock would later (real Mastodon):
