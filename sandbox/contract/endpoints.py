@@ -81,9 +81,21 @@ ENDPOINTS: dict[tuple[str, str], str | None] = {
     ("POST", "/api/v1/conversations/:id/read"): "Conversation",
     ("GET", "/api/v1/notifications"): "Notification[]",
     ("GET", "/api/v1/notifications/:id"): "Notification",
-    # literal paths that `:id` would otherwise take, not checked yet
-    ("GET", "/api/v1/notifications/requests"): None,
-    ("GET", "/api/v1/notifications/unread_count"): None,
+    # literal paths that `:id` or `:group_key` would otherwise take (literal templates win, below)
+    ("GET", "/api/v1/notifications/requests"): "NotificationRequest[]",
+    ("GET", "/api/v1/notifications/requests/merged"): "NotificationsMerged",
+    ("GET", "/api/v1/notifications/requests/:id"): "NotificationRequest",
+    ("GET", "/api/v1/notifications/unread_count"): "UnreadCount",
+    ("GET", "/api/v1/notifications/policy"): "NotificationPolicyV1",
+    ("PUT", "/api/v1/notifications/policy"): "NotificationPolicyV1",
+    ("PATCH", "/api/v1/notifications/policy"): "NotificationPolicyV1",
+    # grouped notifications and the v2 policy (4.3.0+)
+    ("GET", "/api/v2/notifications"): "GroupedNotificationsResults",
+    ("GET", "/api/v2/notifications/unread_count"): "UnreadCount",
+    ("GET", "/api/v2/notifications/policy"): "NotificationPolicy",
+    ("PATCH", "/api/v2/notifications/policy"): "NotificationPolicy",
+    ("PUT", "/api/v2/notifications/policy"): "NotificationPolicy",
+    ("GET", "/api/v2/notifications/:group_key"): "GroupedNotificationsResults",
     ("POST", "/api/v1/notifications/requests/:id/accept"): "Empty",
     ("POST", "/api/v2/notifications/:group_key/dismiss"): "Empty",
     ("POST", "/api/v1/notifications/clear"): "Empty",
@@ -127,12 +139,23 @@ ENDPOINTS: dict[tuple[str, str], str | None] = {
     ("GET", "/api/v2/instance"): "Instance",
     ("GET", "/api/v1/instance"): "InstanceV1",
     ("GET", "/api/v1/instance/rules"): "Rule[]",
+    ("GET", "/api/v1/instance/peers"): "Peers",
+    ("GET", "/api/v1/instance/activity"): "WeeklyActivity[]",
+    ("GET", "/api/v1/instance/languages"): "Language[]",
+    ("GET", "/api/v1/instance/domain_blocks"): "DomainBlock[]",
     ("GET", "/api/v1/instance/extended_description"): "ExtendedDescription",
     # apps and OAuth
     ("POST", "/api/v1/apps"): "CredentialApplication",
     ("GET", "/api/v1/apps/verify_credentials"): "Application",
     ("POST", "/oauth/token"): "Token",
     ("POST", "/oauth/revoke"): "Empty",
+    ("GET", "/oauth/userinfo"): "OAuthUserinfo",
+    ("POST", "/oauth/userinfo"): "OAuthUserinfo",
+    # discovery (config/routes.rb): not the API, so their error answers are no Error bodies
+    ("GET", "/.well-known/webfinger"): "WebFinger",
+    ("GET", "/.well-known/nodeinfo"): "NodeInfoDiscovery",
+    ("GET", "/nodeinfo/2.0"): "NodeInfo",
+    ("GET", "/.well-known/oauth-authorization-server"): "OAuthMetadata",
 }
 
 # Streaming event → what its payload is (streaming/index.js; docs methods/streaming.md). `delete` and
@@ -158,7 +181,7 @@ def decode_payload(event: str, payload):
         return payload
     return json.loads(payload)
 
-_ERROR_PREFIXES = ("/api/", "/oauth/token", "/oauth/revoke")
+_ERROR_PREFIXES = ("/api/", "/oauth/token", "/oauth/revoke", "/oauth/userinfo")
 
 
 def _compile(template: str) -> re.Pattern[str]:

@@ -419,7 +419,7 @@ def test_every_entity_the_tables_name_has_a_schema():
     ("POST", "/oauth/token", 400, "Error"),
     ("GET", "/oauth/authorize", 400, None),
     ("GET", "/health", 200, None),
-    ("GET", "/api/v1/notifications/requests", 200, None),
+    ("GET", "/api/v1/notifications/requests", 200, "NotificationRequest[]"),
     ("GET", "/api/v1/statuses/1", 302, None),
 ])
 def test_entity_for(method, path, status, entity):
