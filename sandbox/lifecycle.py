@@ -301,9 +301,9 @@ def set_registrations(stack: Stack, mode: str) -> None:
 
 def set_authorized_fetch(stack: Stack, on: bool) -> None:
     """Whether the instance answers only signed fetches of its ActivityPub documents (server_commands says how)."""
-    proc = stack.exec(*server_commands.authorized_fetch(on))
-    said = proc.stdout.split()[-1:] if proc.returncode == 0 else []
-    if said != ["on" if on else "off"]:
+    proc = stack.exec(*server_commands.authorized_fetch(), input=json.dumps({"on": on}))
+    done = server_commands.runner_result("authorized_fetch", proc.stdout) if proc.returncode == 0 else None
+    if done != {"authorized_fetch": on}:
         raise command_failed(f"could not turn authorized fetch {'on' if on else 'off'}", proc.returncode, proc.stdout, proc.stderr, ruby=True)
 
 

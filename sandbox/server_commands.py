@@ -72,14 +72,9 @@ COMMANDS: tuple[ServerCommand, ...] = (
         ("tootctl", "settings", "registrations", "{MODE}"), None, "stdout: `OK`",
         choices={"MODE": ("open", "approved", "close")},
     ),
-    # Authorized fetch ("secure mode"): the admin setting app/helpers/authorized_fetch_helper.rb reads unless
-    # AUTHORIZED_FETCH is in the environment. Setting writes through to Rails' cache (app/models/setting.rb),
-    # so running processes see it at once. No tootctl command sets it.
     ServerCommand(
-        "authorized fetch", "web",
-        ("bin/rails", "runner", "Setting.authorized_fetch = {ON}; puts Setting.authorized_fetch ? 'on' : 'off'"), None,
-        "stdout: `on` or `off` (log lines may precede it)",
-        choices={"ON": ("true", "false")},
+        "runner authorized_fetch", "web", ("bin/rails", "runner", "{SCRIPT}"), "JSON {\"on\": true|false}",
+        "stdout: one line `SANDBOX-JSON {\"authorized_fetch\": true|false}`, the setting as it now reads",
     ),
     # lib/mastodon/cli/cache.rb: also resets Rack::Attack's counters (they live in Rails.cache)
     ServerCommand("cache clear", "web", ("tootctl", "cache", "clear"), None, "stdout: `OK`"),
@@ -330,8 +325,9 @@ def federation_log_size() -> tuple[str, list[str]]:
     return build("federation log size")
 
 
-def authorized_fetch(on: bool) -> tuple[str, list[str]]:
-    return build("authorized fetch", ON="true" if on else "false")
+def authorized_fetch() -> tuple[str, list[str]]:
+    """Authorized fetch on or off ({"on": bool} on stdin; scripts/authorized_fetch.rb says how)."""
+    return rails_runner("authorized_fetch")
 
 
 def run_due() -> tuple[str, list[str]]:

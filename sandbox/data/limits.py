@@ -16,6 +16,7 @@ throttle every client of the sandbox at once.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from dataclasses import dataclass
@@ -79,8 +80,10 @@ def discriminator(sandbox: Sandbox, limit: Limit, account_id: str, token: str) -
         return str(account_id)
     if limit.by == "user":
         sql = f"SELECT 'found:' || id FROM users WHERE account_id = {int(account_id)}"
-    else:  # Doorkeeper keeps the token itself in oauth_access_tokens.token
-        sql = "SELECT 'found:' || id FROM oauth_access_tokens WHERE token = '" + token.replace("'", "''") + "'"
+    else:  # Doorkeeper keeps the token itself in oauth_access_tokens.token; asked by its digest, so that the
+        # token is never on a command line (docker exec's argv is visible to `ps` and in Docker's events)
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        sql = f"SELECT 'found:' || id FROM oauth_access_tokens WHERE encode(sha256(convert_to(token, 'UTF8')), 'hex') = '{digest}'"
     db = snapshots.postgres(sandbox)
     found = re.search(r"found:(\d+)", db.sql(f"\\connect {snapshots.LIVE_DB}", sql))
     if found is None:

@@ -436,13 +436,13 @@ def _clear_abandoned(sandbox: Sandbox) -> dict | None:
     record = journal.read(sandbox.state)
     if record is None:
         return None
+    # Both close the live database while they copy it (stores.Postgres.copy, replace) and open it again
+    # after: a kill in between leaves it refusing every new connection (seen on real 4.6.5: a 500 on the
+    # first request after `up`). Opened before the processes resume, so none of them meets it closed.
+    postgres(sandbox).put_back(LIVE_DB)
     thaw(sandbox)
     if record["op"] == "save":
         discard(sandbox, record["partial"])
-    # Both close the live database while they copy it (stores.Postgres.copy, replace) and open it again
-    # after: a kill in between leaves it refusing every new connection (seen on real 4.6.5: a 500 on the
-    # first request after `up`).
-    postgres(sandbox).put_back(LIVE_DB)
     journal.end(sandbox.state)
     return record
 

@@ -26,9 +26,11 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         if thawed:
             progress.step(f"resumed {', '.join(thawed)}: a snapshot save or restore that was cut short left them frozen")
     upgraded = lifecycle.start(made, progress)
+    if not made.is_new:
+        # Before Mastodon is asked anything: a cut-short save or restore may have left its database closed, and
+        # /api/v2/instance needs the database once Rails' 3-minute cache of it has expired (CacheConcern).
+        snapshots.recover(sandbox, progress)
     instance = lifecycle.wait_app_ready(config, state)
-    if not made.is_new and snapshots.recover(sandbox, progress):
-        instance = lifecycle.wait_app_ready(config, state)
     if upgraded:
         # Rails' cache (Redis) still holds what the old version rendered, the instance bodies among them
         # (kept 3 minutes, CacheConcern#render_with_cache): clear it, as upstream's upgrade notes advise.

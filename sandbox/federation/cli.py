@@ -9,6 +9,8 @@ import html
 import json
 import sys
 
+import requests
+
 from ..errors import SandboxError
 from ..state import State
 from . import names
@@ -108,7 +110,7 @@ def cmd_expose(args) -> int:
             print(f"nothing is exposed to group {group!r}")
         return 0
     if args.remove:
-        print(f"no longer exposed: {exposure.remove(group, args.exposed)}")
+        print(f"no longer exposed: {exposure.remove(group, args.exposed).url}")
         return 0
     if not args.to:
         raise SandboxError(f"say where the app listens: `mastodon-sandbox expose {args.exposed} --to HOST:PORT` (e.g. 127.0.0.1:8000)")
@@ -147,18 +149,23 @@ def cmd_actor(args) -> int:
         seen = 0
         try:
             while not ended.is_set() or lines:
-                arrived, seen = actor.inbox[seen:], len(actor.inbox)
+                arrived = actor.inbox[seen:]
+                seen += len(arrived)
                 for request in arrived:
                     print(f"received {request}", flush=True)
                     if request.activity.get("type") == "Follow" and request.signature_ok:
-                        inbox = actor.fetch(request.activity["actor"]).json()["inbox"]
-                        answer = actor.deliver(inbox, actor.accept(request.activity))
+                        try:
+                            inbox = actor.fetch(request.activity["actor"]).json()["inbox"]
+                            answer = actor.deliver(inbox, actor.accept(request.activity))
+                        except (requests.RequestException, ValueError, KeyError) as e:  # said, and it goes on serving
+                            print(f"could not accept the follow of {request.activity['actor']}: {type(e).__name__}: {e}", flush=True)
+                            continue
                         followers.append(inbox)
                         print(f"accepted the follow of {request.activity['actor']}: {answer.status_code}", flush=True)
                 while lines:
                     text = lines.pop(0)
                     note = actor.note(f"<p>{html.escape(text)}</p>")
-                    answers = [actor.deliver(inbox, note).status_code for inbox in dict.fromkeys(followers)]
+                    answers = [_delivered(actor, inbox, note) for inbox in dict.fromkeys(followers)]
                     print(f"posted {note['object']['id']} to {len(answers)} follower inbox(es): {answers}", flush=True)
                 ended.wait(0.2)
         except KeyboardInterrupt:
@@ -167,3 +174,11 @@ def cmd_actor(args) -> int:
             exposure.remove(group, made.name)
             print(f"stopped; {made.name} is no longer exposed", flush=True)
     return 0
+
+
+def _delivered(actor, inbox: str, activity: dict) -> int | str:
+    """The status an inbox answered, or why it could not be reached."""
+    try:
+        return actor.deliver(inbox, activity).status_code
+    except requests.RequestException as e:
+        return type(e).__name__

@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def exposures(group: str, root: Path | None = None) -> list[Exposure]:
         try:
             found.append(Exposure(**json.loads(record.read_text())))
         except (ValueError, TypeError):
-            continue  # a record cut short while written: `expose --remove` of its name clears it
+            continue  # a record damaged by hand: `expose --remove NAME` still takes its door and relay down
     return found
 
 
@@ -115,13 +116,15 @@ def expose(group: str, name: str, to: str, root: Path | None = None) -> Exposure
     state = GroupState(group, root)
     with claiming(state.root, True):
         check(group, name, root)
+        _image_tag(state)  # a member brought up once: the door and the relay run its proxy image
         exposure = Exposure(name, group, host, port)
         folder = state.exposed_dir / name
         _write_files(state, exposure, folder)
         try:
             _compose(exposure, folder, state, "up", "--detach", "--wait", "--wait-timeout", str(int(timeouts().compose)))
         except SandboxError:
-            _take_down(exposure, folder)
+            with suppress(SandboxError):  # the error that ended it is the one to say
+                _take_down(exposure, folder)
             raise
     return exposure
 
@@ -130,12 +133,15 @@ def remove(group: str, name: str, root: Path | None = None) -> Exposure:
     """Stop exposing `name` to `group`: its door and relay go, the app is untouched."""
     state = GroupState(group, root)
     with claiming(state.root, True):
+        folder = state.exposed_dir / name
         found = [e for e in exposures(group, root) if e.name == name]
-        if not found:
+        if not found and not folder.is_dir():
             listed = ", ".join(e.name for e in exposures(group, root)) or "none"
             raise SandboxError(f"{name} is not exposed to group {group!r} (exposed: {listed})")
-        _take_down(found[0], state.exposed_dir / name)
-    return found[0]
+        # A folder without a readable record (damaged by hand) goes too: its project is named by the name alone.
+        exposure = found[0] if found else Exposure(name, group, "", 0)
+        _take_down(exposure, folder)
+    return exposure
 
 
 def remove_all(group: str, root: Path | None = None) -> None:
@@ -149,8 +155,8 @@ def door(exposure: Exposure):
     try:
         found = docker_client().containers.list(filters={"label": [f"com.docker.compose.project={exposure.project}",
                                                                    "com.docker.compose.service=door"]})
-    except docker.errors.DockerException:
-        return None
+    except docker.errors.DockerException as e:  # said: a door left out would let settle call a group settled
+        raise SandboxError(f"could not ask Docker for the door of {exposure.name}: {str(e).splitlines()[0][:200]}") from None
     return found[0] if found else None
 
 

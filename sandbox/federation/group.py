@@ -72,17 +72,27 @@ def check_joining(requested: dict, saved: SandboxConfig) -> None:
                            "(Mastodon cannot change its domain once it holds data): use another --name")
 
 
+_claimed: set[Path] = set()  # the claims locks this process holds: taking one again inside it is a no-op
+
+
 @contextmanager
 def claiming(root: Path, needed: bool):
-    """While held, no other process takes an address, a domain, or makes a group's CA or network (`needed`:
-    the caller makes a sandbox with its own domain; otherwise nothing is locked)."""
-    if not needed:
+    """While held, no other process takes an address, a domain or an exposed app's name, or makes a group's CA
+    or network (`needed`: the caller makes a sandbox with its own domain; otherwise nothing is locked). Held
+    again inside itself (a failed `up` leaving a group, which removes its exposed apps), it is the same lock:
+    flock on a second open file would wait for ever on the first."""
+    path = (root / GroupState.FOLDER / "claims.lock").resolve()
+    if not needed or path in _claimed:
         yield
         return
-    (root / GroupState.FOLDER).mkdir(parents=True, exist_ok=True, mode=0o700)
-    with open(root / GroupState.FOLDER / "claims.lock", "w") as fh:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(path, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
-        yield
+        _claimed.add(path)
+        try:
+            yield
+        finally:
+            _claimed.discard(path)
 
 
 def next_address(root: Path) -> str:

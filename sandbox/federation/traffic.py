@@ -107,7 +107,7 @@ def deliveries(members: list[Sandbox]) -> list[Delivery]:
 def log_size(name: str, container) -> int:
     first = _run_on_log(name, container, server_commands.federation_log_size()).split()[:1]
     if not first or not first[0].isdigit():
-        raise SandboxError(f"could not read the federation log of {name}: it said {first}")
+        raise SandboxError(f"could not read the size of the federation log of {name}: see `docker logs` of its proxy")
     return int(first[0])
 
 
@@ -134,9 +134,10 @@ def settle_group(members: list[Sandbox], timeout: float | None = None) -> dict[s
         except SandboxError:
             return -1  # a member stopped (its Sidekiq's look says so) or a door removed meanwhile
 
+    logs = [*members, *doors(members)]  # the apps exposed now (one added meanwhile is not waited for)
+
     def look() -> Look[dict[str, SidekiqStats]]:
         # Every command of a look at once: each waits a tenth of a second or more on the engine.
-        logs = [*members, *doors(members)]
         with ThreadPoolExecutor(max_workers=len(members) + len(logs)) as pool:
             seen, sizes = pool.map(stats_of, members), tuple(pool.map(size_of, logs))
             stats = dict(zip((sb.config.domain for sb in members), seen))

@@ -85,8 +85,13 @@ def parse_signature(value: str) -> dict[str, str]:
     return params
 
 
+# Mastodon's window for a signature without `(expires)`: its Date at most 5 minutes old plus a 1-hour clock
+# margin, and at most that margin ahead (SignedRequest#matches_time_window?, app/lib/signed_request.rb).
+MAX_AGE, MAX_AHEAD = 65 * 60, 60 * 60
+
+
 def verify_signature(method: str, path_with_query: str, headers: Mapping[str, str], body: bytes, public_key_pem: str,
-                     max_skew: float = 12 * 3600) -> None:
+                     max_age: float = MAX_AGE, max_ahead: float = MAX_AHEAD) -> None:
     """Check a draft-cavage signature as app/lib/signed_request.rb does; SignatureError says why it fails."""
     h = {k.lower(): v for k, v in headers.items()}
     if not h.get("signature"):
@@ -107,9 +112,9 @@ def verify_signature(method: str, path_with_query: str, headers: Mapping[str, st
         skew = time.time() - parsedate_to_datetime(h["date"]).timestamp()
     except (KeyError, TypeError, ValueError):
         raise SignatureError(f"missing or invalid Date header: {h.get('date')!r}") from None
-    if abs(skew) > max_skew:
-        raise SignatureError(f"Date {h['date']!r} is {skew / 3600:+.1f} h from now, "
-                             f"beyond the {max_skew / 3600:g} h allowed")
+    if skew > max_age or -skew > max_ahead:
+        raise SignatureError(f"Date {h['date']!r} is {abs(skew) / 60:.0f} min {'old' if skew > 0 else 'ahead'}, "
+                             f"beyond the {(max_age if skew > 0 else max_ahead) / 60:g} min allowed")
     if "digest" in h:
         offered = dict(d.strip().split("=", 1) for d in h["digest"].split(",") if "=" in d)
         given = {k.lower(): v for k, v in offered.items()}.get("sha-256")

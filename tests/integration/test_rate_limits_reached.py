@@ -62,3 +62,12 @@ def test_the_statuses_limit_refuses_a_post_with_mastodon_s_headers(mastodon_sand
                                                                         data={"status": "over the limit"}, timeout=30)
     assert refused.status_code == 429 and refused.headers["X-RateLimit-Limit"] == "300"
     assert 0 < reset_in(refused) <= 3 * 3600
+
+
+def test_the_per_token_limit_refuses_every_api_request_of_that_token(mastodon_sandbox, mastodon_accounts, mastodon_rate_limits):
+    (lease,) = mastodon_accounts(1)
+    session = _session(_endpoint(mastodon_sandbox), lease.token)
+    mastodon_rate_limits.reach(lease, "throttle_per_token_api")  # the token found by its digest, never sent as is
+    refused = session.get(f"{mastodon_sandbox.url}/api/v1/accounts/verify_credentials", timeout=30)
+    assert refused.status_code == 429 and refused.headers["X-RateLimit-Limit"] == "300"
+    assert 0 < reset_in(refused) <= 300

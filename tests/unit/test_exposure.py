@@ -68,3 +68,22 @@ def test_the_door_answers_on_the_group_s_network_under_the_name_and_the_relay_ru
     assert oct((folder / "key.pem").stat().st_mode & 0o777) == "0o600"
     mounted = {v["target"]: v["source"] for v in door["volumes"] if v["type"] == "bind"}
     assert mounted["/etc/sandbox-tls/cert.pem"] == str(folder / "cert.pem")
+
+
+def test_the_claims_lock_taken_again_inside_itself_does_not_wait_for_itself(tmp_path):
+    # a failed first `up` leaves its group while holding the lock, and leaving removes the group's exposed apps,
+    # which take it too: flock on a second open file of the same lock would wait for ever
+    import threading
+
+    from mastodon_sandbox.federation.group import claiming
+
+    def nested() -> None:
+        with claiming(tmp_path, True), claiming(tmp_path, True):
+            pass
+
+    worker = threading.Thread(target=nested, daemon=True)
+    worker.start()
+    worker.join(timeout=5)
+    assert not worker.is_alive()
+    with claiming(tmp_path, True):  # and it is free again after
+        pass

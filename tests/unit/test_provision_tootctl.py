@@ -98,7 +98,7 @@ def test_every_command_is_built_from_its_table_entry():
         "mail list": server_commands.mail_list(),
         "mail show": server_commands.mail_show("a@b.c"),
         "runner run_due": server_commands.run_due(),
-        "authorized fetch": server_commands.authorized_fetch(True),
+        "runner authorized_fetch": server_commands.authorized_fetch(),
         "redis eval": server_commands.redis_eval("return 1", []),
         "sidekiq look": server_commands.sidekiq_look(1_800_000_000.0),
         "federation log": server_commands.federation_log(),

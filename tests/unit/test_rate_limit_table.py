@@ -1,5 +1,6 @@
-"""Mastodon's rate limits as sandbox/data/limits.py names them: each row read from upstream's source (the same
-lines in 4.3.23 and 4.6.5), and the counters' keys as Rack::Attack and RateLimiter spell them. Reaching them
+"""Mastodon's rate limits as sandbox/data/limits.py names them: each row against upstream's line, copied here
+from v4.6.5 (v4.3.23 has the same lines at the same numbers; a new release is checked by copying its lines
+again), and the counters' keys as Rack::Attack and RateLimiter spell them. Reaching them
 on real Mastodon: tests/integration/test_rate_limits_reached.py."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
+import sys
 from pathlib import Path
 
 import requests
@@ -72,7 +72,8 @@ def record(sandbox: str) -> None:
     call("POST", f"/api/v1/statuses/{mine['id']}/favourite", "bob")
     reply = call("POST", "/api/v1/statuses", "bob", data={"status": f"@alice@{domain} hello",
                                                          "in_reply_to_id": mine["id"], "visibility": "unlisted"})
-    time.sleep(4)  # Sidekiq delivers the notifications
+    # Sidekiq makes the notifications: wait until it has nothing left to do (exact, not a guess)
+    subprocess.run([sys.executable, "-m", "mastodon_sandbox.cli", "settle", "--name", sandbox], check=True, cwd=ROOT)
     lines = []
     for label, path, who, params in exchanges(domain):
         headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
