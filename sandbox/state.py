@@ -75,9 +75,22 @@ def no_sandbox(name: str, root: Path, folder_hint: str = "--state-dir or $SANDBO
 
 
 class HoldsCA:
-    """A folder with a CA in tls/: a sandbox's (its own, or a copy of its group's) or a group's."""
+    """A folder of the state folder with a CA in tls/ — a sandbox's (its own, or a copy of its group's) or a
+    group's — and the JSON files it keeps, 0600, read and written here alone."""
 
     dir: Path
+    DAMAGED_HINT = "restore it or remove the sandbox with `mastodon-sandbox destroy`"
+
+    def read_json(self, path: Path, default=None):
+        if not path.exists():
+            return default
+        try:
+            return json.loads(path.read_text())
+        except ValueError as e:
+            raise SandboxError(f"{path} is damaged ({e}); {self.DAMAGED_HINT}") from None
+
+    def write_json(self, path: Path, data) -> None:
+        write_private(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
     @property
     def tls_dir(self) -> Path:
@@ -186,17 +199,6 @@ class State(HoldsCA):
     def save_config(self, config: SandboxConfig) -> None:
         write_private(self.config_file, json.dumps(config.to_json(), indent=2) + "\n")
 
-    def read_json(self, path: Path, default=None):
-        if not path.exists():
-            return default
-        try:
-            return json.loads(path.read_text())
-        except ValueError as e:
-            raise SandboxError(f"{path} is damaged ({e}); restore it or remove the sandbox with `mastodon-sandbox destroy`") from None
-
-    def write_json(self, path: Path, data) -> None:
-        write_private(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
     @contextmanager
     def lock(self, name: str, blocking: bool = True):
         """An exclusive lock on the host for one kind of work on this sandbox (snapshots, leases, `up` from
@@ -264,6 +266,7 @@ class GroupState(HoldsCA):
     """The folder of one federation group in the state folder: the CA its members share, the apps exposed to it."""
 
     FOLDER = "_groups"
+    DAMAGED_HINT = "remove it and run the group's command again (`seed --group` starts its steps over)"
 
     def __init__(self, name: str, root: Path | None = None):
         self.name = check_group_name(name)

@@ -11,7 +11,6 @@ steps; applying it (`CrossSeeder`) is separate."""
 
 from __future__ import annotations
 
-import json
 import random
 import time
 
@@ -24,7 +23,7 @@ from ..handle import Sandbox
 from ..progress import Progress
 from ..provision.bulk import BULK_SCOPES
 from ..provision.credentials import Credentials
-from ..state import GroupState, write_private
+from ..state import GroupState
 from . import names
 from .group import members as group_members
 from .snapshots import restore_group, save_group
@@ -266,17 +265,6 @@ class CrossSeeder:
 
 # --- the group seed --------------------------------------------------------------------------------------------
 
-def _read(path) -> dict | None:
-    if not path.exists():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except ValueError as e:
-        raise SandboxError(f"{path} is damaged ({e}): remove it and `mastodon-sandbox seed --group` again") from None
-
-
-def _write(path, data: dict) -> None:
-    write_private(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def load_group_summary(group: str) -> dict | None:
@@ -284,7 +272,7 @@ def load_group_summary(group: str) -> dict | None:
     state = GroupState(group)
     if state.seeding_file.exists():
         return None
-    return _read(state.seed_file)
+    return state.read_json(state.seed_file)
 
 
 def _made_with(found: dict) -> str:
@@ -308,7 +296,7 @@ def check_group(group: str, found: list[Sandbox], scenario: str, seed_value: int
             raise SandboxError(f"member {sb.name!r} runs the stand-in, which does not federate or hold statuses: "
                                "a group seed needs real Mastodon on every member")
     state = GroupState(group)
-    cut_short, done = _read(state.seeding_file), _read(state.seed_file)
+    cut_short, done = state.read_json(state.seeding_file), state.read_json(state.seed_file)
     domains = sorted(sb.config.domain for sb in found)
     if done and not cut_short:
         if sorted(done["members"]) != domains:
@@ -370,7 +358,7 @@ def seed_group(group: str, scenario: str = "default", seed_value: int = 1, scale
     summary = {"group": group, "scenario": load(scenario).name, "seed": seed_value, "scale": scale,
                "members": {sb.config.domain: sb.name for sb in found}, "counts": counts, **made,
                "seconds": round(time.monotonic() - started, 1)}
-    _write(state.seed_file, summary)
+    state.write_json(state.seed_file, summary)
     progress.step(f"saving the seeded group as snapshot {SEEDED!r} of every member (what `reset --group {group}` returns to)")
     save_group(found, SEEDED, progress, replace=True)
     state.seeding_file.unlink()
@@ -384,7 +372,7 @@ def _begin(group: str, state: GroupState, found: list[Sandbox], scenario: str, s
            progress: Progress) -> None:
     """Back to `before-group-seed` after a group seed that was cut short; otherwise that snapshot is saved,
     then the record written (a run killed in between saves it again)."""
-    cut_short = _read(state.seeding_file)
+    cut_short = state.read_json(state.seeding_file)
     if cut_short:
         progress.step(f"a group seed started {cut_short.get('started')} was cut short: every member back to the state "
                       f"before it (snapshot {BEFORE_GROUP_SEED!r}), then the steps between them again")
@@ -396,5 +384,5 @@ def _begin(group: str, state: GroupState, found: list[Sandbox], scenario: str, s
         return
     progress.step(f"saving the seeded members as snapshot {BEFORE_GROUP_SEED!r} (an interrupted group seed starts over from it)")
     save_group(found, BEFORE_GROUP_SEED, progress, replace=True)
-    _write(state.seeding_file, {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    state.write_json(state.seeding_file, {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                 "scenario": load(scenario).name, "seed": seed_value, "scale": scale})

@@ -180,7 +180,7 @@ def test_seed_group_takes_no_name_and_checks_scale_and_scenario(root, capsys):
 
 def test_a_group_seeded_already_or_since_grown_is_refused(root, capsys):
     group = GroupState("fed", root)
-    group_seed._write(group.seed_file, {"scenario": "default", "seed": 1, "scale": 1,
+    group.write_json(group.seed_file, {"scenario": "default", "seed": 1, "scale": 1,
                                         "members": {"a.localhost": "fed-a", "b.localhost": "fed-b"}})
     assert "group 'fed' was seeded already (scenario 'default', seed 1, scale 1): `mastodon-sandbox reset --group fed`" in \
         one_line(capsys, ["seed", "--group", "fed"])
@@ -191,7 +191,7 @@ def test_a_group_seeded_already_or_since_grown_is_refused(root, capsys):
 
 def test_a_cut_short_group_seed_is_run_again_with_its_own_scenario(root, capsys):
     group = GroupState("fed", root)
-    group_seed._write(group.seeding_file, {"started": "2025-01-01T00:00:00Z", "scenario": "small", "seed": 2, "scale": 1})
+    group.write_json(group.seeding_file, {"started": "2025-01-01T00:00:00Z", "scenario": "small", "seed": 2, "scale": 1})
     assert "`mastodon-sandbox seed --group fed --scenario small --seed 2 --scale 1`" in one_line(capsys, ["seed", "--group", "fed"])
 
 
@@ -218,13 +218,13 @@ def test_the_group_summary_is_there_only_once_the_group_seed_is_done(root):
     with pytest.raises(pytest.fail.Exception, match=r"group 'fed' is not seeded: `mastodon-sandbox seed --group fed`"):
         fed.seeded()
     summary = {"scenario": "default", "seed": 1, "scale": 1, "members": {"a.localhost": "fed-a", "b.localhost": "fed-b"}}
-    group_seed._write(group.seed_file, summary)
+    group.write_json(group.seed_file, summary)
     assert oct(group.seed_file.stat().st_mode & 0o777) == "0o600"
-    group_seed._write(group.seeding_file, {"scenario": "default", "seed": 1, "scale": 1})
+    group.write_json(group.seeding_file, {"scenario": "default", "seed": 1, "scale": 1})
     assert load_group_summary("fed") is None  # cut short, or under way
     group.seeding_file.unlink()
     assert load_group_summary("fed") == summary == fed.seeded()
-    group_seed._write(group.seed_file, {**summary, "members": {"a.localhost": "fed-a", "c.localhost": "fed-c"}})
+    group.write_json(group.seed_file, {**summary, "members": {"a.localhost": "fed-a", "c.localhost": "fed-c"}})
     with pytest.raises(pytest.fail.Exception, match="was seeded without b.localhost"):
         fed.seeded()
 
