@@ -139,7 +139,9 @@ class Instance:
     @contextmanager
     def authorized_fetch(self) -> Iterator[None]:
         """Authorized fetch ("secure mode") on for the block: the instance answers only signed fetches of its
-        ActivityPub documents. It is the instance's setting: keep the block short where tests share it."""
+        ActivityPub documents. It is the instance's setting: keep the block short where tests share it. It is
+        kept in the database, so a test killed inside the block leaves it on until `reset --group` (or a
+        restore) puts back a state where it was off."""
         from ..lifecycle import set_authorized_fetch
 
         set_authorized_fetch(self.sandbox.stack, True)
