@@ -265,8 +265,6 @@ class CrossSeeder:
 
 # --- the group seed --------------------------------------------------------------------------------------------
 
-
-
 def load_group_summary(group: str) -> dict | None:
     """What the last group seed made (None before one has finished, and while one is under way or cut short)."""
     state = GroupState(group)
