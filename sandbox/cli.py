@@ -16,6 +16,7 @@ from .data.cli import add_commands as add_data_commands
 from .data.up import up
 from .federation import names
 from .federation.exposure import door, exposures
+from .faults.cli import add_commands as add_faults_commands
 from .federation.cli import add_commands as add_federation_commands
 from .docker_env import doctor
 from .errors import SandboxError
@@ -264,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_data_commands(sub, common)
     add_federation_commands(sub, common)
+    add_faults_commands(sub, common)
     add_commands(sub, common)
     add_contract_command(sub, common)
     return parser

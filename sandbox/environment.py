@@ -167,7 +167,8 @@ def redis_env(sec: dict[str, str]) -> dict[str, str]:
     return {"REDIS_PASSWORD": sec["REDIS_PASSWORD"], "REDISCLI_AUTH": sec["REDIS_PASSWORD"]}
 
 
-PROXY_CONFS = ("sandbox.conf", "federation-log.conf")  # compose/proxy/, mounted into the proxy (base.yml)
+# compose/proxy/, mounted into the proxy and the fault layer (base.yml)
+PROXY_CONFS = ("sandbox.conf", "federation-log.conf", "faultd.py")
 
 
 def proxy_conf_digest() -> str:
@@ -222,6 +223,7 @@ def write_env_files(config: SandboxConfig, state: State, images: dict[str, str],
                 render_env_file(compose_env(config, state, images)))
     for name, text in zip(ENV_FILES, contents):
         write_private(state.dir / name, text)
+    state.faults_dir.mkdir(mode=0o700, exist_ok=True)
 
 
 def missing_env_files(state: State) -> list[str]:

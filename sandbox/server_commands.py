@@ -43,6 +43,12 @@ PG_HBA_SCRIPT = (
     "psql -XAtq -U postgres -d postgres -c \"SELECT 'reloaded:' || pg_reload_conf()\""
 )
 
+FAULTS_RELOAD_SH = (
+    "nginx -t -q || exit 1; nginx -s reload; i=0; while [ $i -lt 200 ]; do "
+    "[ \"$(curl -s --cacert /etc/sandbox-tls/ca.pem --resolve \"$1:443:127.0.0.1\" "
+    "\"https://$1/.sandbox/faults-generation\")\" = \"$2\" ] && exit 0; i=$((i+1)); sleep 0.025; done; exit 2"
+)
+
 CLIENTS_MARK = "==clients=="  # between the two answers of `sidekiq look`
 
 COMMANDS: tuple[ServerCommand, ...] = (
@@ -112,6 +118,17 @@ COMMANDS: tuple[ServerCommand, ...] = (
     ServerCommand(
         "federation log", "proxy", ("cat", "/var/log/nginx/federation.log"), None,
         "stdout: one JSON object per line: time, to, method, path, status, agent, signature, body",
+    ),
+    # The fault layer (sandbox/faults/layer.py): the proxy takes a new set of rules (its files checked first) and
+    # answers their generation from the new workers; faultd's log of every fault it made.
+    ServerCommand(
+        "faults reload", "proxy",
+        ("sh", "-c", FAULTS_RELOAD_SH, "faults-reload", "{HOST}", "{GENERATION}"), None,
+        "rc 0 once nginx answers the new generation; rc 1 with nginx -t's error, rc 2 when it never did",
+    ),
+    ServerCommand(
+        "faults log", "faults", ("sh", "-c", "cat /var/log/sandbox-faults/faults.log 2>/dev/null || true"), None,
+        "stdout: one JSON object per fault: time, rule, action, status, method, path, account",
     ),
     ServerCommand(
         "federation log size", "proxy", ("wc", "-c", "/var/log/nginx/federation.log"), None,
@@ -319,6 +336,14 @@ def sidekiq_look(due_before: float) -> tuple[str, list[str]]:
 
 def federation_log() -> tuple[str, list[str]]:
     return build("federation log")
+
+
+def faults_reload(host: str, generation: int) -> tuple[str, list[str]]:
+    return build("faults reload", HOST=host, GENERATION=str(generation))
+
+
+def faults_log() -> tuple[str, list[str]]:
+    return build("faults log")
 
 
 def federation_log_size() -> tuple[str, list[str]]:

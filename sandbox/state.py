@@ -18,6 +18,8 @@ Layout of a sandbox's folder, `<state folder>/<name>/` (folder 0700, every file 
   operation.json     a snapshot save or restore under way, or cut short (sandbox/data/journal.py)
   seeding.json       a seed under way, or cut short (sandbox/data/seed.py)
   compose.json       the compose files that made it (sandbox/composefiles.py)
+  faults/            fault rules (rules.json) and the proxy's routing for them (*.map): sandbox/faults/layer.py;
+                     kept by no snapshot
   *.lock             the host locks of its users (State.lock, State.rwlock)
 Only `destroy` removes it; nothing else deletes or rewrites a secret once written.
 
@@ -181,6 +183,12 @@ class State(HoldsCA):
     def seeding_file(self) -> Path:
         """A seed under way, or cut short (data/seed.py)."""
         return self.dir / "seeding.json"
+
+    @property
+    def faults_dir(self) -> Path:
+        """Fault rules and the proxy's routing for them (sandbox/faults/layer.py), mounted into the proxy and the
+        fault layer: `up` makes it, so that Docker never makes it as root."""
+        return self.dir / "faults"
 
     def exists(self) -> bool:
         return self.config_file.exists()

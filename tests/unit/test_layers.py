@@ -27,9 +27,10 @@ LAYERS = {
     "federation": ORCHESTRATION, "federation.group": ORCHESTRATION, "federation.names": ORCHESTRATION,
     "provision": PROVISIONING,
     "data": DATA, "federation.traffic": DATA, "federation.snapshots": DATA, "federation.seed": DATA,
+    "faults": DATA,
     "testing": TESTING, "contract": TESTING,
     "cli": COMMANDS, "provision.cli": COMMANDS, "data.cli": COMMANDS, "federation.cli": COMMANDS,
-    "contract.cli": COMMANDS,
+    "contract.cli": COMMANDS, "faults.cli": COMMANDS,
 }
 
 

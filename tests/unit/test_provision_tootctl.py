@@ -103,6 +103,8 @@ def test_every_command_is_built_from_its_table_entry():
         "sidekiq look": server_commands.sidekiq_look(1_800_000_000.0),
         "federation log": server_commands.federation_log(),
         "federation log size": server_commands.federation_log_size(),
+        "faults reload": server_commands.faults_reload("localhost", 3),
+        "faults log": server_commands.faults_log(),
         "psql admin": server_commands.psql_admin(["SELECT 1", "SELECT 2"]),
         "psql script": server_commands.psql_script(),
         "pg hba method": server_commands.pg_hba_method("trust", "scram-sha-256"),
