@@ -43,9 +43,15 @@ PG_HBA_SCRIPT = (
     "psql -XAtq -U postgres -d postgres -c \"SELECT 'reloaded:' || pg_reload_conf()\""
 )
 
+# nginx's master starts the new workers, then lets the old ones run 100 ms more before it tells them to stop
+# accepting (ngx_master_process_cycle): done only when the new generation answers and none of the workers there
+# before is still a plain "nginx: worker process" (a stopping one is "... is shutting down", or gone).
 FAULTS_RELOAD_SH = (
-    "nginx -t -q || exit 1; nginx -s reload; i=0; while [ $i -lt 200 ]; do "
-    "[ \"$(curl -s --cacert /etc/sandbox-tls/ca.pem --resolve \"$1:443:127.0.0.1\" "
+    "workers() { for p in /proc/[0-9]*; do [ \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" = 'nginx: worker process ' ] "
+    "&& echo \"${p#/proc/}\"; done; }; "
+    "old=$(workers); nginx -t -q || exit 1; nginx -s reload; i=0; while [ $i -lt 400 ]; do "
+    "left=$(for p in $old; do [ \"$(tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null)\" = 'nginx: worker process ' ] && echo $p; done); "
+    "[ -z \"$left\" ] && [ \"$(curl -s --cacert /etc/sandbox-tls/ca.pem --resolve \"$1:443:127.0.0.1\" "
     "\"https://$1/.sandbox/faults-generation\")\" = \"$2\" ] && exit 0; i=$((i+1)); sleep 0.025; done; exit 2"
 )
 

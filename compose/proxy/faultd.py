@@ -29,7 +29,8 @@ LISTEN = os.environ.get("FAULTS_LISTEN", "0.0.0.0:7000")
 WEB = os.environ.get("FAULTS_WEB", "sandbox-web:3000")
 STREAMING = os.environ.get("FAULTS_STREAMING", "streaming:4000")
 ACCOUNT_HEADER = "x-sandbox-fault-account"  # set by the proxy from the token's owner, never by a client
-CLOSE_STATUS = 599  # asks the proxy to close the client's connection without an answer (error_page 599 -> 444)
+CLOSE_STATUS = 399  # asks the proxy to close the client's connection without an answer (error_page 399 -> 444):
+#                    a status no rule may answer and Mastodon never sends
 HEAD_LIMIT = 65536
 STREAMING_PREFIX = "/api/v1/streaming"
 
@@ -54,6 +55,8 @@ RAILS_500_PAGE = ("<!DOCTYPE html>\n<html>\n<head><title>We're sorry, but someth
 
 
 def reason(code: int) -> str:
+    if code == 504:
+        return "Gateway Time-out"  # nginx's wording, in its status line and page (ngx_http_special_response.c)
     try:
         return HTTPStatus(code).phrase
     except ValueError:
@@ -92,7 +95,9 @@ class Request:
         split = urlsplit(self.target)
         self.path = split.path
         self.query = parse_qs(split.query)
-        self.account = self.header(ACCOUNT_HEADER)
+        # "*": sent for every request while a rule names no account; it is nobody's, and no named rule takes it.
+        account = self.header(ACCOUNT_HEADER)
+        self.account = "" if account == "*" else account
 
     def header(self, name: str) -> str:
         return next((v for k, v in self.headers if k.lower() == name), "")
@@ -131,11 +136,18 @@ class Rules:
     def _count_log(self) -> None:
         try:
             with open(self.log_path) as f:
-                for line in f:
-                    rule = json.loads(line).get("rule")
-                    self.applied[rule] = self.applied.get(rule, 0) + 1
-        except (OSError, ValueError):
-            pass
+                lines = f.readlines()
+            if lines and not lines[-1].endswith("\n"):
+                with open(self.log_path, "a") as f:
+                    f.write("\n")  # a line cut by a crash: the next fault's line starts on its own
+        except OSError:
+            return
+        for line in lines:
+            try:  # a line cut by a crash spoils itself only, not the count of every line after it
+                rule = json.loads(line).get("rule")
+            except (ValueError, AttributeError):
+                continue
+            self.applied[rule] = self.applied.get(rule, 0) + 1
 
     def current(self) -> list[dict]:
         try:
@@ -219,7 +231,7 @@ class EventCounter:
     is a 101. Its head is skipped."""
 
     def __init__(self):
-        self.head_done, self.websocket, self.events = False, False, 0
+        self.head_done, self.websocket, self.chunked, self.events = False, False, False, 0
         self.buf, self.buf_at, self.total = b"", 0, 0  # buf_at: where buf starts in the whole answer
 
     def _consume(self, n: int) -> None:
@@ -236,6 +248,8 @@ class EventCounter:
             if i < 0:
                 return ends
             self.websocket = self.buf.startswith(b"HTTP/1.1 101")
+            self.chunked = any(line.lower().startswith(b"transfer-encoding:") and b"chunked" in line.lower()
+                               for line in self.buf[:i].split(b"\r\n"))
             self.head_done = True
             self._consume(i + 4)
         while self.websocket and len(self.buf) >= 2:
@@ -253,12 +267,18 @@ class EventCounter:
                 ends.append(self.buf_at - start)
         while not self.websocket and (i := self.buf.find(b"\n\n")) >= 0:
             # An SSE event ends at its blank line (streaming/index.js writes `event:` and `data:` lines, then one).
+            end = i + 2
+            if self.chunked:
+                # Sent as one HTTP chunk: its closing CRLF goes too, or a client drops the chunk unread; when this
+                # read ends before the CRLF, the event ends in the next one.
+                if len(self.buf) < end + 2:
+                    break
+                end += 2 if self.buf[end:end + 2] == b"\r\n" else 0
             event = b"event:" in self.buf[:i]
-            self._consume(i + 2)
+            self._consume(end)
             if event:
                 self.events += 1
-                # Sent as one HTTP chunk: its closing CRLF goes too, or a client drops the chunk unread.
-                ends.append(self.buf_at - start + (2 if self.buf.startswith(b"\r\n") else 0))
+                ends.append(self.buf_at - start)
         return ends
 
 
@@ -347,8 +367,8 @@ async def handle(rules: Rules, reader: asyncio.StreamReader, writer: asyncio.Str
             if action == "delay":
                 await asyncio.sleep(float(rule["seconds"]))
             await forward(req, reader, writer, rule)
-    except (ConnectionError, asyncio.IncompleteReadError):
-        pass
+    except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+        pass  # ValueError: a request line or chunk size that is not HTTP, dropped like a closed connection
     finally:
         with_suppressed_close(writer)
 

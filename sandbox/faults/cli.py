@@ -44,15 +44,6 @@ def add_commands(sub: argparse._SubParsersAction, common: argparse.ArgumentParse
     p.set_defaults(func=cmd_faults)
 
 
-def _action_of(args: argparse.Namespace) -> str:
-    chosen = [name for name, given in (("status", args.status is not None), ("delay", args.delay is not None),
-                                       ("close", args.close),
-                                       ("cut", args.cut_after_events is not None or args.cut_after is not None)) if given]
-    if len(chosen) != 1:
-        raise SandboxError("faults add takes one of --status, --delay, --close, --cut-after-events/--cut-after")
-    return chosen[0]
-
-
 def cmd_faults(args: argparse.Namespace) -> int:
     from .layer import FaultLayer
 
@@ -60,8 +51,8 @@ def cmd_faults(args: argparse.Namespace) -> int:
         raise SandboxError(f"faults {args.action} takes no rule ids (only clear does)")
     layer = FaultLayer(Sandbox.open(args.name))
     if args.action == "add":
-        rule = layer.add(_action_of(args), status=args.status, seconds=args.delay, after_events=args.cut_after_events,
-                         after_seconds=args.cut_after, account=args.account, method=args.method, path=args.path,
+        rule = layer.add(status=args.status, delay=args.delay, close=args.close, cut_after_events=args.cut_after_events,
+                         cut_after=args.cut_after, account=args.account, method=args.method, path=args.path,
                          stream=args.stream, count=args.count, probability=args.probability, seed=args.seed,
                          duration=args.duration, reset_in=args.reset_in, limit=args.limit, retry_after=args.retry_after)
         print(rule.id)

@@ -48,12 +48,22 @@ class FaultLayer:
     def rules(self) -> list[Rule]:
         return [Rule.from_json(r) for r in self._read()["rules"]]
 
-    def add(self, action: str, **options) -> Rule:
-        """A checked rule, in force when this returns. An unknown account or a bad option is a one-line
-        SandboxError, and nothing is written."""
+    def add(self, *, status: int | None = None, delay: float | None = None, close: bool = False,
+            cut_after_events: int | None = None, cut_after: float | None = None, **options) -> Rule:
+        """A rule that does one of: answer `status`, `delay` seconds then pass on, `close` the connection, cut a
+        streaming answer after `cut_after_events` events and/or `cut_after` seconds; matching and limits as
+        make_rule takes them (account, method, path, stream, count, probability, seed, duration, ...). In force
+        when this returns. An unknown account or a bad option is a one-line SandboxError, and nothing is written."""
+        chosen = [name for name, given in (("status", status is not None), ("delay", delay is not None),
+                                           ("close", close),
+                                           ("cut", cut_after_events is not None or cut_after is not None)) if given]
+        if len(chosen) != 1:
+            raise SandboxError("a fault rule does one thing: a status, a delay, close, or a cut (after events "
+                               f"and/or seconds); given {', '.join(chosen) or 'none'}")
         with self.sandbox.state.lock("faults"):
             data = self._read()
-            rule = make_rule(f"f{data['next']}", action, now=time.time(), **options)
+            rule = make_rule(f"f{data['next']}", chosen[0], status=status, seconds=delay, after_events=cut_after_events,
+                             after_seconds=cut_after, now=time.time(), **options)
             tokens = self._tokens(rule.account) if rule.account else []
             data["rules"].append(rule.to_json())
             data["next"] += 1
@@ -85,7 +95,13 @@ class FaultLayer:
         proc = self.sandbox.stack.exec(service, argv)
         if proc.returncode != 0:
             raise command_failed("reading the fault log failed", proc.returncode, proc.stdout, proc.stderr)
-        return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+        entries = []
+        for line in proc.stdout.splitlines():
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                pass  # a line cut short by a killed fault layer (faultd finishes it with a newline on restart)
+        return entries
 
     def _tokens(self, username: str) -> list[str]:
         creds = Credentials.load(self.sandbox.state)

@@ -74,7 +74,9 @@ def _positive(name: str, value, kind=float, allow_zero: bool = False):
         return None
     try:
         number = kind(value)
-    except (TypeError, ValueError):
+        if kind is int and isinstance(value, float) and number != value:
+            raise ValueError  # 2.5 times is not 2 times
+    except (TypeError, ValueError, OverflowError):
         raise SandboxError(f"{name} must be a {'whole ' if kind is int else ''}number, not {value!r}") from None
     if isinstance(number, float) and not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
         raise SandboxError(f"{name} must be {'zero or more' if allow_zero else 'more than zero'}, not {value!r}")
@@ -125,8 +127,14 @@ def make_rule(rule_id: str, action: str, *, status: int | None = None, seconds: 
         if probability > 1:
             raise SandboxError(f"the probability is at most 1, not {probability!r}")
     duration = _positive("the duration", duration)
+    try:
+        whole_seed = int(seed)
+        if whole_seed != seed and not isinstance(seed, str):
+            raise ValueError
+    except (TypeError, ValueError, OverflowError):
+        raise SandboxError(f"the seed must be a whole number, not {seed!r}") from None
     return Rule(id=rule_id, action=action, status=status, seconds=seconds, after_events=after_events,
                 after_seconds=after_seconds, account=account, method=method, path=path, stream=stream, count=count,
-                probability=probability, seed=int(seed), until=None if duration is None else now + duration,
+                probability=probability, seed=whole_seed, until=None if duration is None else now + duration,
                 reset_in=_positive("the reset", reset_in, allow_zero=True), limit=_positive("the limit", limit, int),
                 retry_after=_positive("Retry-After", retry_after, int, allow_zero=True))

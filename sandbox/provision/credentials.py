@@ -20,7 +20,7 @@ import fcntl
 import os
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,7 +50,7 @@ class Account:
     username: str
     id: str | None = None
     email: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # no secret in a repr: pytest prints arguments
     role: str | None = None
     pool: bool = False
     seed: bool = False
@@ -77,7 +77,7 @@ class Application:
     name: str
     id: str
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
     scopes: tuple[str, ...]
     redirect_uris: tuple[str, ...]
     source: str
@@ -97,7 +97,7 @@ class Token:
     """A saved access token: the API's `access_token` and `created_at`, the `scopes` the server granted, the
     flow that minted it and the name of the app it was minted through."""
 
-    access_token: str
+    access_token: str = field(repr=False)
     scopes: tuple[str, ...]
     app: str
     flow: str

@@ -392,6 +392,50 @@ def mastodon_rate_limits(mastodon_sandbox):
     limits.release()
 
 
+class LeaseFaults:
+    """The fault rules of one test, on its own leased accounts only (sandbox/faults/layer.py)."""
+
+    def __init__(self, sandbox, holder: str):
+        from ..faults.layer import FaultLayer
+
+        self.sandbox, self.holder, self.layer, self.ids = sandbox, holder, FaultLayer(sandbox), []
+
+    def add(self, who, **rule):
+        """A rule on `who`'s requests (a Lease of this test's), in force when this returns: one of `status=503`,
+        `delay=20`, `close=True`, `cut_after_events=N` / `cut_after=SECONDS`; matched by `method`, `path` (a
+        glob) and `stream`; limited by `count`, `probability` (with `seed`) and `duration`. Returns the Rule."""
+        from .leases import holder_of
+
+        name = getattr(who, "username", None)
+        if not hasattr(who, "token") or holder_of(self.sandbox, name) != self.holder:
+            raise SandboxError(f"mastodon_faults takes this test's own leased accounts (mastodon_account, "
+                               f"mastodon_accounts), not {who!r}: another test's requests must never see its faults")
+        made = self.layer.add(account=name, **rule)
+        self.ids.append(made.id)
+        return made
+
+    def log(self) -> list[dict]:
+        """The faults this test's rules made, oldest first: time, rule, action, status, method, path, account."""
+        return [entry for entry in self.layer.log() if entry["rule"] in self.ids]
+
+    def clear(self) -> None:
+        ids, self.ids = self.ids, []
+        if ids:
+            present = {rule.id for rule in self.layer.rules()}
+            self.layer.clear([i for i in ids if i in present])
+
+
+@pytest.fixture
+def mastodon_faults(mastodon_sandbox, request):
+    """Faults on demand for this test's own leased accounts: `mastodon_faults.add(mastodon_account, status=503,
+    path="/api/v1/statuses", method="POST", count=1)` makes that request fail with Mastodon's own 503, in front
+    of the real server. Rules apply to the leases' tokens only, so tests under xdist never see each other's
+    faults; they are removed when the test ends, even when it fails. `.log()` lists what they did."""
+    faults = LeaseFaults(mastodon_sandbox, request.node.nodeid)
+    yield faults
+    faults.clear()
+
+
 @pytest.fixture
 def mastodon_run_due(mastodon_sandbox) -> Callable[..., dict]:
     """Publish scheduled statuses and end polls now, as the clock would later (real Mastodon):

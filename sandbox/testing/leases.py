@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ..errors import SandboxError
 from ..handle import Sandbox
@@ -21,13 +21,19 @@ class Lease:
     username: str
     id: str
     email: str
-    token: str
-    password: str | None
+    # Kept out of its repr: pytest prints a failing test's arguments, and secrets never reach test output.
+    token: str = field(repr=False)
+    password: str | None = field(repr=False)
 
 
 def _ledger(sandbox: Sandbox) -> dict:
     path = sandbox.state.leases_file
     return json.loads(path.read_text()) if path.exists() else {"retired": {}}
+
+
+def holder_of(sandbox: Sandbox, username: str) -> str | None:
+    """The test (its node id) an account was leased to, or None when it never was."""
+    return (_ledger(sandbox)["retired"].get(username) or {}).get("holder")
 
 
 def _unretired(creds: Credentials, ledger: dict) -> list[str]:

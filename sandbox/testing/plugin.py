@@ -17,7 +17,7 @@ SANDBOX_FIXTURES = frozenset({
     "mastodon_sandbox", "mastodon_target", "mastodon_accounts", "mastodon_account", "mastodon_client",
     "mastodon_session", "mastodon_client_for", "mastodon_client_with_token", "mastodon_session_with_token",
     "mastodon_stream", "mastodon_admin", "mastodon_app", "mastodon_settle", "mastodon_run_due", "mastodon_seed",
-    "mastodon_token", "mastodon_rate_limits",
+    "mastodon_token", "mastodon_rate_limits", "mastodon_faults",
 })
 
 
