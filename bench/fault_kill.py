@@ -2,7 +2,7 @@
 (from stopped) and `seed` (real Mastodon only), chosen by a seeded generator, N times on a throwaway sandbox
 (`bench-faults`, port 39449); after each, the command a user would run next (`up`, or `seed` again) and a
 check that the sandbox is whole: every service ready, no process frozen, no save or restore left unfinished,
-no database set aside and left (tests/faults.py), and after a restore the database and the credentials file
+no database set aside and left (tests/interruptions.py), and after a restore the database and the credentials file
 at one state. Prints each run and how many ended whole (the goal: all).
 Usage: python bench/fault_kill.py [RUNS] [SEED]   (default 12 runs, seed 1)
 """
@@ -15,14 +15,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/faults.py: the same check the tests use
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/interruptions.py: the same check the tests use
 
 from common import cli, describe, server_settings  # noqa: E402
 from mastodon_sandbox.handle import Sandbox  # noqa: E402
 from mastodon_sandbox.lifecycle import destroy  # noqa: E402
 from mastodon_sandbox.progress import Progress  # noqa: E402
 from mastodon_sandbox.state import State  # noqa: E402
-from tests.faults import interrupt, problems  # noqa: E402
+from tests.interruptions import interrupt, problems  # noqa: E402
 
 NAME, PORT = "bench-faults", 39449
 SERVER_ARGS = server_settings()

@@ -14,7 +14,7 @@ from mastodon_sandbox.data import journal, snapshots
 from mastodon_sandbox.environment import DB_NAME
 from mastodon_sandbox.handle import Sandbox
 from tests.conftest import cli
-from tests.faults import interrupt, problems
+from tests.interruptions import interrupt, problems
 
 pytestmark = pytest.mark.docker
 

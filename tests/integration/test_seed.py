@@ -13,7 +13,7 @@ from mastodon_sandbox.data.scenario import load
 from mastodon_sandbox.handle import Sandbox
 from mastodon_sandbox.state import State
 from tests.conftest import cli, server_args
-from tests.faults import interrupt
+from tests.interruptions import interrupt
 
 pytestmark = pytest.mark.docker
 
