@@ -34,6 +34,17 @@ UNDO = {
     "scheduled_status": ("DELETE", "/api/v1/scheduled_statuses/{id}"),
     "media": ("DELETE", "/api/v1/media/{id}"),
     "follow": ("POST", "/api/v1/accounts/{id}/unfollow"),
+    # a v2 filter goes with its keywords, so with the v1 filters they are (a v1 DELETE leaves the v2 filter);
+    # a push subscription is one per token, the token that undoes it
+    "filter": ("DELETE", "/api/v2/filters/{id}"),
+    "filter_v1": ("DELETE", "/api/v1/filters/{id}"),
+    "push_subscription": ("DELETE", "/api/v1/push/subscription"),
+    # the admin API's server-wide records (an admin token's, on a remote only with writes allowed)
+    "admin_domain_block": ("DELETE", "/api/v1/admin/domain_blocks/{id}"),
+    "admin_domain_allow": ("DELETE", "/api/v1/admin/domain_allows/{id}"),
+    "admin_email_domain_block": ("DELETE", "/api/v1/admin/email_domain_blocks/{id}"),
+    "admin_ip_block": ("DELETE", "/api/v1/admin/ip_blocks/{id}"),
+    "admin_canonical_email_block": ("DELETE", "/api/v1/admin/canonical_email_blocks/{id}"),
 }
 # Answers that mean "nothing left to undo": gone already, or (media) attached to a status that goes with it.
 GONE = {404, 410, 422}

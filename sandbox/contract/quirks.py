@@ -85,7 +85,7 @@ QUIRKS: tuple[Quirk, ...] = (
     ),
     Quirk(
         name="unknown-api-route-html-404",
-        first_seen="4.6.4", last_seen="4.6.5",
+        first_seen="4.3.23", last_seen="4.6.5",  # seen live on 4.3.23, 4.6.4 and 4.6.5
         description="An unknown /api/ route answers 404 with an HTML page, not a JSON Error, unless the "
                     "request asks for JSON (Accept: application/json); the page comes as text/html, or under the "
                     "type asked for (`*/*; charset=utf-8` for Accept: */*, seen on 4.6.5).",
@@ -93,7 +93,7 @@ QUIRKS: tuple[Quirk, ...] = (
     ),
     Quirk(
         name="non-numeric-limit-empty-page",
-        first_seen="4.6.5", last_seen="4.6.5",
+        first_seen="4.3.23", last_seen="4.6.5",  # seen live on 4.3.23 and 4.6.5
         description="`limit=abc` is read as 0 and answers 200 with `[]` instead of a 400.",
         recognise=lambda x: x.method.upper() == "GET" and x.status == 200 and x.body == []
         and any(not v.lstrip("-").isdigit() for v in x.query("limit")),

@@ -48,7 +48,8 @@ def test_a_non_numeric_limit_answering_an_empty_page_is_the_servers_quirk():
     empty = Exchange("GET", "https://localhost/api/v1/timelines/home?limit=abc", 200, "application/json", [])
     assert quirk_for("4.6.5", empty).name == "non-numeric-limit-empty-page"
     assert quirk_for("4.6.5", Exchange("GET", "https://localhost/api/v1/timelines/home?limit=2", 200, "application/json", [])) is None
-    assert quirk_for("4.4.0", empty) is None
+    assert quirk_for("4.3.23", empty).name == "non-numeric-limit-empty-page"  # seen live there too
+    assert quirk_for("4.2.0", empty) is None
 
 
 def test_a_zero_limit_on_an_accounts_pages_answering_500_is_the_servers_quirk():
@@ -93,4 +94,5 @@ def test_the_html_404_real_4_6_5_sends_as_any_type_is_the_servers_quirk():
     assert quirk_for("4.6.5", Exchange("GET", any_404.url, 404, "*/*; charset=utf-8", '{"error":"Not Found"}')) is None
     # outside /api/ or on a version it was not seen on, nothing to excuse
     assert quirk_for("4.6.5", Exchange("GET", "https://localhost/nothing", 404, "*/*; charset=utf-8", page)) is None
-    assert quirk_for("4.3.23", any_404) is None
+    assert quirk_for("4.3.23", any_404).name == "unknown-api-route-html-404"  # seen live on 4.3.23 too
+    assert quirk_for("4.2.0", any_404) is None

@@ -7,6 +7,7 @@ xdist the controller collects nothing, so would never load the conftest nor prin
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import uuid
@@ -26,7 +27,7 @@ from ..client import (
     ServerQuirk,
 )
 from ..pacing import REMOTE_BUDGET, BudgetSpent, Paced, Pacer, WriteBudget
-from ..report import Report
+from ..report import Report, called_in, named_in
 from ..target import (
     OPTIONS,
     Settings,
@@ -94,10 +95,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """A test begins: the endpoints it reaches are its own (a skip names them in the report)."""
+    item.config.stash[REPORT].touched.clear()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Quirks are the server's (reported like an xfail); pacing, the write budget and a remote token's
-    missing scope skip with the reason; a 429 the pacing did not prevent stops the run in one line."""
+    missing scope skip with the reason; a 429 the pacing did not prevent stops the run in one line. A skip
+    goes in the contract report with the endpoints it names (coverage by area)."""
     outcome = yield
     report = outcome.get_result()
     if call.excinfo is None or not _ours(item):
@@ -112,6 +120,20 @@ def pytest_runtest_makereport(item, call):
     elif isinstance(error, RateLimitedAnyway):
         report.longrepr = str(error)
         item.session.shouldstop = str(error)
+    if report.skipped and not hasattr(report, "wasxfail") and isinstance(report.longrepr, tuple):
+        _record_skip(item, str(report.longrepr[2]).removeprefix("Skipped: "))
+
+
+def _record_skip(item, reason: str) -> None:
+    """The skip's reason, with the endpoints the test reached, its reason names, and its code asks for."""
+    contract_report = item.config.stash[REPORT]
+    endpoints = set(contract_report.touched) | named_in(reason)
+    function = getattr(item, "function", None)
+    try:
+        endpoints |= called_in(inspect.getsource(function)) if function else set()
+    except (OSError, TypeError):
+        pass
+    contract_report.skipped(reason, endpoints)
 
 
 @pytest.fixture(scope="session")
@@ -131,6 +153,8 @@ def contract(request) -> ContractRun:
     yield run
     if run.remote and run.writes:
         run.report_cleanup(run.finish(), earlier=run.earlier)
+    elif not run.remote:
+        run.finish_admin()
 
 
 def _context(server, report: Report, remote: bool, budget: WriteBudget, session, read_only: bool = False) -> Context:
@@ -207,6 +231,69 @@ def peer(contract) -> Actor:
 
 
 @pytest.fixture(scope="session")
+def admin(contract, request) -> Actor:
+    """An account the admin API answers (admin:read admin:write, and a role that may use it): on the sandbox
+    its Owner (or Admin) with its saved admin-scoped token; on a remote whichever configured token the admin
+    API answers, else a skip with the reason. Its writes are the run's: none on a read-only remote."""
+    if contract.admin is None and not contract.why_no_admin:
+        if contract.remote:
+            _remote_admin(contract)
+        else:
+            _sandbox_admin(contract, request.getfixturevalue("mastodon_sandbox"))
+    if contract.admin is None:
+        pytest.skip(contract.why_no_admin)
+    return contract.admin
+
+
+@pytest.fixture(scope="session")
+def admin_writes(contract, admin) -> Actor:
+    """The admin account, when the run may write; a skip with the reason otherwise."""
+    if not contract.writes:
+        pytest.skip(contract.why_no_writes)
+    return admin
+
+
+def _sandbox_admin(run: ContractRun, sandbox) -> None:
+    """The sandbox's Owner, else an Admin (config accounts, as `env` exports MASTODON_ADMIN_ACCESS_TOKEN), with a
+    saved user token carrying both admin scopes (provision/provisioner.py gives them to staff by default)."""
+    from ...provision.credentials import Credentials
+    from ...provision.provisioner import ADMIN_SCOPES, STAFF_ROLES
+
+    creds, wanted = Credentials.load(sandbox.state), set(ADMIN_SCOPES.split())
+    staff = [a.username for role in STAFF_ROLES for a in sandbox.config.accounts if a.role == role]
+    if not staff:
+        run.why_no_admin = f"sandbox {sandbox.name!r} has no Owner or Admin account (SANDBOX_ACCOUNTS, e.g. admin:Owner)"
+        return
+    for username in staff:
+        default = creds.default_token(username)
+        tokens = ([default] if default else []) + [t for t in creds.tokens_of(username) if t.flow != "client"]
+        token = next((t for t in tokens if wanted <= set(t.scopes)), None)
+        if token is None:
+            continue
+        client = run.client(token.access_token, "admin")
+        answer = client.get("/api/v1/accounts/verify_credentials", expect=(200, 401))
+        if answer.status == 200:
+            run.admin = Actor(client, answer.body)
+            return
+    run.why_no_admin = (f"sandbox {sandbox.name!r} has no working token with {ADMIN_SCOPES} for "
+                        f"{' or '.join(staff)}: `mastodon-sandbox token {staff[0]} --name {sandbox.name} --new` mints one")
+
+
+def _remote_admin(run: ContractRun) -> None:
+    """The first configured account whose token the admin API answers (a GET of one account: 403 for a token
+    without admin:read, or whose role may not manage users)."""
+    for actor in (run.me, run.peer):
+        if actor is None:
+            continue
+        answer = actor.api.get("/api/v1/admin/accounts", params={"limit": 1}, expect=(200, 403), entity=None)
+        if answer.status == 200:
+            run.admin = actor
+            return
+    run.why_no_admin = ("no configured token may use the admin API (403 on GET /api/v1/admin/accounts): it needs the "
+                        "admin:read and admin:write scopes and a role that may manage users (Admin or Owner)")
+
+
+@pytest.fixture(scope="session")
 def writes(contract) -> ContractRun:
     """The run, when it may write; a skip with the reason otherwise."""
     if not contract.writes:
@@ -271,5 +358,5 @@ def pytest_terminal_summary(terminalreporter, config):
         path = None
     if path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n")
+        path.write_text(json.dumps(report.to_json(with_coverage=True), indent=2, sort_keys=True) + "\n")
         terminalreporter.write_line(f"report: {path}")

@@ -50,6 +50,10 @@ class ContractRun:
     me: Actor | None = None
     peer: Actor | None = None
     why_no_peer: str = ""
+    # An account the admin API answers (admin:read admin:write and a role that may use it): found by the
+    # `admin` fixture (plugin.py) on first use; why_no_admin says why there is none.
+    admin: Actor | None = None
+    why_no_admin: str = ""
     why_no_writes: str = ""
     earlier: int = 0  # leftovers of earlier runs this run deleted first
     # A word and a hashtag no other post has, so searches and tag timelines find this run's posts only.
@@ -107,6 +111,19 @@ class ContractRun:
         self.cleanup.done("follow", other.id, actor.id)
         return answer
 
+    def admin_create(self, actor: Actor, kind: str, path: str, data: dict[str, Any], expect: tuple[int, ...] = (200,)) -> Answer:
+        """POST a server-wide admin record (a domain block, an IP block, …); one made (200) goes on the cleanup
+        list at once (kind: one of cleanup.UNDO's admin_* kinds)."""
+        answer = actor.api.post(path, data=data, expect=expect)
+        if answer.status == 200:
+            self.cleanup.add(kind, answer.body["id"], actor.id, actor.username)
+        return answer
+
+    def admin_delete(self, actor: Actor, kind: str, path: str, record_id: str) -> Answer:
+        answer = actor.api.delete(f"{path}/{record_id}")
+        self.cleanup.done(kind, record_id, actor.id)
+        return answer
+
     def mutual_follows(self, a: Actor, b: Actor) -> None:
         """On 4.x a private mention from an account you do not follow lands among filtered notification
         requests (NotificationPolicy for_private_mentions: filter): accounts that DM each other follow first."""
@@ -118,19 +135,24 @@ class ContractRun:
 
     def undo(self, leftover: Leftover) -> int:
         """Undo one leftover with its owner's token; the answer's status."""
-        owner = next((a for a in (self.me, self.peer) if a and a.id == leftover.owner), None)
+        owner = next((a for a in (self.me, self.peer, self.admin) if a and a.id == leftover.owner), None)
         method, path = leftover.undo
         # Not checked against the contract: a break here must not stop the cleanup (the tests check these answers).
         return owner.api.request(method, path, expect=(200, 404, 410, 422), entity=None).status
 
     @property
     def owners(self) -> set[str]:
-        return {a.id for a in (self.me, self.peer) if a}
+        return {a.id for a in (self.me, self.peer, self.admin) if a}
 
     def finish(self, earlier: bool = False) -> Finished:
         """Undo what this process made (or, `earlier`, what earlier runs left) with the run's accounts, as far
         as pacing allows."""
         return finish(self.cleanup, self.undo, self.owners, earlier=earlier)
+
+    def finish_admin(self) -> Finished | None:
+        """The sandbox's end of a run (its cleanup list lives in memory and is otherwise never finished): the
+        server-wide admin records a test could not delete (paced mid-test), deleted as far as pacing allows."""
+        return finish(self.cleanup, self.undo, {self.admin.id}) if self.admin else None
 
     def report_cleanup(self, done: Finished, earlier: int = 0) -> None:
         self.report.cleanup = {"created": self.cleanup.created, "removed": self.cleanup.removed - earlier,
