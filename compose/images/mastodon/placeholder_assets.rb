@@ -2,12 +2,13 @@
 
 # mastodon-sandbox: placeholder front-end assets for Mastodon built from source.
 #
-# The official image precompiles the web front end; where no container registry is reachable, some of
-# its npm packages cannot be had (4.6: @formatjs/unplugin, emoji-mart-lazyload), so this build skips
-# it. Every HTML page still renders (sign-in, authorization, settings) with its real forms, and the API,
-# streaming and Sidekiq are untouched; asset URLs point under /packs/stub/, where the Dockerfile puts the
-# source's images and icons (the instance thumbnail loads) and one empty stylesheet for every style entry
-# (mails are sent, unstyled); scripts answer 404. This file is the one difference from the official image.
+# The official image precompiles the web front end; so does this build for 4.6 (the Dockerfile's assets
+# stage). For 4.3, whose front end is Webpacker 5's and was never built against the npm registry reachable
+# here, this build skips it. Every HTML page still renders (sign-in, authorization, settings) with its real
+# forms, and the API, streaming and Sidekiq are untouched; asset URLs point under /packs/stub/, where the
+# Dockerfile puts the source's images and icons (the instance thumbnail loads) and one empty stylesheet for
+# every style entry (mails are sent, unstyled); scripts answer 404. For 4.3 this file is the one difference
+# from the official image.
 module SandboxPlaceholderAssets
   # An empty stylesheet: pages link it, and mails inline it (Premailer reads stylesheets from
   # public/, lib/premailer_bundled_asset_strategy.rb) — a missing one fails every HTML mail.
