@@ -17,6 +17,7 @@ from .data.up import up
 from .federation import names
 from .federation.exposure import door, exposures
 from .faults.cli import add_commands as add_faults_commands
+from .faults.layer import FaultLayer
 from .federation.cli import add_commands as add_federation_commands
 from .docker_env import doctor
 from .errors import SandboxError
@@ -93,6 +94,13 @@ def cmd_status(args) -> int:
     for s in sorted(services, key=lambda s: s.service):
         mark = "ok" if s.ready else "--"
         print(f"  {mark} {s.service:<11} {s.state}{' ' + s.health if s.health else ''}{' exit ' + str(s.exit_code) if s.state == 'exited' else ''}")
+    try:
+        rules = FaultLayer(sandbox).rules()
+    except SandboxError as e:
+        print(f"  fault rules: {e}")
+    else:
+        if rules:  # a forgotten rule makes a healthy sandbox look broken: say so here
+            print(f"  fault rules in force: {len(rules)} (`mastodon-sandbox faults list`; `faults clear` removes them)")
     down = [s.service for s in services if not s.ready]
     if down:
         # restart: unless-stopped does not bring back a killed container (Docker counts a kill as a stop).
