@@ -47,10 +47,11 @@ PG_HBA_SCRIPT = (
 # accepting (ngx_master_process_cycle): done only when the new generation answers and none of the workers there
 # before is still a plain "nginx: worker process" (a stopping one is "... is shutting down", or gone).
 FAULTS_RELOAD_SH = (
-    "workers() { for p in /proc/[0-9]*; do [ \"$(tr '\\0' ' ' < $p/cmdline 2>/dev/null)\" = 'nginx: worker process ' ] "
+    "workers() { for p in /proc/[0-9]*; do [ \"$(tr -d '\\0' < $p/cmdline 2>/dev/null)\" = 'nginx: worker process' ] "
     "&& echo \"${p#/proc/}\"; done; }; "
-    "old=$(workers); nginx -t -q || exit 1; nginx -s reload; i=0; while [ $i -lt 400 ]; do "
-    "left=$(for p in $old; do [ \"$(tr '\\0' ' ' < /proc/$p/cmdline 2>/dev/null)\" = 'nginx: worker process ' ] && echo $p; done); "
+    "old=$(workers); [ -n \"$old\" ] || { echo 'no nginx worker process found' >&2; exit 3; }; "
+    "nginx -t -q || exit 1; nginx -s reload; i=0; while [ $i -lt 400 ]; do "
+    "left=$(for p in $old; do [ \"$(tr -d '\\0' < /proc/$p/cmdline 2>/dev/null)\" = 'nginx: worker process' ] && echo $p; done); "
     "[ -z \"$left\" ] && [ \"$(curl -s --cacert /etc/sandbox-tls/ca.pem --resolve \"$1:443:127.0.0.1\" "
     "\"https://$1/.sandbox/faults-generation\")\" = \"$2\" ] && exit 0; i=$((i+1)); sleep 0.025; done; exit 2"
 )
@@ -130,7 +131,8 @@ COMMANDS: tuple[ServerCommand, ...] = (
     ServerCommand(
         "faults reload", "proxy",
         ("sh", "-c", FAULTS_RELOAD_SH, "faults-reload", "{HOST}", "{GENERATION}"), None,
-        "rc 0 once nginx answers the new generation; rc 1 with nginx -t's error, rc 2 when it never did",
+        "rc 0 once nginx answers the new generation; rc 1 with nginx -t's error, rc 2 when it never did, rc 3 with "
+        "no worker found",
     ),
     ServerCommand(
         "faults log", "faults", ("sh", "-c", "cat /var/log/sandbox-faults/faults.log 2>/dev/null || true"), None,

@@ -126,7 +126,7 @@ class Rules:
 
     def __init__(self, path: str, log_path: str):
         self.path, self.log_path = path, log_path
-        self.stamp: tuple[int, int] | None = None
+        self.raw: bytes | None = None
         self.rules: list[dict] = []
         self.applied: dict[str, int] = {}
         self.dice: dict[str, random.Random] = {}
@@ -150,17 +150,22 @@ class Rules:
             self.applied[rule] = self.applied.get(rule, 0) + 1
 
     def current(self) -> list[dict]:
+        """The rules as the file says now. It is read whole on every request this layer gets (a few hundred
+        bytes a rule): its time and size cannot tell two writes apart within a kernel's clock tick."""
         try:
-            st = os.stat(self.path)
-            stamp = (st.st_mtime_ns, st.st_size)
-            if stamp != self.stamp:
-                with open(self.path) as f:
-                    self.rules = json.load(f).get("rules", [])
-                self.stamp = stamp
+            with open(self.path, "rb") as f:
+                raw = f.read()
         except FileNotFoundError:
-            self.rules, self.stamp = [], None
-        except (OSError, ValueError):
-            pass  # written as we read: the rules read last stay until the next request
+            self.rules, self.raw = [], None
+            return self.rules
+        except OSError:
+            return self.rules
+        if raw != self.raw:
+            try:
+                self.rules = json.loads(raw).get("rules", [])
+                self.raw = raw
+            except ValueError:
+                pass  # written as we read: the rules read last stay until the next request
         return self.rules
 
     def take(self, req: Request, now: float) -> dict | None:

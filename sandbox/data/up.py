@@ -8,6 +8,8 @@ It lives in the data layer, the lowest that sees all three, so that the command 
 from __future__ import annotations
 
 from .. import lifecycle
+from ..errors import SandboxError
+from ..faults.layer import FaultLayer
 from ..handle import Sandbox
 from ..progress import Progress
 from ..provision import provision as provision_accounts
@@ -30,6 +32,7 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         # Before Mastodon is asked anything: a cut-short save or restore may have left its database closed, and
         # /api/v2/instance needs the database once Rails' 3-minute cache of it has expired (CacheConcern).
         snapshots.recover(sandbox, progress)
+        _say_fault_rules(sandbox, progress)
     instance = lifecycle.wait_app_ready(config, state)
     if upgraded:
         # Rails' cache (Redis) still holds what the old version rendered, the instance bodies among them
@@ -42,3 +45,15 @@ def up(name: str, requested: dict, progress: Progress, provision: bool = True) -
         provision_accounts(sandbox, progress)
     lifecycle.apply_registrations(config, state, sandbox.stack, made.is_new, progress)
     return sandbox
+
+
+def _say_fault_rules(sandbox: Sandbox, progress: Progress) -> None:
+    """Rules outlive `down` and `up`: one for every request may be what the readiness check below runs into."""
+    try:
+        rules = FaultLayer(sandbox).rules()
+    except SandboxError as e:
+        progress.step(f"fault rules: {e}")
+        return
+    if rules:
+        progress.step(f"{len(rules)} fault rule(s) in force: `mastodon-sandbox faults list` shows them, "
+                      "`faults clear` removes them")

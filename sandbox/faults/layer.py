@@ -70,17 +70,19 @@ class FaultLayer:
             self._apply(data, extra_tokens={rule.account: tokens} if rule.account else {})
         return rule
 
-    def clear(self, ids: list[str] | None = None) -> list[str]:
-        """Remove the rules named (all when None); returns the ids removed. An unknown id is an error."""
+    def clear(self, ids: list[str] | None = None, missing_ok: bool = False) -> list[str]:
+        """Remove the rules named (all when None); returns the ids removed. An unknown id is an error unless
+        `missing_ok` (a test's own rules at its end: a `faults clear` may have removed them already)."""
         with self.sandbox.state.lock("faults"):
             try:
                 data = self._read()
             except SandboxError:
-                data = {"generation": 0, "next": 1, "rules": []}
+                # Numbered on from a number no earlier rule had: faultd counts each rule's faults by its id.
+                data = {"generation": 0, "next": int(time.time()), "rules": []}
                 ids = None
             present = [r["id"] for r in data["rules"]]
             unknown = sorted(set(ids or ()) - set(present))
-            if unknown:
+            if unknown and not missing_ok:
                 raise SandboxError(f"no fault rule {', '.join(unknown)} in sandbox {self.sandbox.name!r}: "
                                    "`mastodon-sandbox faults list` shows them")
             gone = present if ids is None else [i for i in present if i in ids]
@@ -124,6 +126,10 @@ class FaultLayer:
                     owned[name] = self._tokens(name)
                 except SandboxError:
                     owned[name] = []  # an account gone with a restore: its rules stay, matching nothing
+        proxy = self.sandbox.stack.containers().get("proxy")
+        if proxy is None:  # before anything is written: a rule never waits, unsaid, for the next `up`
+            raise SandboxError(f"the proxy of {self.sandbox.name!r} is not running: `mastodon-sandbox up --name "
+                               f"{self.sandbox.name}` first")
         data["generation"] += 1
         self.dir.mkdir(mode=0o700, exist_ok=True)
         files = _render_maps(owned, any_account=any(not r.get("account") for r in data["rules"]),
@@ -132,9 +138,13 @@ class FaultLayer:
         before = {name: (self.dir / name).read_text() if (self.dir / name).exists() else "" for name in files}
         _write_files(self.dir, files)
         service, argv = server_commands.faults_reload(self.sandbox.config.host, data["generation"])
-        proc = self.sandbox.stack.exec(service, argv)
+        try:
+            proc = self.sandbox.stack.exec(service, argv)
+        except BaseException:
+            _write_files(self.dir, before)  # nginx runs the rules before (or no reload happened): say so again
+            raise
         if proc.returncode != 0:
-            _write_files(self.dir, before)  # nginx still runs the rules before: the files say so again
+            _write_files(self.dir, before)
             if proc.returncode == 1:
                 raise command_failed("the proxy refused the fault rules' files", proc.returncode, proc.stdout, proc.stderr)
             raise SandboxError(f"the proxy of {self.sandbox.name!r} did not take the new fault rules "

@@ -408,8 +408,9 @@ class LeaseFaults:
 
         name = getattr(who, "username", None)
         if not hasattr(who, "token") or holder_of(self.sandbox, name) != self.holder:
+            what = f"account {name!r}" if name else f"a {type(who).__name__}"  # never its repr: a token is a str
             raise SandboxError(f"mastodon_faults takes this test's own leased accounts (mastodon_account, "
-                               f"mastodon_accounts), not {who!r}: another test's requests must never see its faults")
+                               f"mastodon_accounts), not {what}: another test's requests must never see its faults")
         made = self.layer.add(account=name, **rule)
         self.ids.append(made.id)
         return made
@@ -421,8 +422,7 @@ class LeaseFaults:
     def clear(self) -> None:
         ids, self.ids = self.ids, []
         if ids:
-            present = {rule.id for rule in self.layer.rules()}
-            self.layer.clear([i for i in ids if i in present])
+            self.layer.clear(ids, missing_ok=True)
 
 
 @pytest.fixture

@@ -72,10 +72,13 @@ def test_a_user_signs_in_reads_posts_writes_one_sees_an_image_and_a_live_notific
     page.set_default_timeout(STEP)
     # 1. sign in on Mastodon's own page
     page.goto(f"{mastodon_sandbox.url}/auth/sign_in")
+    assert me.password, "a leased account signs in with its password"
     page.fill("#user_email", me.email)
     page.fill("#user_password", me.password)
     page.screenshot(path=shots / "1-sign-in.png")
-    page.click("button[type=submit]")
+    # the web app opens its streaming connection as it starts: the one step 5's notification must come through
+    with page.expect_websocket(lambda ws: "/api/v1/streaming" in ws.url) as streaming:
+        page.click("button[type=submit]")
     page.wait_for_url("**/home")
 
     # 2. the home timeline shows the follow's posts (the web app rendered them from the API)
@@ -98,12 +101,14 @@ def test_a_user_signs_in_reads_posts_writes_one_sees_an_image_and_a_live_notific
     mine_now = mine.account_statuses(mine.account_verify_credentials()["id"], limit=5)
     assert any(written in s["content"] for s in mine_now), [s["content"] for s in mine_now]
 
-    # 5. a notification arrives live: the page is not reloaded, the web app's streaming connection brings it
-    # (a mention is shown as its status, `notification-ungrouped`; likes and follows are grouped:
+    # 5. a notification arrives live: the app moves to its notifications column without reloading, and the
+    # streaming connection it opened at sign-in brings the mention (shown as its status, `notification-ungrouped`;
     # app/javascript/mastodon/features/notifications_v2/components/notification_with_status.tsx)
-    page.goto(f"{mastodon_sandbox.url}/notifications")
+    page.locator("a[href='/notifications']").first.click()
+    page.wait_for_url("**/notifications")
     page.locator(".notification-group, .notification-ungrouped, .empty-column-indicator").first.wait_for()
     mention = f"a live mention {uuid.uuid4().hex[:8]}"
     theirs.status_post(f"@{me.username} {mention}")
     page.locator(".notification-ungrouped", has_text=mention).first.wait_for()
+    assert not streaming.value.is_closed()  # the same connection since sign-in: nothing was reloaded
     page.screenshot(path=shots / "5-live-notification.png")

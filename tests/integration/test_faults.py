@@ -17,6 +17,7 @@ from mastodon import (Mastodon, MastodonNetworkError, MastodonRatelimitError, Ma
 from requests.adapters import HTTPAdapter, Retry  # urllib3's, as requests re-exports it
 
 from mastodon_sandbox.faults.layer import FaultLayer
+from mastodon_sandbox.provision.credentials import Credentials
 from mastodon_sandbox.testing.fixtures import _endpoint, _session
 from mastodon_sandbox.waiting import Look, wait_for
 
@@ -151,9 +152,13 @@ def _meet(me, other):
 
 def _check(sandbox, session, code, me, other):
     _meet(me, other)  # both rules are in force now
-    assert session.get(sandbox.url + URL, timeout=30).status_code == code
-    (SYNC / (me + ".done")).write_text("")
-    while not (SYNC / (other + ".done")).exists():
+    try:
+        assert session.get(sandbox.url + URL, timeout=30).status_code == code
+    finally:
+        (SYNC / (me + ".done")).write_text("")  # the other waits for it, whatever happened here
+    deadline = time.time() + 60
+    while not (SYNC / (other + ".done")).exists():  # its rule stays in force until it has looked too
+        assert time.time() < deadline, "the other test never finished its look"
         time.sleep(0.1)
 
 def test_one(mastodon_sandbox, mastodon_account, mastodon_session, mastodon_faults):
@@ -172,7 +177,8 @@ def test_two_tests_on_two_workers_each_see_only_their_own_faults(pytester, masto
     monkeypatch.setenv("FAULTS_SYNC", str(sync))
     monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
     pytester.makepyfile(test_faulty=TWO_WORKERS)
-    result = pytester.runpytest_subprocess("-n", "2", f"--mastodon-sandbox={mastodon_sandbox.config.name}", "-q", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-n", "2", f"--mastodon-sandbox={mastodon_sandbox.config.name}", "-q",
+                                           "-p", "no:cacheprovider", timeout=300)
     result.assert_outcomes(passed=2)
 
 
@@ -182,7 +188,7 @@ import json, os
 def test_fails_with_a_rule(mastodon_account, mastodon_faults):
     rule = mastodon_faults.add(mastodon_account, status=503)
     with open(os.environ["FAULTS_OUT"], "w") as fh:
-        json.dump({"rule": rule.id, "token": mastodon_account.token}, fh)
+        json.dump({"rule": rule.id, "username": mastodon_account.username}, fh)
     assert False, "this test fails on purpose"
 '''
 
@@ -192,11 +198,13 @@ def test_a_failing_tests_rules_are_gone_when_it_ends(pytester, mastodon_sandbox,
     monkeypatch.setenv("FAULTS_OUT", str(out))
     monkeypatch.setenv("SANDBOX_STATE_DIR", str(mastodon_sandbox.state.dir.parent))
     pytester.makepyfile(test_failing=FAILING)
-    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={mastodon_sandbox.config.name}", "-q", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(f"--mastodon-sandbox={mastodon_sandbox.config.name}", "-q", "-p", "no:cacheprovider",
+                                           timeout=300)
     result.assert_outcomes(failed=1)
     made = json.loads(out.read_text())
     assert made["rule"] not in {r.id for r in FaultLayer(mastodon_sandbox).rules()}
-    answer = _session(_endpoint(mastodon_sandbox), made["token"]).get(
+    token = Credentials.load(mastodon_sandbox.state).tokens_of(made["username"])[0].access_token
+    answer = _session(_endpoint(mastodon_sandbox), token).get(
         mastodon_sandbox.url + "/api/v1/accounts/verify_credentials", timeout=30)
     assert answer.status_code == 200
 
