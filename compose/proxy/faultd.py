@@ -287,21 +287,12 @@ class EventCounter:
         return ends
 
 
-async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except ConnectionError:
-        pass
-    finally:
-        with_suppressed_close(writer)
-
-
-async def pipe_until_cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rule: dict) -> None:
-    """The answer passed on until its Nth event has been sent whole, or until T seconds went by."""
-    counter, limit = EventCounter(), rule.get("after_events")
-    deadline = time.monotonic() + rule["after_seconds"] if rule.get("after_seconds") is not None else None
+async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, cut: dict | None = None) -> None:
+    """Bytes passed on until either side closes; with a `cut` rule, only until the answer's Nth event has been
+    sent whole, or until T seconds went by."""
+    counter, limit = EventCounter(), (cut or {}).get("after_events")
+    seconds = (cut or {}).get("after_seconds")
+    deadline = None if seconds is None else time.monotonic() + seconds
     try:
         while True:
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -311,13 +302,14 @@ async def pipe_until_cut(reader: asyncio.StreamReader, writer: asyncio.StreamWri
                 return
             if not data:
                 return
-            ends = counter.feed(data)
-            if limit is not None and counter.events >= limit:
-                writer.write(data[:ends[limit - (counter.events - len(ends)) - 1]])
-                await writer.drain()
-                return
+            if limit is not None:
+                ends = counter.feed(data)
+                if counter.events >= limit:
+                    data = data[:ends[limit - (counter.events - len(ends)) - 1]]
             writer.write(data)
             await writer.drain()
+            if limit is not None and counter.events >= limit:
+                return
     except ConnectionError:
         pass
     finally:
@@ -343,10 +335,7 @@ async def forward(req: Request, reader, writer, rule: dict | None) -> None:
     up_writer.write(req.forwarded_head())
     await up_writer.drain()
     outbound = asyncio.ensure_future(pipe(reader, up_writer))
-    if rule is not None and rule["action"] == "cut":
-        await pipe_until_cut(up_reader, writer, rule)
-    else:
-        await pipe(up_reader, writer)
+    await pipe(up_reader, writer, rule if rule is not None and rule["action"] == "cut" else None)
     outbound.cancel()
     with_suppressed_close(up_writer)
 
