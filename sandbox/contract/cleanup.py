@@ -39,6 +39,9 @@ UNDO = {
     "filter": ("DELETE", "/api/v2/filters/{id}"),
     "filter_v1": ("DELETE", "/api/v1/filters/{id}"),
     "push_subscription": ("DELETE", "/api/v1/push/subscription"),
+    # a user's block of a whole domain (its id is the domain); a collection goes with its items (4.6.0+)
+    "domain_block": ("DELETE", "/api/v1/domain_blocks?domain={id}"),
+    "collection": ("DELETE", "/api/v1/collections/{id}"),
     # the admin API's server-wide records (an admin token's, on a remote only with writes allowed)
     "admin_domain_block": ("DELETE", "/api/v1/admin/domain_blocks/{id}"),
     "admin_domain_allow": ("DELETE", "/api/v1/admin/domain_allows/{id}"),

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from ..errors import SandboxError
-from .endpoints import entity_for
+from .endpoints import NO_BODY, entity_for
 from .pacing import (
     BudgetSpent,
     MalformedRateLimit,
@@ -152,7 +152,8 @@ class Client:
             raise UnexpectedAnswer(f"{what} answered {status}, expected {' or '.join(map(str, expect))}"
                                    + (f": {error}" if error else " (HTML page)" if html else ""))
         name = entity_for(method, url, status) if entity == AUTO else entity
-        if name and (html or not _is_json(response)):
+        nothing = name == NO_BODY and not response.content  # `head 200` comes as text/html, with no body
+        if name and not nothing and (html or not _is_json(response)):
             ctx.report.broken(method, url, f"answered {content_type or 'no content type'}, not JSON")
             raise UnexpectedAnswer(f"{what} answered {status} with {content_type or 'no content type'}, not a JSON {name}")
         if name:

@@ -177,6 +177,52 @@ ENDPOINTS: dict[tuple[str, str], str | None] = {
     ("GET", "/.well-known/nodeinfo"): "NodeInfoDiscovery",
     ("GET", "/nodeinfo/2.0"): "NodeInfo",
     ("GET", "/.well-known/oauth-authorization-server"): "OAuthMetadata",
+    # the rest of the user API (coverage). A 4.3 server is never asked for what it lacks (4.4.0: DELETE media,
+    # annual report of a year, async refreshes; 4.6.0: profile, collections, annual report state and generate,
+    # donation campaigns, e-mail subscriptions). NoBody: `head 200`, or a 204, with nothing in it.
+    ("GET", "/api/v1/accounts/:id/identity_proofs"): "IdentityProofs",
+    ("POST", "/api/v1/accounts/:id/email_subscriptions"): "Empty",
+    ("GET", "/api/v1/domain_blocks"): "BlockedDomains",
+    ("GET", "/api/v1/domain_blocks/preview"): "DomainBlockPreview",
+    ("GET", "/api/v1/suggestions"): "Account[]",
+    ("DELETE", "/api/v1/suggestions/:id"): "Empty",
+    ("GET", "/api/v1/profile"): "Profile",
+    ("PATCH", "/api/v1/profile"): "Profile",
+    ("DELETE", "/api/v1/profile/avatar"): "CredentialAccount",
+    ("DELETE", "/api/v1/profile/header"): "CredentialAccount",
+    ("POST", "/api/v1/collections"): "WrappedCollection",
+    ("GET", "/api/v1/collections/:id"): "CollectionWithAccounts",
+    ("PATCH", "/api/v1/collections/:id"): "WrappedCollection",
+    ("DELETE", "/api/v1/collections/:id"): "NoBody",
+    ("POST", "/api/v1/collections/:id/items"): "WrappedCollectionItem",
+    ("DELETE", "/api/v1/collections/:id/items/:item_id"): "NoBody",
+    ("POST", "/api/v1/collections/:id/items/:item_id/revoke"): "NoBody",
+    ("GET", "/api/v1/accounts/:id/collections"): "Collections",
+    ("GET", "/api/v1/accounts/:id/in_collections"): "Collections",
+    ("GET", "/api/v1/annual_reports"): "WrappedAnnualReports",
+    ("GET", "/api/v1/annual_reports/:year"): "WrappedAnnualReports",
+    ("GET", "/api/v1/annual_reports/:year/state"): "AnnualReportState",
+    ("POST", "/api/v1/annual_reports/:year/read"): "Empty",
+    ("POST", "/api/v1/annual_reports/:year/generate"): "Empty",  # outside the campaign; in it `head 202` (NoBody)
+    ("GET", "/api/v1_alpha/async_refreshes/:id"): "WrappedAsyncRefresh",
+    ("GET", "/api/v1/donation_campaigns"): "DonationCampaign",
+    ("GET", "/api/v1/peers/search"): "Peers",
+    ("GET", "/api/v1/trends"): "Tag[]",  # deprecated: /api/v1/trends/tags
+    ("GET", "/api/oembed"): "OEmbed",
+    ("POST", "/api/v1/media"): "MediaAttachment",
+    ("DELETE", "/api/v1/media/:id"): "Empty",
+    ("DELETE", "/api/v1/scheduled_statuses/:id"): "Empty",
+    ("POST", "/api/v1/statuses/:id/translate"): "Translation",
+    ("POST", "/api/v1/conversations/:id/unread"): "Conversation",
+    ("DELETE", "/api/v1/conversations/:id"): "Empty",
+    ("POST", "/api/v1/notifications/requests/:id/dismiss"): "Empty",
+    ("POST", "/api/v1/notifications/requests/accept"): "Empty",
+    ("POST", "/api/v1/notifications/requests/dismiss"): "Empty",
+    ("GET", "/api/v2/notifications/:group_key/accounts"): "Account[]",
+    ("POST", "/api/v2/notifications/clear"): "Empty",
+    ("GET", "/.well-known/host-meta"): "HostMeta",  # asked for JSON; XRD XML otherwise
+    ("GET", "/oauth/token/info"): "TokenInfo",
+    ("POST", "/oauth/introspect"): "TokenIntrospection",
     # the admin API (admin:read / admin:write scopes); config/routes/api.rb `namespace :admin`, the same routes in
     # 4.3.23 and 4.6.5. The trends indexes send the Admin shapes to a role that may manage taxonomies only.
     ("GET", "/api/v1/admin/accounts"): "AdminAccount[]",
@@ -233,13 +279,17 @@ ENDPOINTS: dict[tuple[str, str], str | None] = {
 
 # Streaming event → what its payload is (streaming/index.js; docs methods/streaming.md). `delete` and
 # `announcement.delete` carry a bare id string; the others a JSON entity (a string to parse again on
-# WebSocket frames).
+# WebSocket frames). The announcement events go to every user stream: `announcement` is the Announcement
+# rendered without a user (app/workers/publish_scheduled_announcement_worker.rb), `announcement.reaction` a
+# Reaction's name and count with the announcement's id (publish_announcement_reaction_worker.rb).
 STREAM_EVENTS: dict[str, str | None] = {
     "update": "Status",
     "status.update": "Status",
     "notification": "Notification",
     "conversation": "Conversation",
     "delete": None,
+    "announcement": "Announcement",
+    "announcement.reaction": "AnnouncementReaction",
     "announcement.delete": None,
     "filters_changed": None,
     "notifications_merged": None,
@@ -254,7 +304,8 @@ def decode_payload(event: str, payload):
         return payload
     return json.loads(payload)
 
-_ERROR_PREFIXES = ("/api/", "/oauth/token", "/oauth/revoke", "/oauth/userinfo")
+_ERROR_PREFIXES = ("/api/", "/oauth/token", "/oauth/revoke", "/oauth/userinfo", "/oauth/introspect")
+NO_BODY = "NoBody"  # an answer with nothing in it: `head 200` or 204 (schemas/NoBody.json)
 
 
 def _compile(template: str) -> re.Pattern[str]:
@@ -279,8 +330,9 @@ def entity_for(method: str, url_path: str, status: int) -> str | None:
     if not 200 <= status < 300:
         return None
     method = method.upper()
-    return next((entity for route_method, pattern, entity, _ in _ROUTES
-                 if route_method == method and pattern.fullmatch(path)), None)
+    entity = next((entity for route_method, pattern, entity, _ in _ROUTES
+                   if route_method == method and pattern.fullmatch(path)), None)
+    return NO_BODY if entity and status == 204 else entity  # 204 No Content has no body, whatever the route
 
 
 def entity_for_event(event: str) -> str | None:

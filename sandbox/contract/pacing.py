@@ -4,7 +4,8 @@ Mastodon answers API requests with the limit, what is left and when the window r
 closest to exhaustion for that request (app/controllers/concerns/api/rate_limit_headers.rb), or of the
 per-account family when that is tighter (app/lib/rate_limiter.rb). The throttles (config/initializers/
 rack_attack.rb, v4.6.5): 300 per token / 5 min on the API, 300 per user / 15 min for paging requests, 30 per
-user / 30 min for media uploads and for status deletes and unreblogs; the families: 300 posts per account /
+user / 30 min for media uploads and for status deletes and unreblogs, 5 application registrations per IP /
+10 min; the families: 300 posts per account /
 3 h, 400 follows / 24 h. A request is paced on what the last answer of its kind said, so a run stops short
 of a 429 instead of provoking one.
 """
@@ -106,6 +107,8 @@ def family_of(method: str, url: str) -> str:
         return "statuses"
     if method == "POST" and re.fullmatch(r"/api/v1/accounts/\d+/follow", path):
         return "follows"
+    if method == "POST" and path == "/api/v1/apps":  # 5 registrations per IP / 10 min: no bearing on other calls
+        return "apps"
     if any(parse_qs(parts.query).get(name) for name in _PAGING_PARAMS):
         return "paging"
     return "api"

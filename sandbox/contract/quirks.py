@@ -73,6 +73,14 @@ def _is_html(exchange: Exchange) -> bool:
 # app/controllers/api/v1/accounts/statuses_controller.rb, follower_accounts_controller.rb).
 _ZERO_LIMIT_500 = re.compile(r"^/api/v1/accounts/[^/]+/(statuses|followers|following)/?$")
 
+# A collection's create and update (4.6.0+), also under the deprecated /api/v1_alpha.
+_COLLECTION = re.compile(r"^/api/v1(_alpha)?/collections(/[^/]+)?/?$")
+
+
+def _nested_validation_error(x: Exchange) -> bool:
+    return (x.method.upper() in ("POST", "PUT", "PATCH") and x.status == 422 and bool(_COLLECTION.match(x.path))
+            and isinstance(x.body, dict) and isinstance(x.body.get("error"), dict))
+
 QUIRKS: tuple[Quirk, ...] = (
     Quirk(
         name="idempotency-key-repeat-500",
@@ -106,6 +114,15 @@ QUIRKS: tuple[Quirk, ...] = (
                     "id of a last record that does not exist (seen live on 4.6.5).",
         recognise=lambda x: x.method.upper() == "GET" and x.status == 500 and bool(_ZERO_LIMIT_500.match(x.path))
         and any(_to_i_is_zero(v) for v in x.query("limit")),
+    ),
+    Quirk(
+        name="collection-validation-error-nested",
+        first_seen="4.6.5", last_seen="4.6.5",
+        description="A collection its validations refuse answers 422 with the error one level down, "
+                    "`{\"error\": {\"error\": ..., \"details\": ...}}`, not an Error: the controller wraps "
+                    "ValidationErrorFormatter#as_json, itself `{error, details}`, in `{error: ...}` (rescue_from "
+                    "ActiveRecord::RecordInvalid in app/controllers/api/v1/collections_controller.rb; seen live on 4.6.5).",
+        recognise=_nested_validation_error,
     ),
 )
 

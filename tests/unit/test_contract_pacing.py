@@ -50,6 +50,7 @@ def test_ill_formed_headers_are_a_contract_break(broken, says):
     ("POST", "https://x/api/v1/statuses", "statuses"),
     ("POST", "https://x/api/v1/statuses/12/reblog", "statuses"),
     ("POST", "https://x/api/v1/accounts/7/follow", "follows"),
+    ("POST", "https://x/api/v1/apps", "apps"),
     ("GET", "https://x/api/v1/timelines/home?max_id=5", "paging"),
     ("GET", "https://x/api/v1/timelines/home?limit=5", "api"),
 ])

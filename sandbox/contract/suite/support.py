@@ -16,7 +16,7 @@ from ...waiting import Look, wait_for
 from ..cleanup import CleanupList, Finished, Leftover, finish
 from ..client import Answer, Client, Context
 from ..report import Report
-from ..target import Server
+from ..target import Server, send
 
 T = TypeVar("T")
 
@@ -158,6 +158,20 @@ class ContractRun:
         self.report.cleanup = {"created": self.cleanup.created, "removed": self.cleanup.removed - earlier,
                                "earlier": earlier, "left": len(self.cleanup.counted_here(done.left, self.owners)),
                                "file": str(self.cleanup.path), "stopped": done.stopped}
+
+
+def unless_turned_off(run: ContractRun, client: Client, path: str, method: str = "GET", data: Any = None,
+                      expect: tuple[int, ...] = (200,)) -> Answer | None:
+    """The checked answer of an endpoint a setting can turn off, None when it is off. Off is `head 404`: an
+    empty body sent as text/html whatever was asked for, which the client would take for the quirk
+    unknown-api-route-html-404 (an HTML page for an unknown route); so a first, bare request tells the two
+    apart (an empty 404 is the setting) and only an endpoint that is on is asked through the client (a write
+    only with what may be sent twice)."""
+    auth = {"Authorization": f"Bearer {client.token}"} if client.token else {}
+    probe = send(run.context.session, method, run.server.base_url + path, run.server.verify, headers=auth, data=data)
+    if probe.status_code == 404 and not probe.content:
+        return None
+    return client.request(method, path, data=data, expect=expect)
 
 
 def eventually(what: str, probe: Callable[[], T], timeout: float = 30.0, interval: float = 0.3) -> T:

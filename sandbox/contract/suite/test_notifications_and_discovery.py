@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from mastodon_sandbox.contract.suite.support import ContractRun, eventually
-from mastodon_sandbox.contract.target import send
+from mastodon_sandbox.contract.suite.support import ContractRun, eventually, unless_turned_off
 
 # Grouped notifications (/api/v2/notifications), the unread counts, the notification policy (v1 and v2) and
 # notification requests all came with 4.3.0 (CHANGELOG 4.3.0); so did /.well-known/oauth-authorization-server.
@@ -132,23 +131,11 @@ def test_userinfo(contract, me):
     assert answer.body["preferred_username"] == me.username
 
 
-def _unless_turned_off(run: ContractRun, client, path: str):
-    """The checked answer of an endpoint a setting can turn off, None when it is off. Off is `head 404`: an
-    empty body sent as text/html whatever was asked for, which the client would take for the quirk
-    unknown-api-route-html-404 (an HTML page for an unknown route); so a first, bare request tells the two
-    apart (an empty 404 is the setting) and only an endpoint that is on is asked through the client."""
-    auth = {"Authorization": f"Bearer {client.token}"} if client.token else {}
-    probe = send(run.context.session, "GET", run.server.base_url + path, run.server.verify, headers=auth)
-    if probe.status_code == 404 and not probe.content:
-        return None
-    return client.get(path)
-
-
 @pytest.mark.parametrize("path", ["/api/v1/instance/peers", "/api/v1/instance/activity"])
 def test_peers_and_activity_unless_turned_off(contract, anon, path):
     # 404 when Setting.peers_api_enabled / activity_api_enabled is off, or in limited federation mode
     # (require_enabled_api! in app/controllers/api/v1/instances/{peers,activity}_controller.rb).
-    answer = _unless_turned_off(contract, anon, path)
+    answer = unless_turned_off(contract, anon, path)
     if answer is None:
         contract.lacks(f"GET {path}", "turned off by the server's settings (404)")
     if path.endswith("activity"):
@@ -164,7 +151,7 @@ def test_domain_blocks_unless_hidden(contract, anon, me):
     # Shown to anyone when show_domain_blocks is 'all', to signed-in users when 'users'; `head 404` otherwise
     # (require_enabled_api! in app/controllers/api/v1/instances/domain_blocks_controller.rb).
     path = "/api/v1/instance/domain_blocks"
-    answer = _unless_turned_off(contract, anon, path) or _unless_turned_off(contract, me.api, path)
+    answer = unless_turned_off(contract, anon, path) or unless_turned_off(contract, me.api, path)
     if answer is None:
         contract.lacks(f"GET {path}", "the server does not show its domain blocks (404: show_domain_blocks)")
     assert answer.entity == "DomainBlock[]"
