@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,54 +15,30 @@ import pytest
 import yaml
 
 from mastodon_sandbox.contract.endpoints import entity_for
-from mastodon_sandbox.contract.validate import schema_for, validate
-from mastodon_sandbox.contract.versions import ServerVersion
+from mastodon_sandbox.contract.validate import validate
+from tests.contract_recordings import Recordings, check_bodies, example_tests, invented_enum_test
+from tests.contract_recordings import assert_added_later_binds_only_the_newer
 
-FOLDER = Path(__file__).resolve().parents[1] / "recordings" / "mastodon-4.6.5-4.3.23-contract"
-FILES = {"default.jsonl": "4.6.5", "fed-b.jsonl": "4.3.23"}
+RECORDINGS = Recordings("mastodon-4.6.5-4.3.23-contract")
+FOLDER, FILES = RECORDINGS.folder, RECORDINGS.files
 NEW = {
     "GroupedNotificationsResults", "NotificationGroup", "UnreadCount", "NotificationPolicy", "NotificationPolicyV1",
     "NotificationRequest", "NotificationsMerged", "WebFinger", "NodeInfoDiscovery", "NodeInfo", "OAuthMetadata",
     "WeeklyActivity", "Language", "Peers",
 }
-
-
-def _lines(name: str) -> list[dict]:
-    return [json.loads(line) for line in (FOLDER / name).read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-@functools.cache
-def recorded() -> tuple[tuple[str, str, str, int, Any, ServerVersion], ...]:
-    """(where, method, url, status, body, version) of every recorded exchange."""
-    out = []
-    for name, version in FILES.items():
-        for n, rec in enumerate(_lines(name)):
-            out.append((f"{name}:{n + 1} {rec['label']}", rec["request"]["method"], rec["request"]["url"],
-                        rec["response"]["status"], rec["response"]["json"], ServerVersion.parse(version)))
-    return tuple(out)
-
-
-def by_label(label: str, version: str) -> dict | list:
-    return next(body for where, _, _, _, body, v in recorded() if where.endswith(f" {label}") and v == version)
+recorded, by_label = RECORDINGS.recorded, RECORDINGS.by_label
 
 
 def test_each_file_is_from_the_version_it_says():
     for name, version in FILES.items():
-        nodeinfo = next(r for r in _lines(name) if r["label"] == "nodeinfo 2.0")
+        nodeinfo = next(r for r in RECORDINGS.lines(name) if r["label"] == "nodeinfo 2.0")
         assert nodeinfo["response"]["json"]["software"]["version"] == version
 
 
 def test_every_recorded_body_matches_its_schema():
-    failures, seen = [], set()
-    for where, method, url, status, body, version in recorded():
-        entity = entity_for(method, url, status)
-        if not entity or not isinstance(body, (dict, list)):
-            continue
-        seen.add(entity.removesuffix("[]"))
-        errors = validate(entity, body, version)
-        if errors:
-            failures.append(f"{where} {method} {urlsplit(url).path} {status} as {entity} for {version}: {errors[:5]}")
-    assert not failures, "\n".join(failures)
+    checked = check_bodies(recorded(), lambda entity, body: not entity or not isinstance(body, (dict, list)))
+    assert not checked.failures, "\n".join(checked.failures)
+    seen = checked.seen_anywhere
     assert NEW - {"NotificationGroup"} <= seen, NEW - seen
 
 
@@ -76,7 +51,7 @@ def test_the_recordings_hold_notification_groups_of_both_versions():
 def test_what_each_version_lacks_is_not_answered():
     # /oauth/userinfo: 4.4.0+ (a 404 page on 4.3.23; a 403 Error without the profile scope on 4.6.5);
     # instance domain blocks: `head 404` unless show_domain_blocks allows them.
-    statuses = {(where.split(" ", 1)[1], str(v)): status for where, _, _, status, _, v in recorded()}
+    statuses = {(where.split(" ", 1)[1], str(v)): rec["response"]["status"] for where, rec, v in recorded()}
     assert statuses[("userinfo", "4.3.23")] == 404 and statuses[("userinfo", "4.6.5")] == 403
     assert statuses[("instance domain blocks", "4.3.23")] == statuses[("instance domain blocks", "4.6.5")] == 404
     assert validate("Error", by_label("userinfo", "4.6.5"), "4.6.5") == []
@@ -121,47 +96,13 @@ def examples() -> dict[str, tuple[Any, str]]:
     }
 
 
-def _required(entity: str, version: str) -> list[str]:
-    return list(schema_for(entity, version).get("required", []))
-
-
-@pytest.mark.parametrize("entity", sorted(examples()))
-def test_the_example_is_valid(entity):
-    body, version = examples()[entity]
-    assert validate(entity, body, version) == []
-
-
-@pytest.mark.parametrize("entity", sorted(examples()))
-def test_removing_a_required_field_is_rejected(entity):
-    body, version = examples()[entity]
-    names = [n for n in _required(entity, version) if n in body]
-    assert names
-    errors = validate(entity, {k: v for k, v in body.items() if k not in names}, version)
-    assert not [n for n in names if f"$: '{n}' is a required property" not in errors], errors
-
-
-@pytest.mark.parametrize("entity", sorted(examples()))
-def test_changing_a_fields_type_is_rejected(entity):
-    body, version = examples()[entity]
-    names = [n for n in _required(entity, version) if n in body]
-    errors = validate(entity, {**body, **dict.fromkeys(names, 0.5)}, version)
-    assert not [n for n in names if not any(e.startswith((f"$.{n}:", f"$['{n}']:")) for e in errors)], errors
-
-
-@pytest.mark.parametrize("entity, path", [
+test_the_example_is_valid, test_removing_a_required_field_is_rejected, test_changing_a_fields_type_is_rejected = (
+    example_tests(examples, sorted(examples())))
+test_an_invented_enum_value_is_rejected = invented_enum_test(examples, [
     ("NotificationPolicy", ("for_not_following",)),
     ("NotificationGroup", ("type",)),
     ("DomainBlock", ("severity",)),
 ])
-def test_an_invented_enum_value_is_rejected(entity, path):
-    body, version = examples()[entity]
-    mutated = copy.deepcopy(body)
-    *parents, last = path
-    target = mutated
-    for key in parents:
-        target = target[key]
-    target[last] = "invented-by-the-test"
-    assert any("'invented-by-the-test' is not one of" in e for e in validate(entity, mutated, version))
 
 
 def test_a_domain_block_of_severity_noop_is_never_shown():
@@ -221,10 +162,7 @@ def test_nodeinfo_is_version_2_0_in_camel_case():
     ("OAuthMetadata", "oauth metadata", "userinfo_endpoint"),
 ])
 def test_a_field_added_later_binds_4_6_5_but_not_4_3_23(entity, label, added):
-    old = by_label(label, "4.3.23")
-    assert added not in old and added in by_label(label, "4.6.5")
-    assert validate(entity, old, "4.3.23") == []
-    assert f"$: '{added}' is a required property" in validate(entity, old, "4.6.5")
+    assert_added_later_binds_only_the_newer(entity, by_label(label, "4.3.23"), by_label(label, "4.6.5"), added)
 
 
 def test_a_group_type_added_later_is_refused_to_4_3_23():

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, NoReturn, TypeVar
 
+import pytest
+
 from ...errors import SandboxError
 from ...waiting import Look, wait_for
 from ..cleanup import CleanupList, Finished, Leftover, finish
@@ -158,6 +160,29 @@ class ContractRun:
         self.report.cleanup = {"created": self.cleanup.created, "removed": self.cleanup.removed - earlier,
                                "earlier": earlier, "left": len(self.cleanup.counted_here(done.left, self.owners)),
                                "file": str(self.cleanup.path), "stopped": done.stopped}
+
+
+def needs(run: ContractRun, version: str, what: str) -> None:
+    """Skip the test on a server older than `version`, the release that added `what`: it is never asked for it."""
+    if run.server.version < version:
+        pytest.skip(f"Mastodon {run.server.version} has no {what} (added in {version})")
+
+
+def favourite_group(me: Actor, peer: Actor, status: dict) -> dict:
+    """`peer` favourites `me`'s status; the favourite's notification group in me's /api/v2/notifications, once
+    it is there (the caller unfavourites it)."""
+    peer.api.post(f"/api/v1/statuses/{status['id']}/favourite")
+
+    def groups() -> list:
+        body = me.api.get("/api/v2/notifications", params={"types[]": ["favourite"], "limit": 5}).body
+        return [g for g in body["notification_groups"] if g.get("status_id") == status["id"]]
+    return eventually("the favourite's notification group", groups)[0]
+
+
+def not_on_a_remote(run: ContractRun, why: str) -> None:
+    """Skip the test on a remote server, saying `why`: what it does cannot be undone there, only on a sandbox."""
+    if run.remote:
+        pytest.skip(f"not done on a remote server: {why}")
 
 
 def unless_turned_off(run: ContractRun, client: Client, path: str, method: str = "GET", data: Any = None,

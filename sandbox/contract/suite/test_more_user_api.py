@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from mastodon_sandbox.contract.suite.support import Actor, ContractRun, eventually, png, unless_turned_off
+from mastodon_sandbox.contract.suite.support import (Actor, ContractRun, eventually, favourite_group, needs,
+                                                     not_on_a_remote, png, unless_turned_off)
 
 DEPRECATION_HEADER = "4.4.0"  # DeprecationConcern's `Deprecation: @<unix time>` (CHANGELOG 4.4.0, #34262)
 DELETE_MEDIA = "4.4.0"  # DELETE /api/v1/media/:id (CHANGELOG 4.4.0, #33991)
@@ -30,16 +31,6 @@ GROUPED = "4.3.0"  # grouped notifications and notification requests (CHANGELOG 
 IDENTITY_PROOFS_DEPRECATED = TRENDS_ALIAS_DEPRECATED = "@1648598400"  # '2022-03-30'
 V1_SUGGESTIONS_DEPRECATED = "@1621123200"  # '2021-05-16' (app/controllers/api/v1/suggestions_controller.rb)
 NEVER = 2001  # a year no annual report was made for, outside any campaign
-
-
-def _needs(run: ContractRun, version: str, what: str) -> None:
-    if run.server.version < version:
-        pytest.skip(f"Mastodon {run.server.version} has no {what} (added in {version})")
-
-
-def _not_on_a_remote(run: ContractRun, why: str) -> None:
-    if run.remote:
-        pytest.skip(f"not done on a remote server: {why}")
 
 
 def _deprecated(run: ContractRun, answer, when: str) -> None:
@@ -79,7 +70,7 @@ def test_the_v1_suggestions_are_deprecated_accounts(contract, me):
 
 
 def test_dismissing_a_suggestion(writes, me, peer):
-    _not_on_a_remote(writes, "a dismissed suggestion cannot be brought back (AccountSuggestions#remove mutes it)")
+    not_on_a_remote(writes, "a dismissed suggestion cannot be brought back (AccountSuggestions#remove mutes it)")
     assert me.api.delete(f"/api/v1/suggestions/{peer.id}").body == {}
 
 
@@ -88,7 +79,7 @@ def _profile(actor: Actor) -> dict:
 
 
 def test_the_profile_as_the_user_edits_it(writes, me):
-    _needs(writes, PROFILE, "GET /api/v1/profile")
+    needs(writes, PROFILE, "GET /api/v1/profile")
     before = _profile(me)
     assert before["id"] == me.id
     try:
@@ -104,7 +95,7 @@ def test_the_profile_as_the_user_edits_it(writes, me):
 
 
 def test_a_profile_its_validations_refuse(writes, me):
-    _needs(writes, PROFILE, "PATCH /api/v1/profile")
+    needs(writes, PROFILE, "PATCH /api/v1/profile")
     # 40 characters at most (CHANGELOG 4.6.0); a refused update changes nothing (ValidationErrorFormatter: 422)
     answer = me.api.patch("/api/v1/profile", data={"display_name": "x" * 100}, expect=(422,))
     assert answer.entity == "Error" and "display_name" in answer.body.get("details", {}), answer.body
@@ -134,7 +125,7 @@ def test_removing_the_avatar_and_header(writes, me):
 
 
 def test_email_subscriptions_unless_turned_off(writes, anon, me):
-    _needs(writes, EMAIL_SUBSCRIPTIONS, "POST /api/v1/accounts/:id/email_subscriptions")
+    needs(writes, EMAIL_SUBSCRIPTIONS, "POST /api/v1/accounts/:id/email_subscriptions")
     # Anyone may subscribe to a local account's posts by e-mail, when the server allows it, the account's role may
     # and its user turned it on; `head 404` otherwise (app/controllers/api/v1/accounts/email_subscriptions_controller.rb).
     # An address that is none is refused (422) before anything is made or mailed.
@@ -162,7 +153,7 @@ def _featureable(run: ContractRun, peer: Actor) -> dict | None:
 
 
 def test_a_collection_from_start_to_end(writes, me, peer):
-    _needs(writes, COLLECTIONS, "collections")
+    needs(writes, COLLECTIONS, "collections")
     before = _featureable(writes, peer)
     try:
         created = me.api.post("/api/v1/collections", data={
@@ -205,7 +196,7 @@ def _a_collections_life(run: ContractRun, me: Actor, peer: Actor, created: dict)
 
 
 def test_a_collection_its_validations_refuse(writes, me):
-    _needs(writes, COLLECTIONS, "collections")
+    needs(writes, COLLECTIONS, "collections")
     # 40 characters at most for a local collection's name (app/models/collection.rb): refused, nothing made. 4.6.5
     # answers the quirk collection-validation-error-nested (its Error one level down), reported as the server's.
     data = {"name": "x" * 41, "sensitive": "false", "discoverable": "false"}
@@ -221,9 +212,9 @@ def test_the_annual_reports_not_yet_read(me):
 
 def test_an_annual_report_never_made(contract, me):
     # find_by! (404) for a year without a report; the state of any year (ineligible outside the campaign)
-    _needs(contract, ANNUAL_REPORT_OF_A_YEAR, "GET /api/v1/annual_reports/:id")
+    needs(contract, ANNUAL_REPORT_OF_A_YEAR, "GET /api/v1/annual_reports/:id")
     assert me.api.get(f"/api/v1/annual_reports/{NEVER}", expect=(404,)).entity == "Error"
-    _needs(contract, ANNUAL_REPORT_STATE, "GET /api/v1/annual_reports/:id/state")
+    needs(contract, ANNUAL_REPORT_STATE, "GET /api/v1/annual_reports/:id/state")
     assert me.api.get(f"/api/v1/annual_reports/{NEVER}/state").body == {"state": "ineligible"}
     year = datetime.now(timezone.utc).year
     assert me.api.get(f"/api/v1/annual_reports/{year}/state").entity == "AnnualReportState"
@@ -232,7 +223,7 @@ def test_an_annual_report_never_made(contract, me):
 def test_reading_and_generating_an_annual_report_of_a_past_year(writes, me):
     # read: find_by! first (404: none made); generate: {} unless the year is the current campaign (nothing made)
     assert me.api.post(f"/api/v1/annual_reports/{NEVER}/read", expect=(404,)).entity == "Error"
-    _needs(writes, ANNUAL_REPORT_STATE, "POST /api/v1/annual_reports/:id/generate")
+    needs(writes, ANNUAL_REPORT_STATE, "POST /api/v1/annual_reports/:id/generate")
     assert me.api.post(f"/api/v1/annual_reports/{NEVER}/generate").body == {}
 
 
@@ -240,7 +231,7 @@ _REFRESH_ID = re.compile(r'id="([^"]+)"')
 
 
 def test_async_refreshes(contract, me):
-    _needs(contract, ASYNC_REFRESHES, "GET /api/v1_alpha/async_refreshes/:id")
+    needs(contract, ASYNC_REFRESHES, "GET /api/v1_alpha/async_refreshes/:id")
     # An id that is no signed key: 404 (AsyncRefresh.find, app/models/async_refresh.rb)
     assert me.api.get("/api/v1_alpha/async_refreshes/nosuchrefresh", expect=(404,)).entity == "Error"
     # A running refresh shows in a Mastodon-Async-Refresh header (the home feed while it is rebuilt)
@@ -254,7 +245,7 @@ def test_async_refreshes(contract, me):
 # --- the instance and discovery -------------------------------------------------------------------------
 
 def test_donation_campaigns(contract, me, anon):
-    _needs(contract, DONATION_CAMPAIGNS, "GET /api/v1/donation_campaigns")
+    needs(contract, DONATION_CAMPAIGNS, "GET /api/v1/donation_campaigns")
     # 204, no body, without a campaign service (DONATION_CAMPAIGNS_URL) or a campaign; else the service's JSON
     answer = me.api.get("/api/v1/donation_campaigns", expect=(200, 204))
     assert answer.entity == ("NoBody" if answer.status == 204 else "DonationCampaign")
@@ -362,7 +353,7 @@ def _not_following(run: ContractRun, actor: Actor, other: Actor) -> bool:
 def test_notification_requests_dismissed_one_and_in_bulk_and_accepted(writes, me, peer):
     # me's private mentions of the peer, who does not follow me, are filtered into a request of the peer's (the
     # default policy of 4.3.0+). me posts and deletes them: test_429_when_a_limit_is_spent has spent the peer's deletes.
-    _needs(writes, GROUPED, "notification requests")
+    needs(writes, GROUPED, "notification requests")
     _private_mentions_filtered(writes, peer)
     refollow = _not_following(writes, peer, me)
     messages, seen = [], set()
@@ -397,25 +388,20 @@ def test_notification_requests_dismissed_one_and_in_bulk_and_accepted(writes, me
 
 
 def test_the_accounts_of_a_notification_group(writes, me, peer, my_status):
-    _needs(writes, GROUPED, "GET /api/v2/notifications/:group_key/accounts")
-    path = f"/api/v1/statuses/{my_status['id']}"
-    peer.api.post(f"{path}/favourite")
+    needs(writes, GROUPED, "GET /api/v2/notifications/:group_key/accounts")
     try:
-        def group() -> list:
-            body = me.api.get("/api/v2/notifications", params={"types[]": ["favourite"], "limit": 5}).body
-            return [g for g in body["notification_groups"] if g.get("status_id") == my_status["id"]]
-        key = eventually("the favourite's notification group", group)[0]["group_key"]
+        key = favourite_group(me, peer, my_status)["group_key"]
         accounts = me.api.get(f"/api/v2/notifications/{key}/accounts").body
         assert peer.id in [a["id"] for a in accounts]
     finally:
-        peer.api.post(f"{path}/unfavourite")
+        peer.api.post(f"/api/v1/statuses/{my_status['id']}/unfavourite")
     assert me.api.get("/api/v2/notifications/no-such-group/accounts").body == []  # no group: no accounts
 
 
 @pytest.mark.parametrize("api", ["v1", "v2"])
 def test_clearing_every_notification(writes, me, api):
-    _not_on_a_remote(writes, "it deletes every notification of the account")
-    _needs(writes, GROUPED if api == "v2" else "0.0.0", f"POST /api/{api}/notifications/clear")
+    not_on_a_remote(writes, "it deletes every notification of the account")
+    needs(writes, GROUPED if api == "v2" else "0.0.0", f"POST /api/{api}/notifications/clear")
     assert me.api.post(f"/api/{api}/notifications/clear").body == {}
 
 
@@ -440,7 +426,7 @@ def test_introspecting_another_token_of_the_run(writes, me, peer):
 
 
 def test_introspection_with_client_credentials(writes, me):
-    _not_on_a_remote(writes, "an application cannot be deleted through the API")
+    not_on_a_remote(writes, "an application cannot be deleted through the API")
     anon = writes.client(None, "anonymous")
     registered = anon.post("/api/v1/apps", data={"client_name": f"contract suite {writes.tag}", "scopes": "read",
                                                  "redirect_uris": "urn:ietf:wg:oauth:2.0:oob"}, expect=(200, 429))

@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import pytest
 
-from mastodon_sandbox.contract.suite.support import ContractRun, eventually, unless_turned_off
+from mastodon_sandbox.contract.suite.support import ContractRun, favourite_group, needs, unless_turned_off
 
 # Grouped notifications (/api/v2/notifications), the unread counts, the notification policy (v1 and v2) and
 # notification requests all came with 4.3.0 (CHANGELOG 4.3.0); so did /.well-known/oauth-authorization-server.
 GROUPED = "4.3.0"
 USERINFO = "4.4.0"  # config/routes.rb `match 'userinfo'` (CHANGELOG 4.4.0, #32548); absent from 4.3.23
 
-
-def _needs(run: ContractRun, version: str, what: str) -> None:
-    if run.server.version < version:
-        pytest.skip(f"Mastodon {run.server.version} has no {what} (added in {version})")
 
 
 def _domain(run: ContractRun) -> str:
@@ -29,7 +25,7 @@ def _domain(run: ContractRun) -> str:
 # --- notifications --------------------------------------------------------------------------------------
 
 def test_grouped_notifications_name_their_accounts_and_statuses(contract, me):
-    _needs(contract, GROUPED, "GET /api/v2/notifications")
+    needs(contract, GROUPED, "GET /api/v2/notifications")
     body = me.api.get("/api/v2/notifications", params={"limit": 5}).body
     accounts = {a["id"] for a in body["accounts"]}
     statuses = {s["id"] for s in body["statuses"]}
@@ -40,36 +36,31 @@ def test_grouped_notifications_name_their_accounts_and_statuses(contract, me):
 
 
 def test_partial_accounts_on_request(contract, me):
-    _needs(contract, GROUPED, "GET /api/v2/notifications")
+    needs(contract, GROUPED, "GET /api/v2/notifications")
     answer = me.api.get("/api/v2/notifications", params={"limit": 3, "expand_accounts": "partial_avatars"})
     assert "partial_accounts" in answer.body
 
 
 def test_a_favourite_shows_as_a_group(contract, me, peer, my_status):
-    _needs(contract, GROUPED, "GET /api/v2/notifications")
-    path = f"/api/v1/statuses/{my_status['id']}"
-    peer.api.post(f"{path}/favourite")
+    needs(contract, GROUPED, "GET /api/v2/notifications")
     try:
-        def group() -> list:
-            body = me.api.get("/api/v2/notifications", params={"types[]": ["favourite"], "limit": 5}).body
-            return [g for g in body["notification_groups"] if g.get("status_id") == my_status["id"]]
-        found = eventually("the favourite's notification group", group)
-        assert found[0]["type"] == "favourite" and peer.id in found[0]["sample_account_ids"]
-        assert found[0]["notifications_count"] >= 1
+        found = favourite_group(me, peer, my_status)
+        assert found["type"] == "favourite" and peer.id in found["sample_account_ids"]
+        assert found["notifications_count"] >= 1
     finally:
-        peer.api.post(f"{path}/unfavourite")
+        peer.api.post(f"/api/v1/statuses/{my_status['id']}/unfavourite")
 
 
 @pytest.mark.parametrize("api", ["v1", "v2"])
 def test_the_unread_count(contract, me, api):
-    _needs(contract, GROUPED, f"GET /api/{api}/notifications/unread_count")
+    needs(contract, GROUPED, f"GET /api/{api}/notifications/unread_count")
     answer = me.api.get(f"/api/{api}/notifications/unread_count", params={"limit": 5})
     assert answer.entity == "UnreadCount"
     assert 0 <= answer.body["count"] <= 5  # at most limit
 
 
 def test_the_notification_policy_v1_and_v2_agree(contract, me):
-    _needs(contract, GROUPED, "the notification policy")
+    needs(contract, GROUPED, "the notification policy")
     v1 = me.api.get("/api/v1/notifications/policy").body
     v2 = me.api.get("/api/v2/notifications/policy").body
     # v1's filter_X is `!accept_X?` (app/serializers/rest/v1/notification_policy_serializer.rb)
@@ -79,7 +70,7 @@ def test_the_notification_policy_v1_and_v2_agree(contract, me):
 
 
 def test_notification_requests(contract, me):
-    _needs(contract, GROUPED, "GET /api/v1/notifications/requests")
+    needs(contract, GROUPED, "GET /api/v1/notifications/requests")
     requests_ = me.api.get("/api/v1/notifications/requests", params={"limit": 5})
     assert requests_.entity == "NotificationRequest[]"
     for item in requests_.body[:1]:
@@ -114,7 +105,7 @@ def test_nodeinfo_points_to_its_2_0_document(contract, anon):
 
 
 def test_the_oauth_server_metadata(contract, anon):
-    _needs(contract, GROUPED, "/.well-known/oauth-authorization-server")
+    needs(contract, GROUPED, "/.well-known/oauth-authorization-server")
     body = anon.get("/.well-known/oauth-authorization-server").body
     assert body["token_endpoint"].endswith("/oauth/token")
     assert "authorization_code" in body["grant_types_supported"]
@@ -124,7 +115,7 @@ def test_the_oauth_server_metadata(contract, anon):
 
 
 def test_userinfo(contract, me):
-    _needs(contract, USERINFO, "/oauth/userinfo")
+    needs(contract, USERINFO, "/oauth/userinfo")
     answer = me.api.get("/oauth/userinfo", expect=(200, 403))
     if answer.status == 403:  # doorkeeper_authorize! :profile (app/controllers/oauth/userinfo_controller.rb)
         contract.lacks("OAuth userinfo", "the run's token lacks the profile scope /oauth/userinfo needs")

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from mastodon_sandbox.contract.suite.streaming import Streams
-from mastodon_sandbox.contract.suite.support import ContractRun
+from mastodon_sandbox.contract.suite.support import ContractRun, needs, not_on_a_remote
 from mastodon_sandbox.contract.validate import assert_valid
 from mastodon_sandbox.waiting import Deadline
 
@@ -25,16 +25,6 @@ STANDARD_WEBPUSH = "4.4.0"  # subscription[standard] and WebPushSubscription.sta
 DEPRECATION_HEADER = "4.4.0"  # DeprecationConcern's `Deprecation: @<unix time>` on deprecated endpoints (CHANGELOG 4.4.0, #34262)
 COLLECTIONS = "4.6.0"  # Report.collection_ids (CHANGELOG 4.6.0: Add collections)
 V1_FILTERS_DEPRECATED = "@1668384000"  # deprecate_api '2022-11-14' (app/controllers/api/v1/filters_controller.rb)
-
-
-def _needs(run: ContractRun, version: str, what: str) -> None:
-    if run.server.version < version:
-        pytest.skip(f"Mastodon {run.server.version} has no {what} (added in {version})")
-
-
-def _not_on_a_remote(run: ContractRun, why: str) -> None:
-    if run.remote:
-        pytest.skip(f"not done on a remote server: {why}")
 
 
 # --- announcements --------------------------------------------------------------------------------------
@@ -71,7 +61,7 @@ def _reaction(me, announcement_id: str, name: str) -> dict | None:
 
 
 def test_a_reaction_to_an_announcement_and_its_removal(writes, me, announcement):
-    _not_on_a_remote(writes, "a reaction to a real server's announcement shows to all its users")
+    not_on_a_remote(writes, "a reaction to a real server's announcement shows to all its users")
     # At most 8 different names (ReactionValidator::LIMIT): join one the user has not given, else add 👍.
     name = next((r["name"] for r in announcement["reactions"] if not r["me"]), "👍")
     path = f"/api/v1/announcements/{announcement['id']}/reactions/{name}"
@@ -86,7 +76,7 @@ def test_a_reaction_to_an_announcement_and_its_removal(writes, me, announcement)
 
 
 def test_dismissing_an_announcement_marks_it_read(writes, me, announcement):
-    _not_on_a_remote(writes, "a dismissal cannot be undone (there is no undismiss)")
+    not_on_a_remote(writes, "a dismissal cannot be undone (there is no undismiss)")
     me.api.post(f"/api/v1/announcements/{announcement['id']}/dismiss")
     again = next(a for a in me.api.get("/api/v1/announcements").body if a["id"] == announcement["id"])
     assert again["read"] is True
@@ -100,7 +90,7 @@ def test_an_unknown_announcement_is_404(writes, me):
 # --- reports --------------------------------------------------------------------------------------------
 
 def test_a_report_of_the_peers_status(writes, me, peer):
-    _not_on_a_remote(writes, "a report reaches the server's moderators and cannot be withdrawn")
+    not_on_a_remote(writes, "a report reaches the server's moderators and cannot be withdrawn")
     status = writes.post(peer, f"a status to report {writes.tag}")
     answer = me.api.post("/api/v1/reports", data={"account_id": peer.id, "status_ids[]": [status["id"]],
                                                   "comment": f"contract suite {writes.tag}", "category": "other"})
@@ -170,7 +160,7 @@ def test_a_push_subscription_from_start_to_end(writes, me):
 
 
 def test_a_standard_push_subscription(writes, me):
-    _needs(writes, STANDARD_WEBPUSH, "standard WebPush (subscription[standard])")
+    needs(writes, STANDARD_WEBPUSH, "standard WebPush (subscription[standard])")
     try:
         assert _subscribe(writes, me, **{"subscription[standard]": "true"}).body["standard"] is True
     finally:
@@ -262,7 +252,7 @@ def test_a_confirmed_user_gets_no_confirmation_email(writes, me):
 # --- the instance's documents ---------------------------------------------------------------------------
 
 def test_the_terms_of_service(contract, anon):
-    _needs(contract, TERMS_OF_SERVICE, "GET /api/v1/instance/terms_of_service")
+    needs(contract, TERMS_OF_SERVICE, "GET /api/v1/instance/terms_of_service")
     answer = anon.get("/api/v1/instance/terms_of_service", expect=(200, 404))
     if answer.status == 404:  # TermsOfService.current is nil: an Error, `Record not found`
         assert answer.entity == "Error"
@@ -274,7 +264,7 @@ def test_the_terms_of_service(contract, anon):
 
 
 def test_terms_of_service_of_a_date_without_any_are_404(contract, anon):
-    _needs(contract, TERMS_OF_SERVICE, "GET /api/v1/instance/terms_of_service/:date")
+    needs(contract, TERMS_OF_SERVICE, "GET /api/v1/instance/terms_of_service/:date")
     assert anon.get("/api/v1/instance/terms_of_service/2001-01-01", expect=(404,)).entity == "Error"
 
 

@@ -12,40 +12,36 @@ again) and a hashtag marked not trendable (its name is the run's own).
 
 from __future__ import annotations
 
-import json
 import random
 import secrets
-import time
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import requests
 
-from mastodon_sandbox.federation import names
 from mastodon_sandbox.handle import Sandbox
 from mastodon_sandbox.provision import env_exports
-from mastodon_sandbox.state import State
 from mastodon_sandbox.testing.leases import lease
 
+# Run as a script, from the project root: the project root goes on sys.path for the plumbing the record.py
+# scripts share, tests/recordings/recording.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from tests.recordings.recording import StateRecorder, line, main, paced, write  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[2]
 SANDBOXES = ("default", "fed-b")
 KEEP_HEADERS = ("content-type", "link")
 MEASURES = ["active_users", "new_users", "interactions", "opened_reports", "resolved_reports", "instance_media_attachments"]
 DIMENSIONS = ["languages", "sources", "servers", "space_usage", "software_versions"]
 
 
-class Recorder:
+class Recorder(StateRecorder):
     def __init__(self, sandbox: str):
-        state = State(sandbox)
-        self.base = state.load_config().base_url
-        self.ca = str(state.ca_file)
-        exports = env_exports(state)
+        super().__init__(sandbox)
+        exports = env_exports(self.state)
         self.tokens = {"admin": exports["MASTODON_ADMIN_ACCESS_TOKEN"], "alice": exports["MASTODON_ACCESS_TOKEN_ALICE"],
                        "bob": exports["MASTODON_ACCESS_TOKEN_BOB"]}
-        self.session = requests.Session()
-        self.session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify=
-        self.lines: list[dict] = []
 
     def add_token(self, who: str, token: str) -> None:
         self.tokens[who] = token
@@ -53,40 +49,34 @@ class Recorder:
     def send(self, method: str, path: str, who: str = "admin", label: str | None = None, expect: tuple[int, ...] = (200,),
              **kw) -> requests.Response:
         """One request as `who`; recorded under `label` when there is one (setup calls are not)."""
-        for _ in range(3):
-            r = self.session.request(method, self.base + path, headers={"Authorization": f"Bearer {self.tokens[who]}"},
-                                     timeout=60, verify=self.ca, **kw)
-            if r.status_code != 429 or 429 in expect:
-                break
-            # 300 requests per token per 5 minutes (config/initializers/rack_attack.rb), and tests share the Owner's
-            reset = datetime.fromisoformat(r.headers["X-RateLimit-Reset"].replace("Z", "+00:00"))
-            time.sleep(max(0.0, (reset - datetime.now(timezone.utc)).total_seconds()) + 1)
-        if r.status_code not in expect:
-            raise AssertionError(f"{method} {path} answered {r.status_code}: {r.text[:300]}")
+        # tests share the Owner's rate limit: a 429 is waited out
+        r = paced(self.session, method, self.base, path, expect, headers={"Authorization": f"Bearer {self.tokens[who]}"},
+                  timeout=60, verify=self.ca, **kw)
         if label:
-            try:
-                body = r.json()
-            except ValueError:
-                body = None
-            request = {"method": method, "url": r.request.url, "headers": {"Authorization": "Bearer <token>"}}
-            if kw.get("data") is not None:
-                request["data"] = kw["data"]
-            self.lines.append({
-                "label": label,
-                "request": request,
-                "response": {"status": r.status_code,
-                             "headers": {k: v for k, v in r.headers.items() if k.lower() in KEEP_HEADERS},
-                             "json": body, "text": None if body is not None else r.text[:2000]},
-            })
+            sent = {"data": kw["data"]} if kw.get("data") is not None else {}  # the form fields, when there are any
+            self.lines.append(line(label, method, r, who, KEEP_HEADERS, **sent))
         return r
-
-    def json(self, *args, **kw):
-        return self.send(*args, **kw).json()
 
 
 def days(count: int = 3) -> dict[str, str]:
     today = datetime.now(timezone.utc).date()
     return {"start_at": (today - timedelta(days=count - 1)).isoformat(), "end_at": today.isoformat()}
+
+
+def read_and_delete(rec: Recorder, plural: str, singular: str, record_id: str, update: dict | None = None,
+                    first: dict | None = None) -> None:
+    """A server-wide record just made: a POST of `first`'s keywords (when given), then the record updated (when
+    `update` is), read and listed, and deleted whatever happened; each recorded under `singular`'s labels."""
+    path = f"/api/v1/admin/{plural}"
+    try:
+        if first:
+            rec.send("POST", **first)
+        if update is not None:
+            rec.send("PUT", f"{path}/{record_id}", label=f"{singular} update", data=update)
+        rec.send("GET", f"{path}/{record_id}", label=singular)
+        rec.send("GET", path, label=f"{singular}s")
+    finally:
+        rec.send("DELETE", f"{path}/{record_id}", label=f"{singular} delete")
 
 
 def record(sandbox: str) -> None:
@@ -141,15 +131,9 @@ def record(sandbox: str) -> None:
     block = rec.json("POST", "/api/v1/admin/domain_blocks", label="domain block create",
                      data={"domain": f"{run}-block.invalid", "severity": "silence", "reject_media": "true",
                            "private_comment": f"recording {run}"})
-    try:
-        rec.send("POST", "/api/v1/admin/domain_blocks", label="domain block create again", expect=(422,),
-                 data={"domain": f"{run}-block.invalid", "severity": "silence"})
-        rec.send("PUT", f"/api/v1/admin/domain_blocks/{block['id']}", label="domain block update",
-                 data={"public_comment": "a test", "obfuscate": "true"})
-        rec.send("GET", f"/api/v1/admin/domain_blocks/{block['id']}", label="domain block")
-        rec.send("GET", "/api/v1/admin/domain_blocks", label="domain blocks")
-    finally:
-        rec.send("DELETE", f"/api/v1/admin/domain_blocks/{block['id']}", label="domain block delete")
+    read_and_delete(rec, "domain_blocks", "domain block", block["id"], update={"public_comment": "a test", "obfuscate": "true"},
+                    first={"path": "/api/v1/admin/domain_blocks", "label": "domain block create again", "expect": (422,),
+                           "data": {"domain": f"{run}-block.invalid", "severity": "silence"}})
     rec.send("GET", f"/api/v1/admin/domain_blocks/{block['id']}", label="domain block deleted", expect=(404,))
 
     for plural, singular, data in (
@@ -158,26 +142,15 @@ def record(sandbox: str) -> None:
         ("canonical_email_blocks", "canonical email block", {"email": f"{run}.X+recording@example.invalid"}),
     ):
         made = rec.json("POST", f"/api/v1/admin/{plural}", label=f"{singular} create", data=data)
-        try:
-            if plural == "canonical_email_blocks":
-                rec.send("POST", "/api/v1/admin/canonical_email_blocks/test", label="canonical email block test",
-                         data={"email": f"{run.upper()}x+other@example.invalid"})
-            rec.send("GET", f"/api/v1/admin/{plural}/{made['id']}", label=singular)
-            rec.send("GET", f"/api/v1/admin/{plural}", label=f"{singular}s")
-        finally:
-            rec.send("DELETE", f"/api/v1/admin/{plural}/{made['id']}", label=f"{singular} delete")
+        test = {"path": "/api/v1/admin/canonical_email_blocks/test", "label": "canonical email block test",
+                "data": {"email": f"{run.upper()}x+other@example.invalid"}}
+        read_and_delete(rec, plural, singular, made["id"], first=test if plural == "canonical_email_blocks" else None)
 
     taken = {b["ip"] for b in rec.json("GET", "/api/v1/admin/ip_blocks", params={"limit": 100})}
     ip = random.choice([f"192.0.2.{n}" for n in range(1, 255) if f"192.0.2.{n}/32" not in taken])
     ip_block = rec.json("POST", "/api/v1/admin/ip_blocks", label="ip block create",
                         data={"ip": ip, "severity": "sign_up_block", "comment": f"recording {run}", "expires_in": str(24 * 3600)})
-    try:
-        rec.send("PUT", f"/api/v1/admin/ip_blocks/{ip_block['id']}", label="ip block update",
-                 data={"severity": "sign_up_requires_approval", "comment": "a test"})
-        rec.send("GET", f"/api/v1/admin/ip_blocks/{ip_block['id']}", label="ip block")
-        rec.send("GET", "/api/v1/admin/ip_blocks", label="ip blocks")
-    finally:
-        rec.send("DELETE", f"/api/v1/admin/ip_blocks/{ip_block['id']}", label="ip block delete")
+    read_and_delete(rec, "ip_blocks", "ip block", ip_block["id"], update={"severity": "sign_up_requires_approval", "comment": "a test"})
 
     # --- trends and hashtags: a hashtag of the run's own, reviewed
     tagged = rec.json("POST", "/api/v1/statuses", "alice", data={"status": f"#{run}", "visibility": "unlisted"})
@@ -201,10 +174,8 @@ def record(sandbox: str) -> None:
     # the version, read the same way as the other recordings' files say it
     rec.send("GET", "/api/v2/instance", label="instance")
 
-    (HERE / f"{sandbox}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in rec.lines), encoding="utf-8")
+    write(HERE, sandbox, rec.lines)
 
 
 if __name__ == "__main__":
-    names.install()
-    for name in SANDBOXES:
-        record(name)
+    main(record, SANDBOXES)

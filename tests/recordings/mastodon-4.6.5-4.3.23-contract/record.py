@@ -8,24 +8,19 @@ and replies, so that she has notifications) are undone at the end.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
 import requests
 
-from mastodon_sandbox.federation import names
+# Run as a script, from the project root: the project root goes on sys.path for the plumbing the record.py
+# scripts share, tests/recordings/recording.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from tests.recordings.recording import ROOT, cli_token, line, main, settle, write  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[2]
 SERVERS = {"default": ("https://localhost", "localhost"), "fed-b": ("https://b.localhost", "b.localhost")}
 KEEP_HEADERS = ("content-type", "link")
-
-
-def token(user: str, sandbox: str) -> str:
-    return subprocess.run([str(ROOT / ".venv/bin/mastodon-sandbox"), "token", user, "--name", sandbox],
-                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 def exchanges(domain: str) -> list[tuple[str, str, str | None, dict | None]]:
@@ -57,7 +52,7 @@ def exchanges(domain: str) -> list[tuple[str, str, str | None, dict | None]]:
 
 def record(sandbox: str) -> None:
     base, domain = SERVERS[sandbox]
-    tokens = {who: token(who, sandbox) for who in ("alice", "bob")}
+    tokens = {who: cli_token(who, sandbox) for who in ("alice", "bob")}
     session = requests.Session()
     ca = str(ROOT / f".sandbox/{sandbox}/tls/ca.pem")
 
@@ -73,30 +68,17 @@ def record(sandbox: str) -> None:
     reply = call("POST", "/api/v1/statuses", "bob", data={"status": f"@alice@{domain} hello",
                                                          "in_reply_to_id": mine["id"], "visibility": "unlisted"})
     # Sidekiq makes the notifications: wait until it has nothing left to do (exact, not a guess)
-    subprocess.run([sys.executable, "-m", "mastodon_sandbox.cli", "settle", "--name", sandbox], check=True, cwd=ROOT)
+    settle(sandbox)
     lines = []
     for label, path, who, params in exchanges(domain):
         headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
         response = session.get(base + path, params=params, headers=headers, timeout=30, verify=ca)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        lines.append({
-            "label": label,
-            "request": {"method": "GET", "url": response.request.url,
-                        "headers": {"Authorization": "Bearer <token>"} if who else {}},
-            "response": {"status": response.status_code,
-                         "headers": {k: v for k, v in response.headers.items() if k.lower() in KEEP_HEADERS},
-                         "json": body, "text": None if body is not None else response.text[:2000]},
-        })
+        lines.append(line(label, "GET", response, who, KEEP_HEADERS))
     call("DELETE", f"/api/v1/statuses/{reply['id']}", "bob")
     call("POST", f"/api/v1/statuses/{mine['id']}/unfavourite", "bob")
     call("DELETE", f"/api/v1/statuses/{mine['id']}", "alice")
-    (HERE / f"{sandbox}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    write(HERE, sandbox, lines)
 
 
 if __name__ == "__main__":
-    names.install()
-    for name in SERVERS:
-        record(name)
+    main(record, SERVERS)

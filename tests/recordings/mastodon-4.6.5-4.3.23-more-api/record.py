@@ -13,7 +13,6 @@ cannot delete one). A 4.3 server is asked only what 4.3.23's config/routes/api.r
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from datetime import datetime, timezone
@@ -23,10 +22,13 @@ import requests
 
 from mastodon_sandbox.contract.suite.support import png
 from mastodon_sandbox.contract.versions import ServerVersion
-from mastodon_sandbox.federation import names
 from mastodon_sandbox.handle import Sandbox
-from mastodon_sandbox.state import State
 from mastodon_sandbox.testing.leases import lease
+
+# Run as a script, from the project root: the project root goes on sys.path for the plumbing the record.py
+# scripts share, tests/recordings/recording.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from tests.recordings.recording import StateRecorder, line, main, paced, write  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SANDBOXES = ("default", "fed-b")
@@ -34,50 +36,23 @@ KEEP_HEADERS = ("content-type", "link", "deprecation", "mastodon-async-refresh")
 NEVER = 2001  # a year without an annual report, outside any campaign
 
 
-class Recorder:
+class Recorder(StateRecorder):
     def __init__(self, sandbox: str):
-        state = State(sandbox)
-        self.base = state.load_config().base_url
-        self.ca = str(state.ca_file)
-        self.session = requests.Session()
-        self.session.trust_env = False  # REQUESTS_CA_BUNDLE would override verify=
+        super().__init__(sandbox)
         me, peer = lease(Sandbox.open(sandbox), 2, holder=f"{HERE.name}/record.py")
         self.tokens = {"me": me.token, "peer": peer.token}
         self.secrets: set[str] = set(self.tokens.values())
-        self.lines: list[dict] = []
         self.version = ServerVersion.parse(self.json("GET", "/api/v2/instance", None)["version"])
 
     def send(self, method: str, path: str, who: str | None = "me", label: str | None = None,
              expect: tuple[int, ...] = (200,), **kw) -> requests.Response:
         """One request as `who` (None: no token); recorded under `label` when there is one."""
         headers = {**kw.pop("headers", {}), **({"Authorization": f"Bearer {self.tokens[who]}"} if who else {})}
-        for _ in range(3):
-            r = self.session.request(method, self.base + path, headers=headers, timeout=60, verify=self.ca, **kw)
-            if r.status_code != 429:
-                break
-            reset = datetime.fromisoformat(r.headers["X-RateLimit-Reset"].replace("Z", "+00:00"))
-            time.sleep(max(0.0, (reset - datetime.now(timezone.utc)).total_seconds()) + 1)
-        if r.status_code not in expect:
-            raise AssertionError(f"{method} {path} answered {r.status_code}: {r.text[:300]}")
+        r = paced(self.session, method, self.base, path, expect, headers=headers, timeout=60, verify=self.ca, **kw)
         if label:
-            try:
-                body = r.json()
-            except ValueError:
-                body = None
             data = kw.get("data")
-            self.lines.append({
-                "label": label,
-                "request": {"method": method, "url": r.request.url,
-                            "headers": {"Authorization": "Bearer <token>"} if who else {},
-                            "body": self._hide(data) if data is not None else None},
-                "response": {"status": r.status_code,
-                             "headers": {k: v for k, v in r.headers.items() if k.lower() in KEEP_HEADERS},
-                             "json": body, "text": None if body is not None else r.text[:2000]},
-            })
+            self.lines.append(line(label, method, r, who, KEEP_HEADERS, body=self._hide(data) if data is not None else None))
         return r
-
-    def json(self, *args, **kw):
-        return self.send(*args, **kw).json()
 
     def _hide(self, data: dict) -> dict:
         return {k: ("<secret>" if k == "client_secret" else "<token>" if isinstance(v, str) and v in self.secrets else v) for k, v in data.items()}
@@ -243,7 +218,7 @@ def record(sandbox: str) -> None:
     r.send("POST", "/oauth/revoke", None, data={"token": token["access_token"], **credentials})
     r.send("POST", "/oauth/introspect", None, label="introspect a revoked token", data={"token": token["access_token"], **credentials})
 
-    (HERE / f"{sandbox}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in r.lines), encoding="utf-8")
+    write(HERE, sandbox, r.lines)
 
 
 def wait(get, pick, timeout: float = 30.0):
@@ -259,6 +234,4 @@ def wait(get, pick, timeout: float = 30.0):
 
 
 if __name__ == "__main__":
-    names.install()
-    for name in sys.argv[1:] or SANDBOXES:
-        record(name)
+    main(record, sys.argv[1:] or SANDBOXES)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,18 +20,15 @@ import websocket
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mastodon_sandbox.federation import names
+# Run as a script, from the project root: the project root goes on sys.path for the plumbing the record.py
+# scripts share, tests/recordings/recording.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+from tests.recordings.recording import ROOT, cli_token, line, main, write  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[2]
 SERVERS = {"default": "https://localhost", "fed-b": "https://b.localhost"}
 KEEP_HEADERS = ("content-type", "link", "deprecation")
 ENDPOINT = "https://push.example/contract/recording"  # a reserved name (RFC 2606): nothing is ever delivered
-
-
-def token(user: str, sandbox: str) -> str:
-    return subprocess.run([str(ROOT / ".venv/bin/mastodon-sandbox"), "token", user, "--name", sandbox],
-                          check=True, capture_output=True, text=True).stdout.strip()
 
 
 def b64url(raw: bytes) -> str:
@@ -48,7 +44,7 @@ def push_keys() -> dict[str, str]:
 class Recorder:
     def __init__(self, sandbox: str):
         self.base = SERVERS[sandbox]
-        self.tokens = {who: token(who, sandbox) for who in ("alice", "bob")}
+        self.tokens = {who: cli_token(who, sandbox) for who in ("alice", "bob")}
         self.session = requests.Session()
         self.ca = str(ROOT / f".sandbox/{sandbox}/tls/ca.pem")
         self.lines: list[dict] = []
@@ -62,19 +58,8 @@ class Recorder:
     def record(self, label: str, method: str, path: str, who: str | None = "alice", data: dict | None = None,
                params: dict | None = None) -> dict | list | None:
         response = self.send(method, path, who, data, params)
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        self.lines.append({
-            "label": label,
-            "request": {"method": method, "url": response.request.url,
-                        "headers": {"Authorization": "Bearer <token>"} if who else {}, "body": data},
-            "response": {"status": response.status_code,
-                         "headers": {k: v for k, v in response.headers.items() if k.lower() in KEEP_HEADERS},
-                         "json": body, "text": None if body is not None else response.text[:2000]},
-        })
-        return body
+        self.lines.append(line(label, method, response, who, KEEP_HEADERS, body=data))
+        return self.lines[-1]["response"]["json"]
 
     def record_stream_error(self, label: str, streaming: str) -> None:
         """Subscribe to a stream that does not exist and keep the error frame the server answers."""
@@ -160,10 +145,8 @@ def record(sandbox: str) -> None:
 
     instance = r.send("GET", "/api/v2/instance", None).json()
     r.record_stream_error("streaming unknown stream", instance["configuration"]["urls"]["streaming"])
-    (HERE / f"{sandbox}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in r.lines), encoding="utf-8")
+    write(HERE, sandbox, r.lines)
 
 
 if __name__ == "__main__":
-    names.install()
-    for name in sys.argv[1:] or SERVERS:
-        record(name)
+    main(record, sys.argv[1:] or SERVERS)
