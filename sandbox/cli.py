@@ -100,7 +100,7 @@ def cmd_status(args) -> int:
         print(f"  fault rules: {e}")
     else:
         if rules:  # a forgotten rule makes a healthy sandbox look broken: say so here
-            print(f"  fault rules in force: {len(rules)} (`mastodon-sandbox faults list`; `faults clear` removes them)")
+            print(f"  fault rules set: {len(rules)}, spent or not (`mastodon-sandbox faults list`; `faults clear` removes them)")
     down = [s.service for s in services if not s.ready]
     if down:
         # restart: unless-stopped does not bring back a killed container (Docker counts a kill as a stop).

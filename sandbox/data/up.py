@@ -55,5 +55,5 @@ def _say_fault_rules(sandbox: Sandbox, progress: Progress) -> None:
         progress.step(f"fault rules: {e}")
         return
     if rules:
-        progress.step(f"{len(rules)} fault rule(s) in force: `mastodon-sandbox faults list` shows them, "
+        progress.step(f"{len(rules)} fault rule(s) set: `mastodon-sandbox faults list` shows them, "
                       "`faults clear` removes them")

@@ -221,7 +221,7 @@ def test_the_cli_adds_lists_logs_and_clears_a_rule_for_every_account(mastodon_sa
         assert rule in cli(mastodon_sandbox, "list").stdout
         status = subprocess.run([sys.executable, "-m", "mastodon_sandbox.cli", "status", "--name", mastodon_sandbox.name],
                                 capture_output=True, text=True, timeout=120)
-        assert "fault rules in force:" in status.stdout  # a forgotten rule is never a mystery
+        assert "fault rules set: " in status.stdout  # a forgotten rule is never a mystery
         first = mastodon_sandbox.get(UNUSED)
         assert first.status_code == 502 and "<h1>502 Bad Gateway</h1>" in first.text
         assert mastodon_sandbox.get(UNUSED).status_code == 404  # counted once: Mastodon's own answer again
