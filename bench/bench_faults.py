@@ -27,6 +27,7 @@ from mastodon_sandbox.handle import Sandbox
 from mastodon_sandbox.lifecycle import destroy
 from mastodon_sandbox.progress import Progress
 from mastodon_sandbox.provision.credentials import Credentials
+from mastodon_sandbox.waiting import Look, wait_for
 
 NAME, PORT, PLAIN_PORT = "bench-faults", 9451, 9452
 # Puma's health check, with the account's token: the proxy looks the token up in the fault maps as for any request,
@@ -59,6 +60,13 @@ def start_plain_proxy(sandbox: Sandbox, folder: Path):
         if other != internal:
             client.networks.get(other).connect(plain)
     return plain
+
+
+def answers(url: str, ca: str) -> bool:
+    try:
+        return requests.get(url, headers={"Host": f"localhost:{PORT}"}, timeout=5, verify=ca).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def per_request(session: requests.Session, url: str, count: int, ca: str) -> float:
@@ -112,7 +120,8 @@ def main() -> int:
         ca = str(sandbox.state.ca_file)
         with tempfile.TemporaryDirectory() as folder:
             plain = start_plain_proxy(sandbox, Path(folder))
-            time.sleep(1)  # nginx starts in milliseconds; its first answer is the warm-up's
+            wait_for(lambda: Look(answers(f"https://localhost:{PLAIN_PORT}/health", ca), None), timeout=30,
+                     interval=0.1, what="the plain proxy answering")
             layer = FaultLayer(sandbox)
             layer.clear()
             report("no rule", measure(token, ca, rounds, count), "1.05x")

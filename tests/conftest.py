@@ -52,11 +52,6 @@ def _config():
         return None
 
 
-def _server() -> str | None:
-    config = _config()
-    return config.server if config else None
-
-
 def _has_web_ui(config) -> bool:
     """Whether its Mastodon serves the real web front end (images/source.py: a recipe with `frontend`)."""
     if config.server == "official":
