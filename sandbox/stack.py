@@ -220,6 +220,19 @@ class Stack:
         proc = self.run(*args, check=False)
         return proc.stdout + proc.stderr
 
+    def wait_healthy(self, service: str, timeout: float) -> None:
+        """Until `service`'s running container passes its own health check (one service, where `wait_ready`
+        waits for all), or a one-line error."""
+        def look() -> Look[None]:
+            found = self.containers().get(service)
+            if found is not None:
+                found.reload()  # a listing leaves out the health check's state
+            health = found.attrs["State"].get("Health", {}).get("Status", "no health check") if found else "not running"
+            return Look(health == "healthy", None, f"{service} {health}")
+
+        wait_for(look, timeout=timeout, interval=timeouts().poll, what=f"the {service} service was not healthy",
+                 hint=f"see `mastodon-sandbox logs {service}`")
+
     def wait_ready(self, timeout: float, on_change=None) -> list[ServiceState]:
         """Wait until every service reports ready (healthy, or exited 0 for one-shots).
 

@@ -40,7 +40,7 @@ from pathlib import Path
 import docker.errors
 
 from .. import stores
-from ..environment import DB_NAME
+from ..environment import DB_NAME, MEDIA_BUCKET
 from ..errors import SandboxError
 from ..handle import Sandbox
 from ..stack import SERVICE_LABEL, exec_in
@@ -240,11 +240,13 @@ def helper_image(sandbox: Sandbox) -> str:
 # Where a running service has each file volume mounted, to list it in place (no helper container to start).
 MOUNTED_IN = {"s3": ("s3", "/data"), "system": ("web", "/opt/mastodon/public/system")}
 # The files of the S3 volume that hold objects, for telling whether objects changed (stores.listing_script).
-# SeaweedFS appends every object written or deleted to its volume files (*.dat, *.idx); its filer's LevelDB
-# and its master's raft log change on their own as it runs and restarts. MinIO keeps each object in
-# files of its own; .minio.sys holds its running bookkeeping. A change to an object's metadata alone (an
-# S3 copy, new tags), which Mastodon does not make, is not seen.
-OBJECT_FILES = {"seaweedfs": r"\( -name '*.dat' -o -name '*.idx' \)", "minio": "-not -path './.minio.sys*'"}
+# SeaweedFS appends every object written or deleted to the volume files of the bucket's collection
+# (<bucket>_<id>.dat, .idx); its filer's LevelDB, its metadata log (the default collection's volumes, where
+# the health check's write goes too: images/seaweedfs/ready.sh) and its master's raft log change on their
+# own as it runs and restarts. MinIO keeps each object in files of its own; .minio.sys holds its running
+# bookkeeping. A change to an object's metadata alone (an S3 copy, new tags), which Mastodon does not make,
+# is not seen.
+OBJECT_FILES = {"seaweedfs": rf"\( -name '{MEDIA_BUCKET}_*.dat' -o -name '{MEDIA_BUCKET}_*.idx' \)", "minio": "-not -path './.minio.sys*'"}
 
 
 def object_files(sandbox: Sandbox, volume: str) -> str:
@@ -413,6 +415,8 @@ def _restore_locked(sandbox: Sandbox, manifest: dict, held) -> Restored:
                     stores.copy_volume(helper_image(sandbox), sandbox.stack.volume_name(snapshot_volume(name, v)),
                                        sandbox.stack.volume_name(v), sandbox.stack.labels)
                 sandbox.stack.run("start", "s3", timeout=60)
+                # Mastodon resumes only once S3 takes writes again (its health check makes one).
+                sandbox.stack.wait_healthy("s3", timeout=120)
                 pause.s3_restarted()
         folder = snapshots_dir(sandbox) / name
         for extra in State.KEPT_BY_SNAPSHOTS:

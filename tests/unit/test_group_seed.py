@@ -292,3 +292,49 @@ def test_a_plan_is_applied_as_the_seeded_users_follows_first_with_the_ids_on_bot
     assert r["in_reply_to"]["url"] == two[r["to"]]["statuses"][r["in_reply_to"]["ref"]]["url"]
     b = made["reblogs"][0]
     assert set(b["status"]["ids"]) == {b["from"], b["to"]} and b["reblog"]["ids"].keys() == {b["from"]}
+
+
+class Answer:
+    """What requests returns, as far as Api.call reads it."""
+
+    def __init__(self, status: int, body: str):
+        self.status_code, self.text, self.content, self.headers = status, body, body.encode(), {}
+
+
+def racing_api(answers: list[Answer]):
+    """FakeApi, but its status posts first get `answers` through the real Api.call (its error, its format)."""
+    from mastodon_sandbox.data.seed import Api
+
+    class RacingApi(FakeApi):
+        def call(self, method: str, path: str, ok=(200,), params=None, data=None):
+            if path == "/api/v1/statuses" and answers:
+                real = Api.__new__(Api)
+                real.base, real.session = "https://x", SimpleNamespace(request=lambda *a, **kw: answers.pop(0))
+                real.call(method, path, data=data)
+            return super().call(method, path, ok, params, data)
+    return RacingApi
+
+
+# Upstream's answer when the mention's account was made at the same moment by Sidekiq (seen on real 4.3.23).
+TAKEN = Answer(422, '{"error":"Validation failed: Username has already been taken"}')
+
+
+@pytest.mark.parametrize("answers, posts", [([TAKEN], 2), ([TAKEN, TAKEN], None),
+                                            ([Answer(422, '{"error":"Validation failed: Text can\'t be blank"}')], None)])
+def test_a_post_that_lost_the_race_to_create_the_mentioned_account_is_tried_once_more(summaries, monkeypatch, answers, posts):
+    """The first post failed before anything was saved (PostStatusService#process_status!): a second try
+    makes it. Another 422, or the same one twice, is an error naming the call and Mastodon's answer."""
+    members = [SimpleNamespace(config=SimpleNamespace(domain=d), name=f"fed-{d[0]}") for d in DOMAINS[:2]]
+    monkeypatch.setattr(group_seed, "Api", racing_api(answers))
+    monkeypatch.setattr(group_seed, "seeded_token", lambda sb, username: f"{username}@{sb.config.domain}")
+    FakeApi.calls = []
+    seeder = group_seed.CrossSeeder("fed", members, {d: summaries[d] for d in DOMAINS[:2]}, group_seed.Progress(quiet=True))
+    step = next(s for s in plan_cross(1, 1, seeder.summaries) if s["op"] == "mention")
+    if posts is None:
+        with pytest.raises(SandboxError, match=r"^POST /api/v1/statuses answered 422: .*(already been taken|blank)"):
+            seeder.mention(step)
+        return
+    made = seeder.mention(step)
+    assert not answers  # the refused try was made, then one more
+    assert len([c for c in FakeApi.calls if c[3] == "/api/v1/statuses"]) == 1  # one status made, by the second try
+    assert made["status"]["uri"].startswith(f"https://{step['from']}/") and made["mentioned"]["ids"][step["from"]].startswith("r-")

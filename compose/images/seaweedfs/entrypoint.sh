@@ -2,6 +2,7 @@
 # The same contract as the MinIO service: credentials in MINIO_ROOT_USER/MINIO_ROOT_PASSWORD, the
 # bucket S3_BUCKET created at start and readable without credentials (media URLs are public), S3 on 9000.
 set -e
+rm -f /run/s3-written  # s3-ready (the health check) writes once per start
 umask 077
 cat > /etc/seaweedfs/s3.json <<JSON
 {"identities": [
