@@ -224,9 +224,7 @@ class Stack:
         """Until `service`'s running container passes its own health check (one service, where `wait_ready`
         waits for all), or a one-line error."""
         def look() -> Look[None]:
-            found = self.containers().get(service)
-            if found is not None:
-                found.reload()  # a listing leaves out the health check's state
+            found = self.containers().get(service)  # inspected, health included (docker-py lists with sparse=False)
             health = found.attrs["State"].get("Health", {}).get("Status", "no health check") if found else "not running"
             return Look(health == "healthy", None, f"{service} {health}")
 

@@ -240,12 +240,10 @@ def helper_image(sandbox: Sandbox) -> str:
 # Where a running service has each file volume mounted, to list it in place (no helper container to start).
 MOUNTED_IN = {"s3": ("s3", "/data"), "system": ("web", "/opt/mastodon/public/system")}
 # The files of the S3 volume that hold objects, for telling whether objects changed (stores.listing_script).
-# SeaweedFS appends every object written or deleted to the volume files of the bucket's collection
-# (<bucket>_<id>.dat, .idx); its filer's LevelDB, its metadata log (the default collection's volumes, where
-# the health check's write goes too: images/seaweedfs/ready.sh) and its master's raft log change on their
-# own as it runs and restarts. MinIO keeps each object in files of its own; .minio.sys holds its running
-# bookkeeping. A change to an object's metadata alone (an S3 copy, new tags), which Mastodon does not make,
-# is not seen.
+# SeaweedFS appends every object written or deleted to the bucket collection's volume files; its filer's
+# LevelDB and metadata log, its master's raft log and the health check's write (the default collection)
+# change on their own. MinIO keeps each object in files of its own; .minio.sys is its bookkeeping. A change
+# to an object's metadata alone (an S3 copy, new tags), which Mastodon does not make, is not seen.
 OBJECT_FILES = {"seaweedfs": rf"\( -name '{MEDIA_BUCKET}_*.dat' -o -name '{MEDIA_BUCKET}_*.idx' \)", "minio": "-not -path './.minio.sys*'"}
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 
 from ..data import snapshots
 from ..data.scenario import load, size_problem
@@ -182,16 +183,18 @@ class CrossSeeder:
 
     def post(self, step: dict, **extra: str) -> dict:
         api, data = self.api(step["from"], step["actor"]), {"status": step["text"], "visibility": "public", **extra}
+        # One key for both tries: a post Mastodon did make is answered again, never made twice
+        # (PostStatusService#with_idempotency).
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
         try:
-            got = api.call("POST", "/api/v1/statuses", data=data)
+            got = api.call("POST", "/api/v1/statuses", data=data, headers=headers)
         except SandboxError as e:
-            # Mastodon can create a remote account twice at once (this post's mention, resolved by WebFinger,
-            # and an activity Sidekiq is taking in): the second insert fails the post with a 422 "Username has
-            # already been taken" (seen on real 4.3.23). Nothing was saved (PostStatusService#process_status!
-            # resolves mentions before `save!`), and the account now exists: a second try goes through.
+            # Mastodon can create a remote account twice at once (this post's mention, resolved by WebFinger, and
+            # an activity Sidekiq takes in): the post is then a 422 "has already been taken" (seen on real
+            # 4.3.23), made before anything was saved. The account exists now: a second try goes through.
             if " 422: " not in str(e) or "has already been taken" not in str(e):
                 raise
-            got = api.call("POST", "/api/v1/statuses", data=data)
+            got = api.call("POST", "/api/v1/statuses", data=data, headers=headers)
         return {"uri": got["uri"], "url": got.get("url"), "ids": {step["from"]: got["id"]}, "mentions": got.get("mentions", [])}
 
     def mention(self, step: dict) -> dict:

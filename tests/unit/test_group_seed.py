@@ -241,7 +241,7 @@ class FakeApi:
     def __init__(self, sandbox, token: str):
         self.domain, self.token = sandbox.config.domain, token
 
-    def call(self, method: str, path: str, ok=(200,), params=None, data=None):
+    def call(self, method: str, path: str, ok=(200,), params=None, data=None, headers=None):
         FakeApi.calls.append((self.domain, self.token, method, path))
         q = (params or {}).get("q")
         if path == "/api/v2/search" and params["type"] == "accounts":
@@ -301,40 +301,45 @@ class Answer:
         self.status_code, self.text, self.content, self.headers = status, body, body.encode(), {}
 
 
-def racing_api(answers: list[Answer]):
-    """FakeApi, but its status posts first get `answers` through the real Api.call (its error, its format)."""
+def racing_api(answers: list[Answer], tries: list[dict]):
+    """FakeApi, but its status posts first get `answers` through the real Api.call (its error, its format);
+    every try's headers are kept in `tries`."""
     from mastodon_sandbox.data.seed import Api
 
     class RacingApi(FakeApi):
-        def call(self, method: str, path: str, ok=(200,), params=None, data=None):
-            if path == "/api/v1/statuses" and answers:
-                real = Api.__new__(Api)
-                real.base, real.session = "https://x", SimpleNamespace(request=lambda *a, **kw: answers.pop(0))
-                real.call(method, path, data=data)
-            return super().call(method, path, ok, params, data)
+        def call(self, method: str, path: str, ok=(200,), params=None, data=None, headers=None):
+            if path == "/api/v1/statuses":
+                tries.append(headers or {})
+                if answers:
+                    real = Api.__new__(Api)
+                    real.base, real.session = "https://x", SimpleNamespace(request=lambda *a, **kw: answers.pop(0))
+                    real.call(method, path, data=data, headers=headers)
+            return super().call(method, path, ok, params, data, headers)
     return RacingApi
 
 
 # Upstream's answer when the mention's account was made at the same moment by Sidekiq (seen on real 4.3.23).
 TAKEN = Answer(422, '{"error":"Validation failed: Username has already been taken"}')
+BLANK = Answer(422, '{"error":"Validation failed: Text can\'t be blank"}')
 
 
-@pytest.mark.parametrize("answers, posts", [([TAKEN], 2), ([TAKEN, TAKEN], None),
-                                            ([Answer(422, '{"error":"Validation failed: Text can\'t be blank"}')], None)])
-def test_a_post_that_lost_the_race_to_create_the_mentioned_account_is_tried_once_more(summaries, monkeypatch, answers, posts):
-    """The first post failed before anything was saved (PostStatusService#process_status!): a second try
-    makes it. Another 422, or the same one twice, is an error naming the call and Mastodon's answer."""
+@pytest.mark.parametrize("answers, tried, error", [((TAKEN,), 2, None), ((TAKEN, TAKEN), 2, "already been taken"),
+                                                   ((BLANK,), 1, "can't be blank")])
+def test_a_post_that_lost_the_race_to_create_the_mentioned_account_is_tried_once_more(summaries, monkeypatch, answers, tried, error):
+    """The first post failed before anything was saved (PostStatusService#process_status!): a second try, with
+    the same idempotency key, makes it. Another 422, or the same one twice, is an error naming the call and
+    Mastodon's answer."""
     members = [SimpleNamespace(config=SimpleNamespace(domain=d), name=f"fed-{d[0]}") for d in DOMAINS[:2]]
-    monkeypatch.setattr(group_seed, "Api", racing_api(answers))
+    tries: list[dict] = []
+    monkeypatch.setattr(group_seed, "Api", racing_api(list(answers), tries))
     monkeypatch.setattr(group_seed, "seeded_token", lambda sb, username: f"{username}@{sb.config.domain}")
     FakeApi.calls = []
     seeder = group_seed.CrossSeeder("fed", members, {d: summaries[d] for d in DOMAINS[:2]}, group_seed.Progress(quiet=True))
     step = next(s for s in plan_cross(1, 1, seeder.summaries) if s["op"] == "mention")
-    if posts is None:
-        with pytest.raises(SandboxError, match=r"^POST /api/v1/statuses answered 422: .*(already been taken|blank)"):
+    if error:
+        with pytest.raises(SandboxError, match=rf"^POST /api/v1/statuses answered 422: .*{error}"):
             seeder.mention(step)
-        return
-    made = seeder.mention(step)
-    assert not answers  # the refused try was made, then one more
-    assert len([c for c in FakeApi.calls if c[3] == "/api/v1/statuses"]) == 1  # one status made, by the second try
-    assert made["status"]["uri"].startswith(f"https://{step['from']}/") and made["mentioned"]["ids"][step["from"]].startswith("r-")
+    else:
+        made = seeder.mention(step)
+        assert made["status"]["uri"].startswith(f"https://{step['from']}/") and made["mentioned"]["ids"][step["from"]].startswith("r-")
+    assert len(tries) == tried and len({h["Idempotency-Key"] for h in tries}) == 1

@@ -1,15 +1,12 @@
 #!/bin/bash
-# The health check: S3 answers on the port other containers reach and, once per start, an object write has
-# gone through. Seen after a snapshot restore, under load: SeaweedFS held the first write after a start for
-# 13 s, past Mastodon's S3 read timeout (5 s, config/initializers/paperclip.rb), and the uploads of that
-# time were 503s "temporary problem". The write goes outside the bucket, into the default collection's
-# volumes, which the snapshots do not read for changed objects (sandbox/data/snapshots.py, OBJECT_FILES);
-# once per start, not per check. The entrypoint removes the marker at each start.
+# Health: S3 answers on 9000 and, once per start, a write has gone through (after a start SeaweedFS held the
+# first for 13 s, past Mastodon's 5 s S3 read timeout: uploads were 503s). The write goes to the default
+# collection, which snapshots do not list (sandbox/data/snapshots.py); entrypoint.sh clears the marker.
 set -e
 MARK=/run/s3-written
 
 answer() {  # port, request -> the status line
-  exec 3<>"/dev/tcp/127.0.0.1/$1"
+  exec 3<>"/dev/tcp/127.0.0.1/$1" || return
   printf '%b' "$2" >&3
   read -r line <&3
   exec 3>&-
