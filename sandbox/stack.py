@@ -220,19 +220,8 @@ class Stack:
         proc = self.run(*args, check=False)
         return proc.stdout + proc.stderr
 
-    def wait_healthy(self, service: str, timeout: float) -> None:
-        """Until `service`'s running container passes its own health check (one service, where `wait_ready`
-        waits for all), or a one-line error."""
-        def look() -> Look[None]:
-            found = self.containers().get(service)  # inspected, health included (docker-py lists with sparse=False)
-            health = found.attrs["State"].get("Health", {}).get("Status", "no health check") if found else "not running"
-            return Look(health == "healthy", None, f"{service} {health}")
-
-        wait_for(look, timeout=timeout, interval=timeouts().poll, what=f"the {service} service was not healthy",
-                 hint=f"see `mastodon-sandbox logs {service}`")
-
-    def wait_ready(self, timeout: float, on_change=None) -> list[ServiceState]:
-        """Wait until every service reports ready (healthy, or exited 0 for one-shots).
+    def wait_ready(self, timeout: float, on_change=None, only: tuple[str, ...] = ()) -> list[ServiceState]:
+        """Wait until every service (or those in `only`) reports ready (healthy, or exited 0 for one-shots).
 
         It follows the containers' own health checks; a service that fails is reported with the
         last lines of its log instead of waiting out the timeout.
@@ -240,7 +229,7 @@ class Stack:
         summaries: list[str] = []
 
         def look() -> Look[list[ServiceState]]:
-            states = self.services()
+            states = [s for s in self.services() if not only or s.service in only]
             summary = ", ".join(f"{s.service} {s.health or s.state}" for s in sorted(states, key=lambda s: s.service))
             if summary not in summaries[-1:] and on_change:
                 on_change(states)

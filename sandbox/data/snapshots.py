@@ -414,7 +414,7 @@ def _restore_locked(sandbox: Sandbox, manifest: dict, held) -> Restored:
                                        sandbox.stack.volume_name(v), sandbox.stack.labels)
                 sandbox.stack.run("start", "s3", timeout=60)
                 # Mastodon resumes only once S3 takes writes again (its health check makes one).
-                sandbox.stack.wait_healthy("s3", timeout=120)
+                sandbox.stack.wait_ready(timeout=120, only=("s3",))
                 pause.s3_restarted()
         folder = snapshots_dir(sandbox) / name
         for extra in State.KEPT_BY_SNAPSHOTS:
@@ -423,7 +423,6 @@ def _restore_locked(sandbox: Sandbox, manifest: dict, held) -> Restored:
             elif extra != "credentials.json" and (sandbox.state.dir / extra).exists():
                 (sandbox.state.dir / extra).unlink()  # not there when the snapshot was taken
         if changed:
-            sandbox.stack.wait_ready(timeout=120)
             manifest.setdefault("volumes_after_restore", {}).update({v: _listing(sandbox, v) for v in changed})
             sandbox.state.write_json(folder / "manifest.json", manifest)
         journal.end(sandbox.state)

@@ -126,6 +126,14 @@ def test_wait_ready_returns_when_every_service_is_ready(stack, monkeypatch):
     assert len(seen) == 2  # told of each change, not of each poll
 
 
+def test_wait_ready_for_some_services_waits_for_those_only(stack, monkeypatch):
+    """A restore waits for the S3 service it restarted, not for the processes it froze."""
+    frozen, starting, healthy = (ServiceState("web", "running", "unhealthy", 0), ServiceState("s3", "running", "starting", 0),
+                                 ServiceState("s3", "running", "healthy", 0))
+    _feed(stack, monkeypatch, [frozen, starting], [frozen, healthy])
+    assert stack.wait_ready(timeout=60, only=("s3",)) == [healthy]
+
+
 def test_wait_ready_names_a_failed_service_with_its_last_log_line(stack, monkeypatch):
     _feed(stack, monkeypatch, [ServiceState("db-prepare", "exited", "", 1), ServiceState("web", "created", "", 0)])
     with pytest.raises(SandboxError, match=r"service db-prepare failed \(exited, exit 1\): PG::ConnectionBad: could not connect — see `mastodon-sandbox logs db-prepare`"):
